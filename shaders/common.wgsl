@@ -1,0 +1,98 @@
+// Shared by every kernel: parameter structs, Philox4x32-10 and Box-Muller.
+// Prepended to each kernel file by src/gpu/shader.rs.
+
+// One training step or one evaluation chunk (uniform, dynamic offset).
+struct Step {
+    step: u32,          // noise counter: global training step or evaluation index
+    pos: u32,           // index into `order` of this batch's first example
+    batch: u32,         // B: examples in this dispatch
+    samples: u32,       // K: weight samples
+    domain: u32,        // 0 = training noise, 1 = evaluation noise
+    order_stride: u32,  // per-run stride into `order` (0: all runs share it)
+    x_scale: f32,       // pixel byte -> standardised input: byte * x_scale + x_shift
+    x_shift: f32,
+    examples: u32,      // examples in the split: stride of per-example outputs
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// Static shape of one layer for R runs.
+struct Layer {
+    n_in: u32,
+    n_out: u32,
+    params: u32,        // P = n_out * n_in (+ n_out bias), per run
+    has_bias: u32,
+    index: u32,
+    n_layers: u32,
+    runs: u32,
+    relu: u32,          // 1: ReLU after this layer (all but the last)
+}
+
+// Per-run hyperparameters (see src/optim).
+struct Run {
+    key0: u32,
+    key1: u32,
+    optimizer: u32,     // 0 MESU, 1 BGD, 2 BGD as published (sign flipped), 3 SGD
+    _pad: u32,
+    lr_mu: f32,
+    lr_sigma: f32,
+    mu_prior: f32,
+    sigma_prior_sq: f32,
+    inv_n_prior: f32,   // 1 / (N * sigma_prior^2)
+    clamp_grad: f32,
+    _pad1: f32,
+    _pad2: f32,
+}
+
+// Linear invocation index for 2D dispatches (x capped at 65535 workgroups).
+fn linear_id(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
+    return gid.x + gid.y * nwg.x * wg;
+}
+
+// 32x32 -> 64-bit product as (hi, lo) from 16-bit halves (WGSL has no u64).
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let a_lo = a & 0xffffu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xffffu;
+    let b_hi = b >> 16u;
+    let ll = a_lo * b_lo;
+    let lh = a_lo * b_hi;
+    let hl = a_hi * b_lo;
+    let hh = a_hi * b_hi;
+    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+    return vec2<u32>(hi, a * b);
+}
+
+// Philox4x32-10 (Salmon et al., SC'11).
+fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = counter;
+    var k = key;
+    for (var round = 0u; round < 10u; round++) {
+        let p0 = mulhilo(0xD2511F53u, c.x);
+        let p1 = mulhilo(0xCD9E8D57u, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+        k += vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+    }
+    return c;
+}
+
+// Counter of the noise of element group `group` (4 elements) of one layer.
+fn noise_counter(group: u32, sample: u32, step: u32, layer: u32, domain: u32) -> vec4<u32> {
+    return vec4<u32>(group, sample, step, layer | (domain << 16u));
+}
+
+// Four standard normals from four u32 by two Box-Muller transforms.
+fn box_muller4(x: vec4<u32>) -> vec4<f32> {
+    let scale = 5.9604644775390625e-8; // 2^-24
+    let u1a = f32((x.x >> 8u) + 1u) * scale; // (0, 1]: log never sees 0
+    let u2a = f32(x.y >> 8u) * scale;        // [0, 1)
+    let u1b = f32((x.z >> 8u) + 1u) * scale;
+    let u2b = f32(x.w >> 8u) * scale;
+    let two_pi = 6.283185307179586;
+    let ra = sqrt(-2.0 * log(u1a));
+    let rb = sqrt(-2.0 * log(u1b));
+    return vec4<f32>(ra * cos(two_pi * u2a), ra * sin(two_pi * u2a),
+                     rb * cos(two_pi * u2b), rb * sin(two_pi * u2b));
+}

@@ -1,0 +1,85 @@
+// The output layer's logits -> loss and its gradient (training), or the
+// prediction and the entropies (evaluation).
+
+@group(0) @binding(0) var<uniform> layer: Layer;      // the last layer
+@group(0) @binding(1) var<storage, read> logits: array<f32>;   // [R][K][B][C]
+@group(0) @binding(2) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>; // [R][B], accumulated
+@group(0) @binding(4) var<storage, read_write> scores: array<Score>; // [R][examples]
+@group(1) @binding(0) var<uniform> st: Step;
+
+override WG: u32 = 64u;
+
+struct Score { pred: u32, correct: u32, h_pred: f32, h_alea: f32 }
+
+fn log_sum_exp(base: u32) -> f32 {
+    var m = logits[base];
+    for (var c = 1u; c < layer.n_out; c++) { m = max(m, logits[base + c]); }
+    var s = 0.0;
+    for (var c = 0u; c < layer.n_out; c++) { s += exp(logits[base + c] - m); }
+    return m + log(s);
+}
+
+fn logits_base(r: u32, k: u32, b: u32) -> u32 {
+    return ((r * st.samples + k) * st.batch + b) * layer.n_out;
+}
+
+// dC/dz for sample k is softmax - onehot (the 1/K is applied in the update).
+@compute @workgroup_size(WG)
+fn loss_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.batch) { return; }
+    let r = id / st.batch;
+    let b = id % st.batch;
+    let y = labels[example_index(r, b)];
+    var total = 0.0;
+    for (var k = 0u; k < st.samples; k++) {
+        let base = logits_base(r, k, b);
+        let lse = log_sum_exp(base);
+        total += lse - logits[base + y];
+        for (var c = 0u; c < layer.n_out; c++) {
+            delta[base + c] = exp(logits[base + c] - lse) - select(0.0, 1.0, c == y);
+        }
+    }
+    loss[id] += total / f32(st.samples);
+}
+
+// Class = argmax of the mean over K of log-softmax; entropies in bits.
+@compute @workgroup_size(WG)
+fn predict(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.batch) { return; }
+    let r = id / st.batch;
+    let b = id % st.batch;
+    let n = example_index(r, b);
+    let inv_k = 1.0 / f32(st.samples);
+    let inv_ln2 = 1.4426950408889634;
+    var best = 0u;
+    var best_score = -3.4e38;
+    var h_pred = 0.0;
+    for (var c = 0u; c < layer.n_out; c++) {
+        var mean_log = 0.0;
+        var mean_p = 0.0;
+        for (var k = 0u; k < st.samples; k++) {
+            let base = logits_base(r, k, b);
+            let lp = logits[base + c] - log_sum_exp(base);
+            mean_log += lp;
+            mean_p += exp(lp);
+        }
+        mean_log *= inv_k;
+        mean_p *= inv_k;
+        if (mean_log > best_score) { best_score = mean_log; best = c; }
+        if (mean_p > 0.0) { h_pred -= mean_p * log(mean_p) * inv_ln2; }
+    }
+    var h_alea = 0.0;
+    for (var k = 0u; k < st.samples; k++) {
+        let base = logits_base(r, k, b);
+        let lse = log_sum_exp(base);
+        for (var c = 0u; c < layer.n_out; c++) {
+            let lp = logits[base + c] - lse;
+            h_alea -= exp(lp) * lp * inv_ln2;
+        }
+    }
+    scores[r * st.examples + st.pos + b] =
+        Score(best, select(0u, 1u, best == labels[n]), h_pred, h_alea * inv_k);
+}

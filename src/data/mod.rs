@@ -1,0 +1,225 @@
+//! MNIST / Fashion-MNIST loading: raw IDX files from `data/<dataset>/` (see `data/fetch.sh`),
+//! validated up front so that bad files give an error naming the file and the fix, not a panic.
+
+mod idx;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use idx::IdxKind;
+
+pub const IMAGE_SIDE: usize = 28;
+pub const PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+pub const CLASSES: usize = 10;
+
+const TRAIN_LEN: u32 = 60_000;
+const TEST_LEN: u32 = 10_000;
+const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatasetKind {
+    Mnist,
+    Fashion,
+}
+
+impl DatasetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::Fashion => "fashion",
+        }
+    }
+
+    /// Where `data/fetch.sh` puts the files, relative to the crate root.
+    pub fn default_dir(self) -> PathBuf {
+        PathBuf::from(match self {
+            DatasetKind::Mnist => "data/mnist",
+            DatasetKind::Fashion => "data/fashion-mnist",
+        })
+    }
+
+    fn fix(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => {
+                "fix: run `bash data/fetch.sh`, or pass `--data-dir DIR` naming a folder with the four raw MNIST IDX files"
+            }
+            DatasetKind::Fashion => {
+                "fix: run `bash data/fetch.sh fashion`, or pass `--data-dir DIR` naming a folder with the four raw Fashion-MNIST IDX files"
+            }
+        }
+    }
+}
+
+/// One split: `images` holds `len() * PIXELS` bytes, row-major, in file order.
+#[derive(Clone, Debug, Default)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Mean and population std of all pixels scaled to x/255; (0, 0) when empty.
+    pub fn pixel_mean_std(&self) -> (f64, f64) {
+        if self.images.is_empty() {
+            return (0.0, 0.0);
+        }
+        // A histogram makes the sums exact and avoids 47M float additions.
+        let mut hist = [0u64; 256];
+        for &p in &self.images {
+            hist[p as usize] += 1;
+        }
+        let n = self.images.len() as f64;
+        let mean = hist
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| v as f64 * c as f64)
+            .sum::<f64>()
+            / n
+            / 255.0;
+        let var = hist
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| c as f64 * (v as f64 / 255.0 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        (mean, var.sqrt())
+    }
+
+    /// Keep the first `n` examples (no-op if there are fewer).
+    pub fn truncate(&mut self, n: usize) {
+        self.images.truncate(n * PIXELS);
+        self.labels.truncate(n);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub kind: DatasetKind,
+    pub train: Split,
+    pub test: Split,
+}
+
+/// Every message names the offending file (or folder) and ends with what to run to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: file not found{}; {fix}", if *.dir_missing { " (its folder does not exist)" } else { "" })]
+    Missing {
+        path: PathBuf,
+        dir_missing: bool,
+        fix: &'static str,
+    },
+    #[error("{path}: cannot read: {source}; {fix}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+        fix: &'static str,
+    },
+    #[error("{path}: still gzip-compressed (starts with 1f 8b), expected the raw IDX file; {fix}")]
+    Gzipped { path: PathBuf, fix: &'static str },
+    #[error(
+        "{path}: wrong size: expected {expected} bytes, found {actual} (truncated or corrupt); {fix}"
+    )]
+    Size {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+        fix: &'static str,
+    },
+    #[error("{path}: not a valid IDX file: {what}; {fix}")]
+    Header {
+        path: PathBuf,
+        what: String,
+        fix: &'static str,
+    },
+    #[error("{path}: label {value} at index {index} is not a class in 0..{CLASSES}; {fix}")]
+    Label {
+        path: PathBuf,
+        index: usize,
+        value: u8,
+        fix: &'static str,
+    },
+    #[error(
+        "{path}: the data folder path is not valid UTF-8, which the mnist loader needs; pass `--data-dir DIR` with a UTF-8 path"
+    )]
+    NonUtf8Path { path: PathBuf },
+    #[error(
+        "{path}: the mnist loader failed after validation ({msg}); were the files changed meanwhile? {fix}"
+    )]
+    Loader {
+        path: PathBuf,
+        msg: String,
+        fix: &'static str,
+    },
+}
+
+/// Loads the full train (60000) and test (10000) splits of `kind` from the raw IDX files in `dir`.
+pub fn load(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
+    let fix = kind.fix();
+    for (name, idx_kind, n) in [
+        (TRAIN_IMAGES, IdxKind::Images, TRAIN_LEN),
+        (TRAIN_LABELS, IdxKind::Labels, TRAIN_LEN),
+        (TEST_IMAGES, IdxKind::Images, TEST_LEN),
+        (TEST_LABELS, IdxKind::Labels, TEST_LEN),
+    ] {
+        idx::validate(&dir.join(name), idx_kind, n, fix)?;
+    }
+    let base = dir.to_str().ok_or_else(|| DataError::NonUtf8Path {
+        path: dir.to_path_buf(),
+    })?;
+    // The files were just validated, so a panic here means they changed under us; still no panic out.
+    let loaded = panic::catch_unwind(AssertUnwindSafe(|| {
+        mnist::MnistBuilder::new()
+            .base_path(base)
+            .training_images_filename(TRAIN_IMAGES)
+            .training_labels_filename(TRAIN_LABELS)
+            .test_images_filename(TEST_IMAGES)
+            .test_labels_filename(TEST_LABELS)
+            .training_set_length(TRAIN_LEN)
+            .test_set_length(TEST_LEN)
+            .label_format_digit()
+            .finalize()
+    }));
+    let loader_err = |msg: String| DataError::Loader {
+        path: dir.to_path_buf(),
+        msg,
+        fix,
+    };
+    let m = loaded.map_err(|p| {
+        loader_err(
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into()),
+        )
+    })?;
+    let (train_n, test_n) = (TRAIN_LEN as usize, TEST_LEN as usize);
+    if m.trn_img.len() != train_n * PIXELS
+        || m.trn_lbl.len() != train_n
+        || m.tst_img.len() != test_n * PIXELS
+        || m.tst_lbl.len() != test_n
+    {
+        return Err(loader_err("unexpected split sizes".into()));
+    }
+    Ok(Dataset {
+        kind,
+        train: Split {
+            images: m.trn_img,
+            labels: m.trn_lbl,
+        },
+        test: Split {
+            images: m.tst_img,
+            labels: m.tst_lbl,
+        },
+    })
+}

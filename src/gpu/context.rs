@@ -1,0 +1,198 @@
+use std::fmt;
+
+/// How to pick the adapter: by default the best one (discrete > integrated >
+/// virtual > CPU), optionally restricted to a backend, a name, or the
+/// software fallback.
+#[derive(Clone, Debug, Default)]
+pub struct AdapterChoice {
+    pub backends: Option<wgpu::Backends>,
+    pub name: Option<String>,
+    pub fallback: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found{0}.\n  Install a Vulkan driver (on Debian/Ubuntu: apt-get install mesa-vulkan-drivers libvulkan1 \
+         for the software adapter), or pick another with --backend / --adapter; `mesu info` lists what is visible."
+    )]
+    NoAdapter(String),
+    #[error("could not open the device on adapter {adapter}: {source}")]
+    Device {
+        adapter: String,
+        source: wgpu::RequestDeviceError,
+    },
+    #[error("the model needs {what} = {needed} but adapter {adapter} allows at most {limit}; use a smaller width, batch, sample count or fewer runs")]
+    TooLarge {
+        what: &'static str,
+        needed: u64,
+        limit: u64,
+        adapter: String,
+    },
+    #[error("GPU error: {0}")]
+    Runtime(String),
+}
+
+/// One line of `mesu info`.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.info;
+        let l = &self.limits;
+        writeln!(f, "{} ({:?}, {:?})", i.name, i.backend, i.device_type)?;
+        writeln!(f, "  driver: {} {}", i.driver, i.driver_info)?;
+        writeln!(
+            f,
+            "  limits: storage binding {} MiB, buffer {} MiB, workgroup memory {} KiB, \
+             invocations/workgroup {}, workgroups/dim {}, storage buffers/stage {}",
+            l.max_storage_buffer_binding_size >> 20,
+            l.max_buffer_size >> 20,
+            l.max_compute_workgroup_storage_size >> 10,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            l.max_storage_buffers_per_shader_stage
+        )?;
+        write!(f, "  features: {:?}", self.features)
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+/// Every adapter wgpu can see, best first.
+pub fn list_adapters(backends: wgpu::Backends) -> Vec<AdapterSummary> {
+    let mut all: Vec<_> = pollster::block_on(instance().enumerate_adapters(backends))
+        .into_iter()
+        .map(|a| AdapterSummary {
+            info: a.get_info(),
+            limits: a.limits(),
+            features: a.features(),
+        })
+        .collect();
+    all.sort_by_key(|a| rank(a.info.device_type));
+    all
+}
+
+/// The device, its queue and what it can do.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+}
+
+impl GpuContext {
+    pub fn new(choice: &AdapterChoice) -> Result<Self, GpuError> {
+        let backends = choice.backends.unwrap_or(wgpu::Backends::all());
+        let adapters = pollster::block_on(instance().enumerate_adapters(backends));
+        let wanted = |a: &wgpu::Adapter| {
+            let info = a.get_info();
+            let name_ok = choice.name.as_ref().is_none_or(|n| {
+                info.name.to_lowercase().contains(&n.to_lowercase())
+            });
+            let fallback_ok = !choice.fallback || info.device_type == wgpu::DeviceType::Cpu;
+            name_ok && fallback_ok
+        };
+        let adapter = adapters
+            .into_iter()
+            .filter(wanted)
+            .min_by_key(|a| rank(a.get_info().device_type))
+            .ok_or_else(|| GpuError::NoAdapter(describe(choice)))?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        // Timestamps are for --profile; take them when offered, never require them.
+        let features = adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("mesu"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|source| GpuError::Device {
+            adapter: info.name.clone(),
+            source,
+        })?;
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+        })
+    }
+
+    /// One line naming the adapter, for logs and results files.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?}, driver {})",
+            self.info.name, self.info.backend, self.info.device_type, self.info.driver
+        )
+    }
+
+    /// Fail with a message naming the limit when one buffer would be too big.
+    pub fn check_binding(&self, what: &'static str, bytes: u64) -> Result<(), GpuError> {
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if bytes > limit {
+            return Err(GpuError::TooLarge {
+                what,
+                needed: bytes,
+                limit,
+                adapter: self.info.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Submit and wait, turning device loss into an error.
+    pub fn submit_wait(&self, encoder: wgpu::CommandEncoder) -> Result<(), GpuError> {
+        self.queue.submit(Some(encoder.finish()));
+        self.wait()
+    }
+
+    pub fn wait(&self) -> Result<(), GpuError> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| GpuError::Runtime(e.to_string()))
+    }
+}
+
+fn describe(choice: &AdapterChoice) -> String {
+    let mut parts = Vec::new();
+    if let Some(b) = choice.backends {
+        parts.push(format!("backend {b:?}"));
+    }
+    if let Some(n) = &choice.name {
+        parts.push(format!("name containing {n:?}"));
+    }
+    if choice.fallback {
+        parts.push("software fallback".into());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" matching {}", parts.join(", "))
+    }
+}

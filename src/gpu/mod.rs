@@ -1,0 +1,12 @@
+//! wgpu plumbing: adapter choice and limits, typed buffers with readback,
+//! WGSL assembly and the pipeline cache.
+
+mod buffer;
+mod context;
+mod philox;
+mod shader;
+
+pub use buffer::{GpuBuffer, StepUniforms};
+pub use philox::philox_on_gpu;
+pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
+pub use shader::{Kernel, PipelineCache, Shader, grid};

@@ -1,0 +1,33 @@
+use super::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader};
+
+/// The raw Philox4x32-10 output of the WGSL generator for `counters` under
+/// `key`: lets tests check the GPU stream against the Rust twin bit for bit.
+pub fn philox_on_gpu(
+    ctx: &GpuContext,
+    key: [u32; 2],
+    counters: &[[u32; 4]],
+) -> Result<Vec<[u32; 4]>, GpuError> {
+    let mut cache = PipelineCache::default();
+    let kernel = cache.kernel(ctx, Shader::Noise, "philox_raw", 64);
+    let mut input = vec![[key[0], key[1], counters.len() as u32, 0]];
+    input.extend_from_slice(counters);
+    let input = GpuBuffer::from_slice(ctx, "philox counters", &input)?;
+    let output = GpuBuffer::<[u32; 4]>::zeroed(ctx, "philox output", counters.len())?;
+    let group = kernel.bind(
+        ctx,
+        0,
+        &[
+            (3, output.buffer.as_entire_binding()),
+            (4, input.buffer.as_entire_binding()),
+        ],
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(counters.len().div_ceil(64) as u32, 1, 1);
+    }
+    ctx.submit_wait(encoder)?;
+    output.read(ctx)
+}

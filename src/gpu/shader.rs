@@ -1,0 +1,120 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::GpuContext;
+
+/// The kernel families, one WGSL file each (shaders/).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shader {
+    Noise,
+    Forward,
+    Backward,
+    Output,
+    Update,
+}
+
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const INPUT: &str = include_str!("../../shaders/input.wgsl");
+
+impl Shader {
+    /// The module source: shared helpers, the input gather where the
+    /// kernels read images, then the kernel file.
+    pub fn source(self) -> String {
+        let (uses_input, body) = match self {
+            Shader::Noise => (false, include_str!("../../shaders/noise.wgsl")),
+            Shader::Forward => (true, include_str!("../../shaders/forward.wgsl")),
+            Shader::Backward => (false, include_str!("../../shaders/backward.wgsl")),
+            Shader::Output => (true, include_str!("../../shaders/output.wgsl")),
+            Shader::Update => (true, include_str!("../../shaders/update.wgsl")),
+        };
+        let input = if uses_input { INPUT } else { "" };
+        format!("{COMMON}\n{input}\n{body}")
+    }
+}
+
+/// One compiled entry point (auto layout) and its workgroup size.
+pub struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub workgroup: u32,
+    pub name: &'static str,
+}
+
+impl Kernel {
+    /// Bind group `group` of this kernel's layout from (binding, resource) pairs.
+    pub fn bind(
+        &self,
+        ctx: &GpuContext,
+        group: u32,
+        entries: &[(u32, wgpu::BindingResource<'_>)],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<_> = entries
+            .iter()
+            .map(|(binding, resource)| wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: resource.clone(),
+            })
+            .collect();
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.name),
+            layout: &self.pipeline.get_bind_group_layout(group),
+            entries: &entries,
+        })
+    }
+}
+
+/// Builds each (shader, entry point, workgroup size) once.
+#[derive(Default)]
+pub struct PipelineCache {
+    modules: HashMap<Shader, wgpu::ShaderModule>,
+    kernels: HashMap<(Shader, &'static str, u32), Arc<Kernel>>,
+}
+
+impl PipelineCache {
+    pub fn kernel(
+        &mut self,
+        ctx: &GpuContext,
+        shader: Shader,
+        entry: &'static str,
+        workgroup: u32,
+    ) -> Arc<Kernel> {
+        if let Some(k) = self.kernels.get(&(shader, entry, workgroup)) {
+            return k.clone();
+        }
+        let module = self.modules.entry(shader).or_insert_with(|| {
+            ctx.device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(entry),
+                    source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+                })
+        });
+        let pipeline = ctx
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[("WG", workgroup as f64)],
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        let kernel = Arc::new(Kernel {
+            pipeline,
+            workgroup,
+            name: entry,
+        });
+        self.kernels
+            .insert((shader, entry, workgroup), kernel.clone());
+        kernel
+    }
+}
+
+/// Workgroup grid for `threads` invocations of `workgroup` threads: x capped
+/// at the per-dimension limit, the rest in y (kernels use `linear_id`).
+pub fn grid(threads: usize, workgroup: u32, max_per_dim: u32) -> (u32, u32) {
+    let groups = threads.div_ceil(workgroup as usize).max(1);
+    let x = groups.min(max_per_dim as usize);
+    (x as u32, groups.div_ceil(x) as u32)
+}

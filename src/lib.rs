@@ -1,0 +1,11 @@
+//! mesu: a GPU engine for Bayesian continual learning with MESU
+//! (Metaplasticity from Synaptic Uncertainty).
+//!
+//! Data flows one way: data -> gpu buffers -> model (forward, loss,
+//! backward) -> optim (update) -> model (evaluate) -> metrics -> report.
+
+pub mod data;
+pub mod gpu;
+pub mod model;
+pub mod optim;
+pub mod reference;

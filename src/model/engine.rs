@@ -1,0 +1,393 @@
+use wgpu::util::DeviceExt;
+
+use super::dispatch::Dispatch;
+use super::eval::{EvalGraph, EvalResult, EvalSet};
+use super::train::TrainGraph;
+use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
+use super::{Architecture, DeviceSplit, Params, WORKGROUP};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader, StepUniforms};
+use crate::optim::{RunSpec, RunUniform};
+
+/// Shapes of one batched execution.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Examples per training step (B).
+    pub batch: usize,
+    /// Weight samples per training step (K).
+    pub train_samples: usize,
+    /// Weight samples per evaluation.
+    pub test_samples: usize,
+    /// Most test images per evaluation dispatch.
+    pub eval_chunk: usize,
+    /// Most steps recorded into one submit.
+    pub steps_per_submit: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            batch: 1,
+            train_samples: 10,
+            test_samples: 10,
+            eval_chunk: 2000,
+            steps_per_submit: 256,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error(
+        "run {run} diverged: layer {layer} has a non-finite or non-positive sigma (or a non-finite mu) \
+         after training step {step}; lower the learning rates, set --clamp-grad, or check N and sigma_prior"
+    )]
+    Diverged { run: usize, layer: usize, step: u64 },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// GPU copies of every intermediate of the last training step, for tests.
+#[derive(Clone, Debug)]
+pub struct Intermediates {
+    /// Per layer [R][K][P].
+    pub eps: Vec<Vec<f32>>,
+    /// Per layer, its output [R][K][B][n_out] (post-ReLU; logits last).
+    pub acts: Vec<Vec<f32>>,
+    /// Per layer, dC/d(pre-activation) per sample [R][K][B][n_out].
+    pub deltas: Vec<Vec<f32>>,
+}
+
+/// The engine: model state for R runs, the kernels, and the graphs of a
+/// training step and of evaluation.
+pub struct Engine {
+    pub ctx: GpuContext,
+    pub arch: Architecture,
+    pub runs: Vec<RunSpec>,
+    pub cfg: EngineConfig,
+    pub(super) cache: PipelineCache,
+    pub(super) layers: Vec<wgpu::Buffer>,
+    pub(super) run_buf: GpuBuffer<RunUniform>,
+    pub(super) mu: Vec<GpuBuffer<f32>>,
+    pub(super) sigma: Vec<GpuBuffer<f32>>,
+    pub(super) eps: Vec<GpuBuffer<f32>>,
+    pub(super) uniforms: StepUniforms<StepUniform>,
+    noise: Vec<Dispatch>,
+    train: Option<TrainGraph>,
+    evals: Vec<EvalGraph>,
+    /// Training steps taken: the noise counter of the next step.
+    step: u64,
+}
+
+impl Engine {
+    /// Allocate R runs of `arch`, each initialised from its seed.
+    pub fn new(
+        ctx: GpuContext,
+        arch: Architecture,
+        runs: Vec<RunSpec>,
+        cfg: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        if runs.is_empty() {
+            return Err(EngineError::Config("no runs to execute".into()));
+        }
+        for (what, v) in [
+            ("batch size", cfg.batch),
+            ("train samples", cfg.train_samples),
+            ("test samples", cfg.test_samples),
+            ("eval chunk", cfg.eval_chunk),
+            ("steps per submit", cfg.steps_per_submit),
+        ] {
+            if v == 0 {
+                return Err(EngineError::Config(format!("{what} must be at least 1")));
+            }
+        }
+        let r = runs.len();
+        let k_max = cfg.train_samples.max(cfg.test_samples);
+        let mut mu = Vec::new();
+        let mut sigma = Vec::new();
+        let mut eps = Vec::new();
+        let mut layers = Vec::new();
+        for l in 0..arch.layers() {
+            let p = arch.params(l);
+            mu.push(GpuBuffer::zeroed(&ctx, "mu", r * p)?);
+            sigma.push(GpuBuffer::zeroed(&ctx, "sigma", r * p)?);
+            eps.push(GpuBuffer::zeroed(&ctx, "noise", r * k_max * p)?);
+            layers.push(
+                ctx.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("layer"),
+                        contents: bytemuck::bytes_of(&LayerUniform::new(&arch, l, r)),
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    }),
+            );
+        }
+        let run_uniforms: Vec<_> = runs.iter().map(RunUniform::new).collect();
+        let run_buf = GpuBuffer::from_slice(&ctx, "runs", &run_uniforms)?;
+        let uniforms = StepUniforms::new(&ctx, cfg.steps_per_submit);
+        let mut engine = Engine {
+            ctx,
+            arch,
+            runs,
+            cfg,
+            cache: PipelineCache::default(),
+            layers,
+            run_buf,
+            mu,
+            sigma,
+            eps,
+            uniforms,
+            noise: Vec::new(),
+            train: None,
+            evals: Vec::new(),
+            step: 0,
+        };
+        engine.noise = (0..engine.arch.layers())
+            .map(|l| engine.noise_dispatch(l))
+            .collect();
+        let init: Vec<_> = engine
+            .runs
+            .iter()
+            .map(|s| Params::init(&engine.arch, s.seed, s.hyper.optimizer.is_bayesian()))
+            .collect();
+        engine.set_params(&init);
+        Ok(engine)
+    }
+
+    pub fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Training steps taken so far.
+    pub fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    fn noise_dispatch(&mut self, l: usize) -> Dispatch {
+        let kernel = self
+            .cache
+            .kernel(&self.ctx, Shader::Noise, "noise", WORKGROUP);
+        let group0 = kernel.bind(
+            &self.ctx,
+            0,
+            &[
+                (0, self.layers[l].as_entire_binding()),
+                (1, self.run_buf.buffer.as_entire_binding()),
+                (2, self.eps[l].buffer.as_entire_binding()),
+            ],
+        );
+        let group1 = kernel.bind(&self.ctx, 1, &[(0, self.uniforms.binding())]);
+        let groups = self.arch.params(l).div_ceil(4);
+        // Sized for the larger K; the kernel reads the step's K.
+        let k_max = self.cfg.train_samples.max(self.cfg.test_samples);
+        Dispatch {
+            kernel,
+            group0,
+            group1,
+            threads: self.runs.len() * k_max * groups,
+        }
+    }
+
+    /// Upload every run's parameters.
+    pub fn set_params(&self, params: &[Params]) {
+        assert_eq!(params.len(), self.runs.len(), "one Params per run");
+        for l in 0..self.arch.layers() {
+            let mu: Vec<f32> = params.iter().flat_map(|p| p.mu[l].iter().copied()).collect();
+            let sigma: Vec<f32> = params
+                .iter()
+                .flat_map(|p| p.sigma[l].iter().copied())
+                .collect();
+            self.mu[l].write(&self.ctx, &mu);
+            self.sigma[l].write(&self.ctx, &sigma);
+        }
+    }
+
+    /// Read every run's parameters back.
+    pub fn params(&self) -> Result<Vec<Params>, EngineError> {
+        let mut out: Vec<Params> = (0..self.runs.len())
+            .map(|_| Params {
+                mu: Vec::new(),
+                sigma: Vec::new(),
+            })
+            .collect();
+        for l in 0..self.arch.layers() {
+            let p = self.arch.params(l);
+            let mu = self.mu[l].read(&self.ctx)?;
+            let sigma = self.sigma[l].read(&self.ctx)?;
+            for (r, o) in out.iter_mut().enumerate() {
+                o.mu.push(mu[r * p..(r + 1) * p].to_vec());
+                o.sigma.push(sigma[r * p..(r + 1) * p].to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Put the training split on the GPU (once per stream).
+    pub fn set_train_data(&mut self, split: &crate::data::Split) -> Result<(), EngineError> {
+        let split = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
+        let graph = TrainGraph::new(self, split)?;
+        self.train = Some(graph);
+        Ok(())
+    }
+
+    fn train_graph(&self) -> Result<&TrainGraph, EngineError> {
+        self.train
+            .as_ref()
+            .ok_or_else(|| EngineError::Config("no training data set".into()))
+    }
+
+    /// The pixel permutation of the current task, one per run.
+    pub fn set_task(&self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
+        let flat = self.flatten_per_run(perms, self.arch.n_in(0), "permutation")?;
+        self.train_graph()?.perm.write(&self.ctx, &flat);
+        Ok(())
+    }
+
+    /// The example order of the coming epoch, one per run (indices into the split).
+    pub fn set_order(&self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
+        let g = self.train_graph()?;
+        let flat = self.flatten_per_run(orders, g.split.len, "example order")?;
+        g.order.write(&self.ctx, &flat);
+        Ok(())
+    }
+
+    pub(super) fn flatten_per_run(
+        &self,
+        per_run: &[Vec<u32>],
+        len: usize,
+        what: &str,
+    ) -> Result<Vec<u32>, EngineError> {
+        if per_run.len() != self.runs.len() || per_run.iter().any(|p| p.len() != len) {
+            return Err(EngineError::Config(format!(
+                "expected one {what} of length {len} per run ({} runs)",
+                self.runs.len()
+            )));
+        }
+        Ok(per_run.concat())
+    }
+
+    /// Batches per epoch (a last partial batch is dropped).
+    pub fn batches_per_epoch(&self) -> Result<usize, EngineError> {
+        Ok(self.train_graph()?.split.len / self.cfg.batch)
+    }
+
+    /// Train `count` steps on batches first_batch.. of the current epoch
+    /// order. Returns each run's mean loss per example over these steps, and
+    /// fails on the first non-finite or non-positive sigma.
+    pub fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
+        let per_epoch = self.batches_per_epoch()?;
+        if first_batch + count > per_epoch {
+            return Err(EngineError::Config(format!(
+                "batches {first_batch}..{} are past the epoch's {per_epoch}",
+                first_batch + count
+            )));
+        }
+        let g = self.train.as_ref().expect("checked above");
+        let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(self.uniforms.capacity());
+            let steps: Vec<StepUniform> = (0..n)
+                .map(|s| StepUniform {
+                    step: (self.step + (done + s) as u64) as u32,
+                    pos: ((first_batch + done + s) * self.cfg.batch) as u32,
+                    batch: self.cfg.batch as u32,
+                    samples: self.cfg.train_samples as u32,
+                    domain: DOMAIN_TRAIN,
+                    order_stride: g.split.len as u32,
+                    x_scale: g.split.x_scale,
+                    x_shift: g.split.x_shift,
+                    examples: g.split.len as u32,
+                    _pad: [0; 3],
+                })
+                .collect();
+            self.uniforms.write(&self.ctx, &steps);
+            let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                for s in 0..n {
+                    let offset = self.uniforms.offset(s);
+                    for d in self.noise.iter().chain(&g.dispatches) {
+                        d.record(&mut pass, offset, max_dim);
+                    }
+                }
+            }
+            self.ctx.queue.submit(Some(encoder.finish()));
+            done += n;
+        }
+        self.step += count as u64;
+        let bad = g.bad.read(&self.ctx)?;
+        let losses = g.loss.read(&self.ctx)?;
+        g.loss.fill(&self.ctx, 0.0);
+        let layers = self.arch.layers();
+        if let Some((i, &step)) = bad
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s != u32::MAX)
+            .min_by_key(|(_, s)| **s)
+        {
+            return Err(EngineError::Diverged {
+                run: i / layers,
+                layer: i % layers,
+                step: step as u64,
+            });
+        }
+        let b = self.cfg.batch;
+        Ok(losses
+            .chunks(b)
+            .map(|l| l.iter().map(|&x| x as f64).sum::<f64>() / (count * b) as f64)
+            .collect())
+    }
+
+    /// Poison the step's intermediates (tests: an unwritten element shows as NaN).
+    pub fn poison_intermediates(&self) -> Result<(), EngineError> {
+        let g = self.train_graph()?;
+        for buf in self.eps.iter().chain(&g.acts).chain(&g.deltas) {
+            buf.fill(&self.ctx, f32::NAN);
+        }
+        Ok(())
+    }
+
+    /// Read the intermediates of the last step (tests).
+    pub fn intermediates(&self) -> Result<Intermediates, EngineError> {
+        let g = self.train_graph()?;
+        let k = self.cfg.train_samples;
+        let read = |bufs: &[GpuBuffer<f32>]| -> Result<Vec<Vec<f32>>, GpuError> {
+            bufs.iter().map(|b| b.read(&self.ctx)).collect()
+        };
+        let mut eps = read(&self.eps)?;
+        for (l, e) in eps.iter_mut().enumerate() {
+            e.truncate(self.runs.len() * k * self.arch.params(l));
+        }
+        Ok(Intermediates {
+            eps,
+            acts: read(&g.acts)?,
+            deltas: read(&g.deltas)?,
+        })
+    }
+
+    /// Put a split on the GPU for evaluation (test set, OOD set).
+    pub fn add_eval_set(&mut self, split: &crate::data::Split) -> Result<EvalSet, EngineError> {
+        let split = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
+        let graph = EvalGraph::new(self, split)?;
+        self.evals.push(graph);
+        Ok(EvalSet(self.evals.len() - 1))
+    }
+
+    /// Evaluate every run on `set` under each run's permutation, with a
+    /// fresh draw of `test_samples` networks identified by `eval_id`.
+    pub fn evaluate(
+        &mut self,
+        set: EvalSet,
+        perms: &[Vec<u32>],
+        eval_id: u32,
+    ) -> Result<Vec<EvalResult>, EngineError> {
+        let flat = self.flatten_per_run(perms, self.arch.n_in(0), "permutation")?;
+        let g = &self.evals[set.0];
+        g.run(self, &flat, eval_id)
+    }
+
+    pub(super) fn noise_dispatches(&self) -> &[Dispatch] {
+        &self.noise
+    }
+}

@@ -1,0 +1,155 @@
+use super::dispatch::Dispatch;
+use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
+use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
+use crate::gpu::{GpuBuffer, Shader};
+
+/// Handle of a split registered with `Engine::add_eval_set`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalSet(pub(super) usize);
+
+/// One run's evaluation of one split.
+#[derive(Clone, Debug)]
+pub struct EvalResult {
+    pub correct: usize,
+    pub total: usize,
+    /// Per example, in split order.
+    pub scores: Vec<Score>,
+}
+
+impl EvalResult {
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.total.max(1) as f64
+    }
+}
+
+/// Sampled forward over a whole split in chunks of images, then the
+/// prediction head; one fresh draw of K networks per evaluation.
+pub struct EvalGraph {
+    split: DeviceSplit,
+    order: GpuBuffer<u32>,
+    perm: GpuBuffer<u32>,
+    scores: GpuBuffer<Score>,
+    chunk: usize,
+    dispatches: Vec<Dispatch>,
+    _acts: Vec<GpuBuffer<f32>>,
+}
+
+impl EvalGraph {
+    pub fn new(e: &mut Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+        let r = e.runs.len();
+        let k = e.cfg.test_samples;
+        let widest = (0..e.arch.layers()).map(|l| e.arch.n_out(l)).max().unwrap_or(1);
+        let limit = e.ctx.limits.max_storage_buffer_binding_size as usize;
+        let fit = (limit / (4 * r * k * widest)).max(1);
+        let chunk = e.cfg.eval_chunk.min(split.len).min(fit).max(1);
+        let identity: Vec<u32> = (0..split.len as u32).collect();
+        let perm: Vec<u32> = (0..r).flat_map(|_| 0..e.arch.n_in(0) as u32).collect();
+        let acts = (0..e.arch.layers())
+            .map(|l| GpuBuffer::zeroed(&e.ctx, "eval activations", r * k * chunk * e.arch.n_out(l)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let order = GpuBuffer::from_slice(&e.ctx, "eval order", &identity)?;
+        let perm = GpuBuffer::from_slice(&e.ctx, "eval permutation", &perm)?;
+        let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
+        let mut dispatches = Vec::new();
+        for l in 0..e.arch.layers() {
+            let entry = if l == 0 { "forward_input" } else { "forward_hidden" };
+            let kernel = e.cache.kernel(&e.ctx, Shader::Forward, entry, WORKGROUP);
+            let mut entries = vec![
+                (0, e.layers[l].as_entire_binding()),
+                (1, e.mu[l].buffer.as_entire_binding()),
+                (2, e.sigma[l].buffer.as_entire_binding()),
+                (3, e.eps[l].buffer.as_entire_binding()),
+                (4, acts[l].buffer.as_entire_binding()),
+            ];
+            if l == 0 {
+                entries.extend([
+                    (10, split.images.buffer.as_entire_binding()),
+                    (11, order.buffer.as_entire_binding()),
+                    (12, perm.buffer.as_entire_binding()),
+                ]);
+            } else {
+                entries.push((5, acts[l - 1].buffer.as_entire_binding()));
+            }
+            dispatches.push(Dispatch {
+                group0: kernel.bind(&e.ctx, 0, &entries),
+                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
+                threads: r * k * chunk * e.arch.n_out(l),
+                kernel,
+            });
+        }
+        let last = e.arch.layers() - 1;
+        let kernel = e.cache.kernel(&e.ctx, Shader::Output, "predict", WORKGROUP);
+        dispatches.push(Dispatch {
+            group0: kernel.bind(
+                &e.ctx,
+                0,
+                &[
+                    (0, e.layers[last].as_entire_binding()),
+                    (1, acts[last].buffer.as_entire_binding()),
+                    (4, scores.buffer.as_entire_binding()),
+                    (11, order.buffer.as_entire_binding()),
+                    (13, split.labels.buffer.as_entire_binding()),
+                ],
+            ),
+            group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
+            threads: r * chunk,
+            kernel,
+        });
+        Ok(EvalGraph {
+            split,
+            order,
+            perm,
+            scores,
+            chunk,
+            dispatches,
+            _acts: acts,
+        })
+    }
+
+    pub fn run(&self, e: &Engine, perm: &[u32], eval_id: u32) -> Result<Vec<EvalResult>, EngineError> {
+        self.perm.write(&e.ctx, perm);
+        let n = self.split.len;
+        let max_dim = e.ctx.limits.max_compute_workgroups_per_dimension;
+        let chunks: Vec<StepUniform> = (0..n.div_ceil(self.chunk))
+            .map(|c| StepUniform {
+                step: eval_id,
+                pos: (c * self.chunk) as u32,
+                batch: self.chunk.min(n - c * self.chunk) as u32,
+                samples: e.cfg.test_samples as u32,
+                domain: DOMAIN_EVAL,
+                order_stride: 0,
+                x_scale: self.split.x_scale,
+                x_shift: self.split.x_shift,
+                examples: n as u32,
+                _pad: [0; 3],
+            })
+            .collect();
+        for (i, group) in chunks.chunks(e.uniforms.capacity()).enumerate() {
+            e.uniforms.write(&e.ctx, group);
+            let mut encoder = e.ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                if i == 0 {
+                    for d in e.noise_dispatches() {
+                        d.record(&mut pass, e.uniforms.offset(0), max_dim);
+                    }
+                }
+                for c in 0..group.len() {
+                    for d in &self.dispatches {
+                        d.record(&mut pass, e.uniforms.offset(c), max_dim);
+                    }
+                }
+            }
+            e.ctx.queue.submit(Some(encoder.finish()));
+        }
+        let scores = self.scores.read(&e.ctx)?;
+        Ok(scores
+            .chunks(n)
+            .map(|s| EvalResult {
+                correct: s.iter().map(|x| x.correct as usize).sum(),
+                total: n,
+                scores: s.to_vec(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,20 @@
+//! The Bayesian MLP on the GPU: R independent runs of one architecture share
+//! every dispatch. A training step is noise -> sampled forward -> loss and
+//! its gradient -> backward -> fused update, recorded many steps per submit.
+
+mod arch;
+mod dispatch;
+mod engine;
+mod eval;
+mod split;
+mod train;
+mod uniforms;
+
+pub use arch::{Architecture, Params};
+pub use engine::{Engine, EngineConfig, EngineError, Intermediates};
+pub use eval::{EvalResult, EvalSet};
+pub use split::DeviceSplit;
+pub use uniforms::{DOMAIN_EVAL, DOMAIN_TRAIN, LayerUniform, Score, StepUniform};
+
+/// Workgroup size of every kernel (a WGSL `override`).
+pub const WORKGROUP: u32 = 64;

@@ -1,0 +1,147 @@
+use super::dispatch::Dispatch;
+use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
+use crate::gpu::{GpuBuffer, Shader};
+
+/// Buffers and the recorded dispatch list of one training step
+/// (after the per-layer noise): forward per layer, loss gradient,
+/// backward per hidden layer, fused update per layer.
+pub struct TrainGraph {
+    pub split: DeviceSplit,
+    pub order: GpuBuffer<u32>,
+    pub perm: GpuBuffer<u32>,
+    pub acts: Vec<GpuBuffer<f32>>,
+    pub deltas: Vec<GpuBuffer<f32>>,
+    pub loss: GpuBuffer<f32>,
+    pub bad: GpuBuffer<u32>,
+    pub dispatches: Vec<Dispatch>,
+}
+
+impl TrainGraph {
+    pub fn new(e: &mut Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+        let r = e.runs.len();
+        let (k, b) = (e.cfg.train_samples, e.cfg.batch);
+        let layers = e.arch.layers();
+        let identity: Vec<u32> = (0..r).flat_map(|_| 0..split.len as u32).collect();
+        let perm: Vec<u32> = (0..r).flat_map(|_| 0..e.arch.n_in(0) as u32).collect();
+        let mut acts = Vec::new();
+        let mut deltas = Vec::new();
+        for l in 0..layers {
+            let n = r * k * b * e.arch.n_out(l);
+            acts.push(GpuBuffer::zeroed(&e.ctx, "activations", n)?);
+            deltas.push(GpuBuffer::zeroed(&e.ctx, "errors", n)?);
+        }
+        let mut g = TrainGraph {
+            order: GpuBuffer::from_slice(&e.ctx, "order", &identity)?,
+            perm: GpuBuffer::from_slice(&e.ctx, "permutation", &perm)?,
+            acts,
+            deltas,
+            loss: GpuBuffer::zeroed(&e.ctx, "loss", r * b)?,
+            bad: GpuBuffer::from_slice(&e.ctx, "sigma check", &vec![u32::MAX; r * layers])?,
+            dispatches: Vec::new(),
+            split,
+        };
+        g.dispatches = g.record(e);
+        Ok(g)
+    }
+
+    fn record(&self, e: &mut Engine) -> Vec<Dispatch> {
+        let r = e.runs.len();
+        let (k, b) = (e.cfg.train_samples, e.cfg.batch);
+        let layers = e.arch.layers();
+        let mut out = Vec::new();
+        fn input(g: &TrainGraph) -> [(u32, wgpu::BindingResource<'_>); 3] {
+            [
+                (10, g.split.images.buffer.as_entire_binding()),
+                (11, g.order.buffer.as_entire_binding()),
+                (12, g.perm.buffer.as_entire_binding()),
+            ]
+        }
+        for l in 0..layers {
+            let entry = if l == 0 { "forward_input" } else { "forward_hidden" };
+            let kernel = e.cache.kernel(&e.ctx, Shader::Forward, entry, WORKGROUP);
+            let mut entries = vec![
+                (0, e.layers[l].as_entire_binding()),
+                (1, e.mu[l].buffer.as_entire_binding()),
+                (2, e.sigma[l].buffer.as_entire_binding()),
+                (3, e.eps[l].buffer.as_entire_binding()),
+                (4, self.acts[l].buffer.as_entire_binding()),
+            ];
+            if l == 0 {
+                entries.extend(input(self));
+            } else {
+                entries.push((5, self.acts[l - 1].buffer.as_entire_binding()));
+            }
+            out.push(Dispatch {
+                group0: kernel.bind(&e.ctx, 0, &entries),
+                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
+                threads: r * k * b * e.arch.n_out(l),
+                kernel,
+            });
+        }
+        let last = layers - 1;
+        let kernel = e.cache.kernel(&e.ctx, Shader::Output, "loss_grad", WORKGROUP);
+        out.push(Dispatch {
+            group0: kernel.bind(
+                &e.ctx,
+                0,
+                &[
+                    (0, e.layers[last].as_entire_binding()),
+                    (1, self.acts[last].buffer.as_entire_binding()),
+                    (2, self.deltas[last].buffer.as_entire_binding()),
+                    (3, self.loss.buffer.as_entire_binding()),
+                    (11, self.order.buffer.as_entire_binding()),
+                    (13, self.split.labels.buffer.as_entire_binding()),
+                ],
+            ),
+            group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
+            threads: r * b,
+            kernel,
+        });
+        for l in (1..layers).rev() {
+            let kernel = e.cache.kernel(&e.ctx, Shader::Backward, "backward", WORKGROUP);
+            out.push(Dispatch {
+                group0: kernel.bind(
+                    &e.ctx,
+                    0,
+                    &[
+                        (0, e.layers[l].as_entire_binding()),
+                        (1, e.mu[l].buffer.as_entire_binding()),
+                        (2, e.sigma[l].buffer.as_entire_binding()),
+                        (3, e.eps[l].buffer.as_entire_binding()),
+                        (4, self.deltas[l].buffer.as_entire_binding()),
+                        (5, self.acts[l - 1].buffer.as_entire_binding()),
+                        (6, self.deltas[l - 1].buffer.as_entire_binding()),
+                    ],
+                ),
+                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
+                threads: r * k * b * e.arch.n_in(l),
+                kernel,
+            });
+        }
+        for l in 0..layers {
+            let entry = if l == 0 { "update_input" } else { "update_hidden" };
+            let kernel = e.cache.kernel(&e.ctx, Shader::Update, entry, WORKGROUP);
+            let mut entries = vec![
+                (0, e.layers[l].as_entire_binding()),
+                (1, e.run_buf.buffer.as_entire_binding()),
+                (2, e.mu[l].buffer.as_entire_binding()),
+                (3, e.sigma[l].buffer.as_entire_binding()),
+                (4, e.eps[l].buffer.as_entire_binding()),
+                (5, self.deltas[l].buffer.as_entire_binding()),
+                (7, self.bad.buffer.as_entire_binding()),
+            ];
+            if l == 0 {
+                entries.extend(input(self));
+            } else {
+                entries.push((6, self.acts[l - 1].buffer.as_entire_binding()));
+            }
+            out.push(Dispatch {
+                group0: kernel.bind(&e.ctx, 0, &entries),
+                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
+                threads: r * e.arch.params(l),
+                kernel,
+            });
+        }
+        out
+    }
+}

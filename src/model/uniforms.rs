@@ -1,0 +1,70 @@
+//! Host mirrors of the WGSL structs in shaders/common.wgsl and output.wgsl.
+
+use super::Architecture;
+
+/// `struct Step`: one training step or one evaluation chunk.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct StepUniform {
+    pub step: u32,
+    pub pos: u32,
+    pub batch: u32,
+    pub samples: u32,
+    pub domain: u32,
+    pub order_stride: u32,
+    pub x_scale: f32,
+    pub x_shift: f32,
+    pub examples: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Noise domains: training steps and evaluations draw from disjoint counters.
+pub const DOMAIN_TRAIN: u32 = 0;
+pub const DOMAIN_EVAL: u32 = 1;
+
+/// `struct Layer`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct LayerUniform {
+    pub n_in: u32,
+    pub n_out: u32,
+    pub params: u32,
+    pub has_bias: u32,
+    pub index: u32,
+    pub n_layers: u32,
+    pub runs: u32,
+    pub relu: u32,
+}
+
+impl LayerUniform {
+    pub fn new(arch: &Architecture, l: usize, runs: usize) -> Self {
+        LayerUniform {
+            n_in: arch.n_in(l) as u32,
+            n_out: arch.n_out(l) as u32,
+            params: arch.params(l) as u32,
+            has_bias: arch.bias as u32,
+            index: l as u32,
+            n_layers: arch.layers() as u32,
+            runs: runs as u32,
+            relu: (l + 1 < arch.layers()) as u32,
+        }
+    }
+}
+
+/// Per-example evaluation output (`struct Score`): the predicted class,
+/// whether it is right, predictive and aleatoric entropy in bits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Score {
+    pub pred: u32,
+    pub correct: u32,
+    pub h_pred: f32,
+    pub h_alea: f32,
+}
+
+impl Score {
+    /// Epistemic uncertainty: predictive minus aleatoric entropy.
+    pub fn epistemic(&self) -> f32 {
+        self.h_pred - self.h_alea
+    }
+}
