@@ -173,10 +173,10 @@ fn bad_label_byte() {
 #[test]
 fn fashion_hint() {
     let dir = scratch("fashion");
-    let msg = data::load(DatasetKind::Fashion, &dir)
-        .err()
-        .expect("empty dir must fail")
-        .to_string();
+    let Err(err) = data::load(DatasetKind::Fashion, &dir) else {
+        panic!("empty dir must fail")
+    };
+    let msg = err.to_string();
     assert!(msg.contains("bash data/fetch.sh fashion"), "{msg}");
     let _ = fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@ use std::marker::PhantomData;
 use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
-use super::{GpuContext, GpuError};
+use super::{GpuContext, GpuError, Kernel};
 
 /// A storage buffer of `len` elements of `T`, readable back to the host.
 pub struct GpuBuffer<T: Pod> {
@@ -108,7 +108,7 @@ impl<T: Pod> GpuBuffer<T> {
     }
 }
 
-/// A uniform buffer holding one `T` per slot at the device's dynamic-offset
+/// A uniform buffer holding one `T` per slot at the device's uniform-offset
 /// alignment, so that many steps are recorded into one submit, each binding
 /// its own slot.
 pub struct StepUniforms<T: Pod> {
@@ -140,10 +140,6 @@ impl<T: Pod> StepUniforms<T> {
         self.capacity
     }
 
-    /// Dynamic offset of slot `i`.
-    pub fn offset(&self, i: usize) -> u32 {
-        (self.stride * i as u64) as u32
-    }
 
     /// Write slots 0..values.len().
     pub fn write(&self, ctx: &GpuContext, values: &[T]) {
@@ -158,12 +154,19 @@ impl<T: Pod> StepUniforms<T> {
         }
     }
 
-    /// The binding of one slot, for a bind group with a dynamic offset.
-    pub fn binding(&self) -> wgpu::BindingResource<'_> {
-        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-            buffer: &self.buffer,
-            offset: 0,
-            size: wgpu::BufferSize::new(size_of::<T>() as u64),
+    /// One bind group (group 1, binding 0) per slot for `kernel`, made once.
+    pub fn groups<'k>(&self, ctx: &GpuContext, kernel: &'k Kernel) -> &'k [wgpu::BindGroup] {
+        kernel.step_groups.get_or_init(|| {
+            (0..self.capacity)
+                .map(|i| {
+                    let slot = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &self.buffer,
+                        offset: self.stride * i as u64,
+                        size: wgpu::BufferSize::new(size_of::<T>() as u64),
+                    });
+                    kernel.bind(ctx, 1, &[(0, slot)])
+                })
+                .collect()
         })
     }
 }

@@ -37,6 +37,9 @@ pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub workgroup: u32,
     pub name: &'static str,
+    /// Group 1 bound to each slot of the step uniforms. Auto layouts have no
+    /// dynamic offsets, so each slot gets its own bind group, made once.
+    pub step_groups: std::sync::OnceLock<Vec<wgpu::BindGroup>>,
 }
 
 impl Kernel {
@@ -104,6 +107,7 @@ impl PipelineCache {
             pipeline,
             workgroup,
             name: entry,
+            step_groups: Default::default(),
         });
         self.kernels
             .insert((shader, entry, workgroup), kernel.clone());

@@ -66,7 +66,7 @@ pub struct Engine {
     pub arch: Architecture,
     pub runs: Vec<RunSpec>,
     pub cfg: EngineConfig,
-    pub(super) cache: PipelineCache,
+    pub(super) cache: std::cell::RefCell<PipelineCache>,
     pub(super) layers: Vec<wgpu::Buffer>,
     pub(super) run_buf: GpuBuffer<RunUniform>,
     pub(super) mu: Vec<GpuBuffer<f32>>,
@@ -130,7 +130,7 @@ impl Engine {
             arch,
             runs,
             cfg,
-            cache: PipelineCache::default(),
+            cache: Default::default(),
             layers,
             run_buf,
             mu,
@@ -163,29 +163,40 @@ impl Engine {
         self.step
     }
 
-    fn noise_dispatch(&mut self, l: usize) -> Dispatch {
+    /// A launch of `entry` of `shader` with its group-0 bindings.
+    pub(super) fn dispatch(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        entries: &[(u32, wgpu::BindingResource<'_>)],
+        threads: usize,
+    ) -> Dispatch {
         let kernel = self
             .cache
-            .kernel(&self.ctx, Shader::Noise, "noise", WORKGROUP);
-        let group0 = kernel.bind(
-            &self.ctx,
-            0,
+            .borrow_mut()
+            .kernel(&self.ctx, shader, entry, WORKGROUP);
+        self.uniforms.groups(&self.ctx, &kernel);
+        Dispatch {
+            group0: kernel.bind(&self.ctx, 0, entries),
+            kernel,
+            threads,
+        }
+    }
+
+    fn noise_dispatch(&self, l: usize) -> Dispatch {
+        let groups = self.arch.params(l).div_ceil(4);
+        // Sized for the larger K; the kernel reads the step's K.
+        let k_max = self.cfg.train_samples.max(self.cfg.test_samples);
+        self.dispatch(
+            Shader::Noise,
+            "noise",
             &[
                 (0, self.layers[l].as_entire_binding()),
                 (1, self.run_buf.buffer.as_entire_binding()),
                 (2, self.eps[l].buffer.as_entire_binding()),
             ],
-        );
-        let group1 = kernel.bind(&self.ctx, 1, &[(0, self.uniforms.binding())]);
-        let groups = self.arch.params(l).div_ceil(4);
-        // Sized for the larger K; the kernel reads the step's K.
-        let k_max = self.cfg.train_samples.max(self.cfg.test_samples);
-        Dispatch {
-            kernel,
-            group0,
-            group1,
-            threads: self.runs.len() * k_max * groups,
-        }
+            self.runs.len() * k_max * groups,
+        )
     }
 
     /// Upload every run's parameters.
@@ -306,9 +317,8 @@ impl Engine {
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 for s in 0..n {
-                    let offset = self.uniforms.offset(s);
                     for d in self.noise.iter().chain(&g.dispatches) {
-                        d.record(&mut pass, offset, max_dim);
+                        d.record(&mut pass, s, max_dim);
                     }
                 }
             }

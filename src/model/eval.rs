@@ -1,6 +1,6 @@
 use super::dispatch::Dispatch;
 use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
-use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
+use super::{DeviceSplit, Engine, EngineError};
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Handle of a split registered with `Engine::add_eval_set`.
@@ -35,7 +35,7 @@ pub struct EvalGraph {
 }
 
 impl EvalGraph {
-    pub fn new(e: &mut Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+    pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, EngineError> {
         let r = e.runs.len();
         let k = e.cfg.test_samples;
         let widest = (0..e.arch.layers()).map(|l| e.arch.n_out(l)).max().unwrap_or(1);
@@ -53,7 +53,7 @@ impl EvalGraph {
         let mut dispatches = Vec::new();
         for l in 0..e.arch.layers() {
             let entry = if l == 0 { "forward_input" } else { "forward_hidden" };
-            let kernel = e.cache.kernel(&e.ctx, Shader::Forward, entry, WORKGROUP);
+            let shader = (Shader::Forward, entry);
             let mut entries = vec![
                 (0, e.layers[l].as_entire_binding()),
                 (1, e.mu[l].buffer.as_entire_binding()),
@@ -70,31 +70,17 @@ impl EvalGraph {
             } else {
                 entries.push((5, acts[l - 1].buffer.as_entire_binding()));
             }
-            dispatches.push(Dispatch {
-                group0: kernel.bind(&e.ctx, 0, &entries),
-                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
-                threads: r * k * chunk * e.arch.n_out(l),
-                kernel,
-            });
+            dispatches.push(e.dispatch(shader.0, shader.1, &entries, r * k * chunk * e.arch.n_out(l)));
         }
         let last = e.arch.layers() - 1;
-        let kernel = e.cache.kernel(&e.ctx, Shader::Output, "predict", WORKGROUP);
-        dispatches.push(Dispatch {
-            group0: kernel.bind(
-                &e.ctx,
-                0,
-                &[
+        let shader = (Shader::Output, "predict");
+        dispatches.push(e.dispatch(shader.0, shader.1,                 &[
                     (0, e.layers[last].as_entire_binding()),
                     (1, acts[last].buffer.as_entire_binding()),
                     (4, scores.buffer.as_entire_binding()),
                     (11, order.buffer.as_entire_binding()),
                     (13, split.labels.buffer.as_entire_binding()),
-                ],
-            ),
-            group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
-            threads: r * chunk,
-            kernel,
-        });
+                ], r * chunk));
         Ok(EvalGraph {
             split,
             order,
@@ -131,12 +117,12 @@ impl EvalGraph {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
                 if i == 0 {
                     for d in e.noise_dispatches() {
-                        d.record(&mut pass, e.uniforms.offset(0), max_dim);
+                        d.record(&mut pass, 0, max_dim);
                     }
                 }
                 for c in 0..group.len() {
                     for d in &self.dispatches {
-                        d.record(&mut pass, e.uniforms.offset(c), max_dim);
+                        d.record(&mut pass, c, max_dim);
                     }
                 }
             }

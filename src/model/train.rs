@@ -1,5 +1,5 @@
 use super::dispatch::Dispatch;
-use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
+use super::{DeviceSplit, Engine, EngineError};
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Buffers and the recorded dispatch list of one training step
@@ -17,7 +17,7 @@ pub struct TrainGraph {
 }
 
 impl TrainGraph {
-    pub fn new(e: &mut Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+    pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, EngineError> {
         let r = e.runs.len();
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let layers = e.arch.layers();
@@ -44,7 +44,7 @@ impl TrainGraph {
         Ok(g)
     }
 
-    fn record(&self, e: &mut Engine) -> Vec<Dispatch> {
+    fn record(&self, e: &Engine) -> Vec<Dispatch> {
         let r = e.runs.len();
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let layers = e.arch.layers();
@@ -58,7 +58,7 @@ impl TrainGraph {
         }
         for l in 0..layers {
             let entry = if l == 0 { "forward_input" } else { "forward_hidden" };
-            let kernel = e.cache.kernel(&e.ctx, Shader::Forward, entry, WORKGROUP);
+            let shader = (Shader::Forward, entry);
             let mut entries = vec![
                 (0, e.layers[l].as_entire_binding()),
                 (1, e.mu[l].buffer.as_entire_binding()),
@@ -71,39 +71,21 @@ impl TrainGraph {
             } else {
                 entries.push((5, self.acts[l - 1].buffer.as_entire_binding()));
             }
-            out.push(Dispatch {
-                group0: kernel.bind(&e.ctx, 0, &entries),
-                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
-                threads: r * k * b * e.arch.n_out(l),
-                kernel,
-            });
+            out.push(e.dispatch(shader.0, shader.1, &entries, r * k * b * e.arch.n_out(l)));
         }
         let last = layers - 1;
-        let kernel = e.cache.kernel(&e.ctx, Shader::Output, "loss_grad", WORKGROUP);
-        out.push(Dispatch {
-            group0: kernel.bind(
-                &e.ctx,
-                0,
-                &[
+        let shader = (Shader::Output, "loss_grad");
+        out.push(e.dispatch(shader.0, shader.1,                 &[
                     (0, e.layers[last].as_entire_binding()),
                     (1, self.acts[last].buffer.as_entire_binding()),
                     (2, self.deltas[last].buffer.as_entire_binding()),
                     (3, self.loss.buffer.as_entire_binding()),
                     (11, self.order.buffer.as_entire_binding()),
                     (13, self.split.labels.buffer.as_entire_binding()),
-                ],
-            ),
-            group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
-            threads: r * b,
-            kernel,
-        });
+                ], r * b));
         for l in (1..layers).rev() {
-            let kernel = e.cache.kernel(&e.ctx, Shader::Backward, "backward", WORKGROUP);
-            out.push(Dispatch {
-                group0: kernel.bind(
-                    &e.ctx,
-                    0,
-                    &[
+            let shader = (Shader::Backward, "backward");
+            out.push(e.dispatch(shader.0, shader.1,                     &[
                         (0, e.layers[l].as_entire_binding()),
                         (1, e.mu[l].buffer.as_entire_binding()),
                         (2, e.sigma[l].buffer.as_entire_binding()),
@@ -111,16 +93,11 @@ impl TrainGraph {
                         (4, self.deltas[l].buffer.as_entire_binding()),
                         (5, self.acts[l - 1].buffer.as_entire_binding()),
                         (6, self.deltas[l - 1].buffer.as_entire_binding()),
-                    ],
-                ),
-                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
-                threads: r * k * b * e.arch.n_in(l),
-                kernel,
-            });
+                    ], r * k * b * e.arch.n_in(l)));
         }
         for l in 0..layers {
             let entry = if l == 0 { "update_input" } else { "update_hidden" };
-            let kernel = e.cache.kernel(&e.ctx, Shader::Update, entry, WORKGROUP);
+            let shader = (Shader::Update, entry);
             let mut entries = vec![
                 (0, e.layers[l].as_entire_binding()),
                 (1, e.run_buf.buffer.as_entire_binding()),
@@ -135,12 +112,7 @@ impl TrainGraph {
             } else {
                 entries.push((6, self.acts[l - 1].buffer.as_entire_binding()));
             }
-            out.push(Dispatch {
-                group0: kernel.bind(&e.ctx, 0, &entries),
-                group1: kernel.bind(&e.ctx, 1, &[(0, e.uniforms.binding())]),
-                threads: r * e.arch.params(l),
-                kernel,
-            });
+            out.push(e.dispatch(shader.0, shader.1, &entries, r * e.arch.params(l)));
         }
         out
     }

@@ -1,0 +1,213 @@
+//! Every kernel against its f64 twin in src/reference, on fresh random
+//! inputs, with shapes that are not multiples of the workgroup size and
+//! outputs poisoned (NaN) before the step runs.
+
+mod common;
+
+use common::{random_split, rel_err, to_f64};
+use mesu::data::PIXELS;
+use mesu::model::{Architecture, Engine, EngineConfig, Params};
+use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
+use mesu::reference;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+const TOL: f64 = 1e-5;
+const CLAMP: f64 = 0.3;
+
+fn random_params(arch: &Architecture, seed: u64, bayesian: bool) -> Params {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut p = Params::init(arch, seed, bayesian);
+    for s in p.sigma.iter_mut().flatten() {
+        if bayesian {
+            *s = rng.random_range(0.02..0.3);
+        }
+    }
+    p
+}
+
+fn shuffled(n: usize, rng: &mut StdRng) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..n as u32).collect();
+    v.shuffle(rng);
+    v
+}
+
+fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
+    v.iter().map(|l| to_f64(l)).collect()
+}
+
+/// Run one step on the GPU and check noise, forward, loss gradient,
+/// backward and the fused update of every run against the reference.
+fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usize) {
+    let Some(ctx) = common::gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(99);
+    let split = random_split(4 * batch + 1, 5);
+    let (mean, std) = split.pixel_mean_std();
+    let cfg = EngineConfig {
+        batch,
+        train_samples: samples,
+        test_samples: 4,
+        ..Default::default()
+    };
+    let r = runs.len();
+    let mut engine = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+    let params: Vec<Params> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| random_params(&arch, 1000 + i as u64, s.hyper.optimizer.is_bayesian()))
+        .collect();
+    engine.set_params(&params);
+    engine.set_train_data(&split).unwrap();
+    let perms: Vec<_> = (0..r).map(|_| shuffled(PIXELS, &mut rng)).collect();
+    let orders: Vec<_> = (0..r).map(|_| shuffled(split.len(), &mut rng)).collect();
+    engine.set_task(&perms).unwrap();
+    engine.set_order(&orders).unwrap();
+    engine.poison_intermediates().unwrap();
+
+    let first_batch = 2;
+    let gpu_loss = engine.train_steps(first_batch, 1).unwrap();
+    let mid = engine.intermediates().unwrap();
+    let after = engine.params().unwrap();
+
+    let layers = arch.layers();
+    let mut worst = [0f64; 6];
+    for (ri, spec) in runs.iter().enumerate() {
+        // Noise: the GPU stream against Philox + Box-Muller in f64.
+        let mut eps = Vec::new();
+        for l in 0..layers {
+            let p = arch.params(l);
+            let gpu = &mid.eps[l][ri * samples * p..(ri + 1) * samples * p];
+            let reference = reference::layer_noise(philox_key(spec.seed), 0, l as u32, 0, samples, p);
+            worst[0] = worst[0].max(rel_err(gpu, &reference.concat()));
+            eps.push(gpu.chunks(p).map(to_f64).collect::<Vec<_>>());
+        }
+        // The reference step on the GPU's noise.
+        let idx = &orders[ri][first_batch * batch..(first_batch + 1) * batch];
+        let x = reference::input_batch(&split.images, PIXELS, &perms[ri], idx, mean, std);
+        let labels: Vec<u8> = idx.iter().map(|&n| split.labels[n as usize]).collect();
+        let mu = f64s(&params[ri].mu);
+        let sigma = f64s(&params[ri].sigma);
+        let out = reference::step(&arch, &spec.hyper, &mu, &sigma, &eps, &x, &labels);
+        if spec.hyper.clamp_grad > 0.0 {
+            let clipped = (0..layers)
+                .flat_map(|l| out.g_mu[l].iter().zip(&sigma[l]))
+                .filter(|(g, s)| g.abs() > spec.hyper.clamp_grad / **s)
+                .count();
+            assert!(clipped > 0, "the clamp test clips nothing");
+            println!("clamp_grad {}: {clipped} gradients clipped", spec.hyper.clamp_grad);
+        }
+        for k in 0..samples {
+            for l in 0..layers {
+                let n = batch * arch.n_out(l);
+                let at = (ri * samples + k) * n;
+                worst[1] = worst[1].max(rel_err(&mid.acts[l][at..at + n], &out.acts[k][l]));
+                worst[2] = worst[2].max(rel_err(&mid.deltas[l][at..at + n], &out.deltas[k][l]));
+            }
+        }
+        worst[3] = worst[3].max((gpu_loss[ri] * batch as f64 - out.loss).abs() / out.loss);
+        // The update: compare the changes, which are small next to mu itself.
+        for l in 0..layers {
+            let change = |new: &[f32], old: &[f32]| -> Vec<f32> {
+                new.iter().zip(old).map(|(a, b)| a - b).collect()
+            };
+            let ref_change = |new: &[f64], old: &[f64]| -> Vec<f64> {
+                new.iter().zip(old).map(|(a, b)| a - b).collect()
+            };
+            let e4 = rel_err(
+                &change(&after[ri].mu[l], &params[ri].mu[l]),
+                &ref_change(&out.mu[l], &mu[l]),
+            );
+            worst[4] = worst[4].max(e4);
+            if spec.hyper.optimizer.is_bayesian() {
+                worst[5] = worst[5].max(rel_err(
+                    &change(&after[ri].sigma[l], &params[ri].sigma[l]),
+                    &ref_change(&out.sigma[l], &sigma[l]),
+                ));
+            } else {
+                assert_eq!(after[ri].sigma[l], params[ri].sigma[l], "SGD keeps sigma");
+            }
+        }
+    }
+    let names = ["noise", "forward", "loss grad + backward", "loss", "update d_mu", "update d_sigma"];
+    for (name, w) in names.iter().zip(worst) {
+        println!("{} {name}: max relative error {w:.2e}", arch.describe());
+        assert!(w < TOL, "{name}: relative error {w:.2e} exceeds {TOL:.0e}");
+    }
+}
+
+#[test]
+fn mesu_step_matches_reference() {
+    let arch = Architecture::new(PIXELS, &[37], 10, false).unwrap();
+    // A short window and a small prior make the prior terms visible.
+    let hyper = |n: f64, sp: f64| Hyper {
+        n,
+        sigma_prior: sp,
+        mu_prior: 0.01,
+        ..Hyper::default()
+    };
+    let runs = vec![
+        RunSpec { seed: 7, hyper: hyper(50.0, 0.1) },
+        RunSpec { seed: 1 << 40, hyper: hyper(300_000.0, 1.0) },
+    ];
+    check_step(arch, runs, 3, 5);
+}
+
+#[test]
+fn baselines_step_matches_reference_deep_with_bias() {
+    let arch = Architecture::new(PIXELS, &[19, 13], 10, true).unwrap();
+    let with = |optimizer, clamp_grad, lr_mu| Hyper {
+        optimizer,
+        clamp_grad,
+        lr_mu,
+        ..Hyper::default()
+    };
+    let runs = vec![
+        RunSpec { seed: 3, hyper: with(Optimizer::Bgd, 0.0, 1.0) },
+        RunSpec { seed: 4, hyper: with(Optimizer::FoovbPublished, 0.0, 1.0) },
+        // A large SGD rate: at 0.002 the change is so small next to mu that
+        // storing mu in f32 (not the kernel) would dominate the comparison.
+        RunSpec { seed: 5, hyper: with(Optimizer::Sgd, 0.0, 0.05) },
+        // Clips some gradients (checked below) but not most: clipping all of
+        // them would shrink the changes below the f32 error of the sums.
+        RunSpec { seed: 6, hyper: with(Optimizer::Mesu, CLAMP, 1.0) },
+    ];
+    check_step(arch, runs, 2, 3);
+}
+
+#[test]
+fn evaluation_matches_reference() {
+    let Some(ctx) = common::gpu() else { return };
+    let arch = Architecture::new(PIXELS, &[37], 10, false).unwrap();
+    let runs: Vec<_> = (0..2)
+        .map(|s| RunSpec { seed: 11 + s, hyper: Hyper::default() })
+        .collect();
+    let cfg = EngineConfig { test_samples: 6, eval_chunk: 9, ..Default::default() };
+    let mut engine = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+    let params: Vec<_> = (0..2).map(|i| random_params(&arch, 50 + i, true)).collect();
+    engine.set_params(&params);
+    let test = random_split(23, 8);
+    let (mean, std) = test.pixel_mean_std();
+    let set = engine.add_eval_set(&test).unwrap();
+    let mut rng = StdRng::seed_from_u64(4);
+    let perms: Vec<_> = (0..2).map(|_| shuffled(PIXELS, &mut rng)).collect();
+    let eval_id = 5;
+    let results = engine.evaluate(set, &perms, eval_id).unwrap();
+    let all: Vec<u32> = (0..test.len() as u32).collect();
+    for (ri, res) in results.iter().enumerate() {
+        let eps: Vec<_> = (0..arch.layers())
+            .map(|l| reference::layer_noise(philox_key(runs[ri].seed), eval_id, l as u32, 1, 6, arch.params(l)))
+            .collect();
+        let x = reference::input_batch(&test.images, PIXELS, &perms[ri], &all, mean, std);
+        let pred = reference::predict(&arch, &f64s(&params[ri].mu), &f64s(&params[ri].sigma), &eps, &x, test.len());
+        let correct = pred.iter().zip(&test.labels).filter(|(p, y)| p.pred == **y as usize).count();
+        assert_eq!(res.correct, correct);
+        for (g, p) in res.scores.iter().zip(&pred) {
+            assert_eq!(g.pred as usize, p.pred);
+        }
+        let h: Vec<f32> = res.scores.iter().flat_map(|s| [s.h_pred, s.h_alea]).collect();
+        let h_ref: Vec<f64> = pred.iter().flat_map(|p| [p.h_pred, p.h_alea]).collect();
+        let err = rel_err(&h, &h_ref);
+        println!("evaluation entropies: max relative error {err:.2e}");
+        assert!(err < TOL);
+    }
+}
