@@ -233,7 +233,6 @@ fn real_mnist() {
 }
 
 #[test]
-#[ignore = "needs `bash data/fetch.sh fashion`"]
 fn real_fashion() {
     let ds = data::load(DatasetKind::Fashion, &real_dir(DatasetKind::Fashion))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -70,7 +70,7 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
     let after = engine.params().unwrap();
 
     let layers = arch.layers();
-    let mut worst = [0f64; 6];
+    let mut worst = [0f64; 8];
     for (ri, spec) in runs.iter().enumerate() {
         // Noise: the GPU stream against Philox + Box-Muller in f64.
         let mut eps = Vec::new();
@@ -88,6 +88,11 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
         let mu = f64s(&params[ri].mu);
         let sigma = f64s(&params[ri].sigma);
         let out = reference::step(&arch, &spec.hyper, &mu, &sigma, &eps, &x, &labels);
+        // The whole step again with the reference's own f64 noise.
+        let own_eps: Vec<_> = (0..layers)
+            .map(|l| reference::layer_noise(philox_key(spec.seed), 0, l as u32, 0, samples, arch.params(l)))
+            .collect();
+        let whole = reference::step(&arch, &spec.hyper, &mu, &sigma, &own_eps, &x, &labels);
         if spec.hyper.clamp_grad > 0.0 {
             let clipped = (0..layers)
                 .flat_map(|l| out.g_mu[l].iter().zip(&sigma[l]))
@@ -118,17 +123,34 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
                 &ref_change(&out.mu[l], &mu[l]),
             );
             worst[4] = worst[4].max(e4);
+            worst[6] = worst[6].max(rel_err(
+                &change(&after[ri].mu[l], &params[ri].mu[l]),
+                &ref_change(&whole.mu[l], &mu[l]),
+            ));
             if spec.hyper.optimizer.is_bayesian() {
                 worst[5] = worst[5].max(rel_err(
                     &change(&after[ri].sigma[l], &params[ri].sigma[l]),
                     &ref_change(&out.sigma[l], &sigma[l]),
+                ));
+                worst[7] = worst[7].max(rel_err(
+                    &change(&after[ri].sigma[l], &params[ri].sigma[l]),
+                    &ref_change(&whole.sigma[l], &sigma[l]),
                 ));
             } else {
                 assert_eq!(after[ri].sigma[l], params[ri].sigma[l], "SGD keeps sigma");
             }
         }
     }
-    let names = ["noise", "forward", "loss grad + backward", "loss", "update d_mu", "update d_sigma"];
+    let names = [
+        "noise",
+        "forward",
+        "loss grad + backward",
+        "loss",
+        "update d_mu",
+        "update d_sigma",
+        "whole step (reference noise) d_mu",
+        "whole step (reference noise) d_sigma",
+    ];
     for (name, w) in names.iter().zip(worst) {
         println!("{} {name}: max relative error {w:.2e}", arch.describe());
         assert!(w < TOL, "{name}: relative error {w:.2e} exceeds {TOL:.0e}");

@@ -58,7 +58,20 @@ impl fmt::Display for AdapterSummary {
             l.max_compute_workgroups_per_dimension,
             l.max_storage_buffers_per_shader_stage
         )?;
-        write!(f, "  features: {:?}", self.features)
+        let relevant = [
+            (wgpu::Features::TIMESTAMP_QUERY, "timestamp-query"),
+            (wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES, "timestamp-inside-passes"),
+            (wgpu::Features::SHADER_INT64, "shader-int64"),
+            (wgpu::Features::SHADER_F16, "shader-f16"),
+            (wgpu::Features::SUBGROUP, "subgroup"),
+            (wgpu::Features::SHADER_FLOAT32_ATOMIC, "float32-atomic"),
+        ];
+        let have: Vec<_> = relevant
+            .iter()
+            .filter(|(f, _)| self.features.contains(*f))
+            .map(|(_, n)| *n)
+            .collect();
+        write!(f, "  features: {}", have.join(", "))
     }
 }
 

@@ -26,7 +26,7 @@ impl EvalResult {
 /// prediction head; one fresh draw of K networks per evaluation.
 pub struct EvalGraph {
     split: DeviceSplit,
-    order: GpuBuffer<u32>,
+    _order: GpuBuffer<u32>,
     perm: GpuBuffer<u32>,
     scores: GpuBuffer<Score>,
     chunk: usize,
@@ -83,7 +83,7 @@ impl EvalGraph {
                 ], r * chunk));
         Ok(EvalGraph {
             split,
-            order,
+            _order: order,
             perm,
             scores,
             chunk,
