@@ -6,6 +6,9 @@
 
 pub mod data;
 pub mod gpu;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod reference;
+pub mod report;
+pub mod stream;

@@ -21,13 +21,33 @@ fn batched_runs_equal_the_same_runs_alone() {
     let Some(_) = common::gpu() else { return };
     let arch = Architecture::new(PIXELS, &[13], 10, false).unwrap();
     // Random images drive large gradients: a small sigma rate keeps MESU stable.
-    let hyper = |optimizer, n| Hyper { optimizer, n, lr_sigma: 0.1, ..Hyper::default() };
+    let hyper = |optimizer, n| Hyper {
+        optimizer,
+        n,
+        lr_sigma: 0.1,
+        ..Hyper::default()
+    };
     let runs = vec![
-        RunSpec { seed: 1, hyper: hyper(Optimizer::Mesu, 300_000.0) },
-        RunSpec { seed: 2, hyper: hyper(Optimizer::Mesu, 2000.0) },
-        RunSpec { seed: 3, hyper: hyper(Optimizer::Bgd, 1e15) },
+        RunSpec {
+            seed: 1,
+            hyper: hyper(Optimizer::Mesu, 300_000.0),
+        },
+        RunSpec {
+            seed: 2,
+            hyper: hyper(Optimizer::Mesu, 2000.0),
+        },
+        RunSpec {
+            seed: 3,
+            hyper: hyper(Optimizer::Bgd, 1e15),
+        },
     ];
-    let cfg = EngineConfig { batch: 2, train_samples: 3, test_samples: 4, eval_chunk: 7, ..Default::default() };
+    let cfg = EngineConfig {
+        batch: 2,
+        train_samples: 3,
+        test_samples: 4,
+        eval_chunk: 7,
+        ..Default::default()
+    };
     let train = random_split(12, 1);
     let test = random_split(10, 2);
     let run = |specs: &[RunSpec], ids: &[usize]| {
@@ -36,8 +56,12 @@ fn batched_runs_equal_the_same_runs_alone() {
         e.set_train_data(&train).unwrap();
         let perms: Vec<_> = ids.iter().map(|&i| perm(i as u64, PIXELS)).collect();
         e.set_task(&perms).unwrap();
-        e.set_order(&ids.iter().map(|&i| perm(100 + i as u64, 12)).collect::<Vec<_>>())
-            .unwrap();
+        e.set_order(
+            &ids.iter()
+                .map(|&i| perm(100 + i as u64, 12))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
         let loss = e.train_steps(0, 6).unwrap();
         let set = e.add_eval_set(&test).unwrap();
         let eval = e.evaluate(set, &perms, 0).unwrap();
@@ -46,7 +70,10 @@ fn batched_runs_equal_the_same_runs_alone() {
     let (params, loss, eval) = run(&runs, &[0, 1, 2]);
     for i in 0..runs.len() {
         let (p1, l1, e1) = run(&runs[i..=i], &[i]);
-        assert_eq!(params[i], p1[0], "run {i}: parameters differ from the run alone");
+        assert_eq!(
+            params[i], p1[0],
+            "run {i}: parameters differ from the run alone"
+        );
         assert_eq!(loss[i], l1[0], "run {i}: loss differs");
         assert_eq!(eval[i].scores, e1[0].scores, "run {i}: evaluation differs");
     }
@@ -60,7 +87,10 @@ fn mesu_learns_a_slice_of_real_mnist() {
     data.train.truncate(2000);
     data.test.truncate(1000);
     let arch = Architecture::new(PIXELS, &[50], 10, false).unwrap();
-    let runs = vec![RunSpec { seed: 0, hyper: Hyper::default() }];
+    let runs = vec![RunSpec {
+        seed: 0,
+        hyper: Hyper::default(),
+    }];
     let mut e = Engine::new(ctx, arch, runs, EngineConfig::default()).unwrap();
     e.set_train_data(&data.train).unwrap();
     let task = vec![perm(7, PIXELS)];
@@ -83,8 +113,17 @@ fn diverging_run_stops_with_step_and_layer() {
     let Some(ctx) = common::gpu() else { return };
     let arch = Architecture::new(PIXELS, &[9], 10, false).unwrap();
     let runs = vec![
-        RunSpec { seed: 0, hyper: Hyper::default() },
-        RunSpec { seed: 1, hyper: Hyper { lr_sigma: 1e4, ..Hyper::default() } },
+        RunSpec {
+            seed: 0,
+            hyper: Hyper::default(),
+        },
+        RunSpec {
+            seed: 1,
+            hyper: Hyper {
+                lr_sigma: 1e4,
+                ..Hyper::default()
+            },
+        },
     ];
     let mut e = Engine::new(ctx, arch, runs, EngineConfig::default()).unwrap();
     e.set_train_data(&random_split(50, 3)).unwrap();
@@ -97,5 +136,8 @@ fn diverging_run_stops_with_step_and_layer() {
         other => panic!("expected divergence, got {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("run 1") && msg.contains("sigma") && msg.contains("step"), "{msg}");
+    assert!(
+        msg.contains("run 1") && msg.contains("sigma") && msg.contains("step"),
+        "{msg}"
+    );
 }

@@ -77,7 +77,8 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
         for l in 0..layers {
             let p = arch.params(l);
             let gpu = &mid.eps[l][ri * samples * p..(ri + 1) * samples * p];
-            let reference = reference::layer_noise(philox_key(spec.seed), 0, l as u32, 0, samples, p);
+            let reference =
+                reference::layer_noise(philox_key(spec.seed), 0, l as u32, 0, samples, p);
             worst[0] = worst[0].max(rel_err(gpu, &reference.concat()));
             eps.push(gpu.chunks(p).map(to_f64).collect::<Vec<_>>());
         }
@@ -90,7 +91,16 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
         let out = reference::step(&arch, &spec.hyper, &mu, &sigma, &eps, &x, &labels);
         // The whole step again with the reference's own f64 noise.
         let own_eps: Vec<_> = (0..layers)
-            .map(|l| reference::layer_noise(philox_key(spec.seed), 0, l as u32, 0, samples, arch.params(l)))
+            .map(|l| {
+                reference::layer_noise(
+                    philox_key(spec.seed),
+                    0,
+                    l as u32,
+                    0,
+                    samples,
+                    arch.params(l),
+                )
+            })
             .collect();
         let whole = reference::step(&arch, &spec.hyper, &mu, &sigma, &own_eps, &x, &labels);
         if spec.hyper.clamp_grad > 0.0 {
@@ -99,7 +109,10 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
                 .filter(|(g, s)| g.abs() > spec.hyper.clamp_grad / **s)
                 .count();
             assert!(clipped > 0, "the clamp test clips nothing");
-            println!("clamp_grad {}: {clipped} gradients clipped", spec.hyper.clamp_grad);
+            println!(
+                "clamp_grad {}: {clipped} gradients clipped",
+                spec.hyper.clamp_grad
+            );
         }
         for k in 0..samples {
             for l in 0..layers {
@@ -168,8 +181,14 @@ fn mesu_step_matches_reference() {
         ..Hyper::default()
     };
     let runs = vec![
-        RunSpec { seed: 7, hyper: hyper(50.0, 0.1) },
-        RunSpec { seed: 1 << 40, hyper: hyper(300_000.0, 1.0) },
+        RunSpec {
+            seed: 7,
+            hyper: hyper(50.0, 0.1),
+        },
+        RunSpec {
+            seed: 1 << 40,
+            hyper: hyper(300_000.0, 1.0),
+        },
     ];
     check_step(arch, runs, 3, 5);
 }
@@ -184,14 +203,26 @@ fn baselines_step_matches_reference_deep_with_bias() {
         ..Hyper::default()
     };
     let runs = vec![
-        RunSpec { seed: 3, hyper: with(Optimizer::Bgd, 0.0, 1.0) },
-        RunSpec { seed: 4, hyper: with(Optimizer::FoovbPublished, 0.0, 1.0) },
+        RunSpec {
+            seed: 3,
+            hyper: with(Optimizer::Bgd, 0.0, 1.0),
+        },
+        RunSpec {
+            seed: 4,
+            hyper: with(Optimizer::FoovbPublished, 0.0, 1.0),
+        },
         // A large SGD rate: at 0.002 the change is so small next to mu that
         // storing mu in f32 (not the kernel) would dominate the comparison.
-        RunSpec { seed: 5, hyper: with(Optimizer::Sgd, 0.0, 0.05) },
+        RunSpec {
+            seed: 5,
+            hyper: with(Optimizer::Sgd, 0.0, 0.05),
+        },
         // Clips some gradients (checked below) but not most: clipping all of
         // them would shrink the changes below the f32 error of the sums.
-        RunSpec { seed: 6, hyper: with(Optimizer::Mesu, CLAMP, 1.0) },
+        RunSpec {
+            seed: 6,
+            hyper: with(Optimizer::Mesu, CLAMP, 1.0),
+        },
     ];
     check_step(arch, runs, 2, 3);
 }
@@ -201,9 +232,16 @@ fn evaluation_matches_reference() {
     let Some(ctx) = common::gpu() else { return };
     let arch = Architecture::new(PIXELS, &[37], 10, false).unwrap();
     let runs: Vec<_> = (0..2)
-        .map(|s| RunSpec { seed: 11 + s, hyper: Hyper::default() })
+        .map(|s| RunSpec {
+            seed: 11 + s,
+            hyper: Hyper::default(),
+        })
         .collect();
-    let cfg = EngineConfig { test_samples: 6, eval_chunk: 9, ..Default::default() };
+    let cfg = EngineConfig {
+        test_samples: 6,
+        eval_chunk: 9,
+        ..Default::default()
+    };
     let mut engine = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
     let params: Vec<_> = (0..2).map(|i| random_params(&arch, 50 + i, true)).collect();
     engine.set_params(&params);
@@ -217,16 +255,40 @@ fn evaluation_matches_reference() {
     let all: Vec<u32> = (0..test.len() as u32).collect();
     for (ri, res) in results.iter().enumerate() {
         let eps: Vec<_> = (0..arch.layers())
-            .map(|l| reference::layer_noise(philox_key(runs[ri].seed), eval_id, l as u32, 1, 6, arch.params(l)))
+            .map(|l| {
+                reference::layer_noise(
+                    philox_key(runs[ri].seed),
+                    eval_id,
+                    l as u32,
+                    1,
+                    6,
+                    arch.params(l),
+                )
+            })
             .collect();
         let x = reference::input_batch(&test.images, PIXELS, &perms[ri], &all, mean, std);
-        let pred = reference::predict(&arch, &f64s(&params[ri].mu), &f64s(&params[ri].sigma), &eps, &x, test.len());
-        let correct = pred.iter().zip(&test.labels).filter(|(p, y)| p.pred == **y as usize).count();
+        let pred = reference::predict(
+            &arch,
+            &f64s(&params[ri].mu),
+            &f64s(&params[ri].sigma),
+            &eps,
+            &x,
+            test.len(),
+        );
+        let correct = pred
+            .iter()
+            .zip(&test.labels)
+            .filter(|(p, y)| p.pred == **y as usize)
+            .count();
         assert_eq!(res.correct, correct);
         for (g, p) in res.scores.iter().zip(&pred) {
             assert_eq!(g.pred as usize, p.pred);
         }
-        let h: Vec<f32> = res.scores.iter().flat_map(|s| [s.h_pred, s.h_alea]).collect();
+        let h: Vec<f32> = res
+            .scores
+            .iter()
+            .flat_map(|s| [s.h_pred, s.h_alea])
+            .collect();
         let h_ref: Vec<f64> = pred.iter().flat_map(|p| [p.h_pred, p.h_alea]).collect();
         let err = rel_err(&h, &h_ref);
         println!("evaluation entropies: max relative error {err:.2e}");

@@ -2,6 +2,9 @@
 //! validated up front so that bad files give an error naming the file and the fix, not a panic.
 
 mod idx;
+mod tasks;
+
+pub use tasks::{epoch_order, task_permutation};
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

@@ -140,7 +140,6 @@ impl<T: Pod> StepUniforms<T> {
         self.capacity
     }
 
-
     /// Write slots 0..values.len().
     pub fn write(&self, ctx: &GpuContext, values: &[T]) {
         assert!(values.len() <= self.capacity, "too many step slots");

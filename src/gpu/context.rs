@@ -22,7 +22,9 @@ pub enum GpuError {
         adapter: String,
         source: wgpu::RequestDeviceError,
     },
-    #[error("the model needs {what} = {needed} but adapter {adapter} allows at most {limit}; use a smaller width, batch, sample count or fewer runs")]
+    #[error(
+        "the model needs {what} = {needed} but adapter {adapter} allows at most {limit}; use a smaller width, batch, sample count or fewer runs"
+    )]
     TooLarge {
         what: &'static str,
         needed: u64,
@@ -60,7 +62,10 @@ impl fmt::Display for AdapterSummary {
         )?;
         let relevant = [
             (wgpu::Features::TIMESTAMP_QUERY, "timestamp-query"),
-            (wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES, "timestamp-inside-passes"),
+            (
+                wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+                "timestamp-inside-passes",
+            ),
             (wgpu::Features::SHADER_INT64, "shader-int64"),
             (wgpu::Features::SHADER_F16, "shader-f16"),
             (wgpu::Features::SUBGROUP, "subgroup"),
@@ -118,9 +123,10 @@ impl GpuContext {
         let adapters = pollster::block_on(instance().enumerate_adapters(backends));
         let wanted = |a: &wgpu::Adapter| {
             let info = a.get_info();
-            let name_ok = choice.name.as_ref().is_none_or(|n| {
-                info.name.to_lowercase().contains(&n.to_lowercase())
-            });
+            let name_ok = choice
+                .name
+                .as_ref()
+                .is_none_or(|n| info.name.to_lowercase().contains(&n.to_lowercase()));
             let fallback_ok = !choice.fallback || info.device_type == wgpu::DeviceType::Cpu;
             name_ok && fallback_ok
         };

@@ -7,6 +7,6 @@ mod philox;
 mod shader;
 
 pub use buffer::{GpuBuffer, StepUniforms};
-pub use philox::philox_on_gpu;
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
+pub use philox::philox_on_gpu;
 pub use shader::{Kernel, PipelineCache, Shader, grid};

@@ -14,7 +14,9 @@ impl Architecture {
             .chain(std::iter::once(classes))
             .collect();
         if let Some(zero) = sizes.iter().position(|&s| s == 0) {
-            return Err(format!("layer {zero} has width 0; every width must be at least 1"));
+            return Err(format!(
+                "layer {zero} has width 0; every width must be at least 1"
+            ));
         }
         Ok(Architecture { sizes, bias })
     }
@@ -65,7 +67,11 @@ impl Params {
         for l in 0..arch.layers() {
             let bound = 4.0 / (arch.n_in(l) as f64).sqrt();
             let p = arch.params(l);
-            mu.push((0..p).map(|_| rng.random_range(-bound..bound) as f32).collect());
+            mu.push(
+                (0..p)
+                    .map(|_| rng.random_range(-bound..bound) as f32)
+                    .collect(),
+            );
             let s0 = if bayesian { bound / 2.0 } else { 0.0 };
             sigma.push(vec![s0 as f32; p]);
         }

@@ -13,7 +13,11 @@ pub struct Dispatch {
 impl Dispatch {
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, slot: usize, max_per_dim: u32) {
         let (x, y) = grid(self.threads, self.kernel.workgroup, max_per_dim);
-        let steps = self.kernel.step_groups.get().expect("step groups made with the dispatch");
+        let steps = self
+            .kernel
+            .step_groups
+            .get()
+            .expect("step groups made with the dispatch");
         pass.set_pipeline(&self.kernel.pipeline);
         pass.set_bind_group(0, &self.group0, &[]);
         pass.set_bind_group(1, &steps[slot], &[]);

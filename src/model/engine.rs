@@ -203,7 +203,10 @@ impl Engine {
     pub fn set_params(&self, params: &[Params]) {
         assert_eq!(params.len(), self.runs.len(), "one Params per run");
         for l in 0..self.arch.layers() {
-            let mu: Vec<f32> = params.iter().flat_map(|p| p.mu[l].iter().copied()).collect();
+            let mu: Vec<f32> = params
+                .iter()
+                .flat_map(|p| p.mu[l].iter().copied())
+                .collect();
             let sigma: Vec<f32> = params
                 .iter()
                 .flat_map(|p| p.sigma[l].iter().copied())
@@ -285,7 +288,11 @@ impl Engine {
     /// Train `count` steps on batches first_batch.. of the current epoch
     /// order. Returns each run's mean loss per example over these steps, and
     /// fails on the first non-finite or non-positive sigma.
-    pub fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
+    pub fn train_steps(
+        &mut self,
+        first_batch: usize,
+        count: usize,
+    ) -> Result<Vec<f64>, EngineError> {
         let per_epoch = self.batches_per_epoch()?;
         if first_batch + count > per_epoch {
             return Err(EngineError::Config(format!(

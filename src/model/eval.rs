@@ -38,7 +38,10 @@ impl EvalGraph {
     pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, EngineError> {
         let r = e.runs.len();
         let k = e.cfg.test_samples;
-        let widest = (0..e.arch.layers()).map(|l| e.arch.n_out(l)).max().unwrap_or(1);
+        let widest = (0..e.arch.layers())
+            .map(|l| e.arch.n_out(l))
+            .max()
+            .unwrap_or(1);
         let limit = e.ctx.limits.max_storage_buffer_binding_size as usize;
         let fit = (limit / (4 * r * k * widest)).max(1);
         let chunk = e.cfg.eval_chunk.min(split.len).min(fit).max(1);
@@ -52,7 +55,11 @@ impl EvalGraph {
         let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
         let mut dispatches = Vec::new();
         for l in 0..e.arch.layers() {
-            let entry = if l == 0 { "forward_input" } else { "forward_hidden" };
+            let entry = if l == 0 {
+                "forward_input"
+            } else {
+                "forward_hidden"
+            };
             let shader = (Shader::Forward, entry);
             let mut entries = vec![
                 (0, e.layers[l].as_entire_binding()),
@@ -70,17 +77,27 @@ impl EvalGraph {
             } else {
                 entries.push((5, acts[l - 1].buffer.as_entire_binding()));
             }
-            dispatches.push(e.dispatch(shader.0, shader.1, &entries, r * k * chunk * e.arch.n_out(l)));
+            dispatches.push(e.dispatch(
+                shader.0,
+                shader.1,
+                &entries,
+                r * k * chunk * e.arch.n_out(l),
+            ));
         }
         let last = e.arch.layers() - 1;
         let shader = (Shader::Output, "predict");
-        dispatches.push(e.dispatch(shader.0, shader.1,                 &[
-                    (0, e.layers[last].as_entire_binding()),
-                    (1, acts[last].buffer.as_entire_binding()),
-                    (4, scores.buffer.as_entire_binding()),
-                    (11, order.buffer.as_entire_binding()),
-                    (13, split.labels.buffer.as_entire_binding()),
-                ], r * chunk));
+        dispatches.push(e.dispatch(
+            shader.0,
+            shader.1,
+            &[
+                (0, e.layers[last].as_entire_binding()),
+                (1, acts[last].buffer.as_entire_binding()),
+                (4, scores.buffer.as_entire_binding()),
+                (11, order.buffer.as_entire_binding()),
+                (13, split.labels.buffer.as_entire_binding()),
+            ],
+            r * chunk,
+        ));
         Ok(EvalGraph {
             split,
             _order: order,
@@ -92,7 +109,12 @@ impl EvalGraph {
         })
     }
 
-    pub fn run(&self, e: &Engine, perm: &[u32], eval_id: u32) -> Result<Vec<EvalResult>, EngineError> {
+    pub fn run(
+        &self,
+        e: &Engine,
+        perm: &[u32],
+        eval_id: u32,
+    ) -> Result<Vec<EvalResult>, EngineError> {
         self.perm.write(&e.ctx, perm);
         let n = self.split.len;
         let max_dim = e.ctx.limits.max_compute_workgroups_per_dimension;

@@ -57,7 +57,11 @@ impl TrainGraph {
             ]
         }
         for l in 0..layers {
-            let entry = if l == 0 { "forward_input" } else { "forward_hidden" };
+            let entry = if l == 0 {
+                "forward_input"
+            } else {
+                "forward_hidden"
+            };
             let shader = (Shader::Forward, entry);
             let mut entries = vec![
                 (0, e.layers[l].as_entire_binding()),
@@ -75,28 +79,42 @@ impl TrainGraph {
         }
         let last = layers - 1;
         let shader = (Shader::Output, "loss_grad");
-        out.push(e.dispatch(shader.0, shader.1,                 &[
-                    (0, e.layers[last].as_entire_binding()),
-                    (1, self.acts[last].buffer.as_entire_binding()),
-                    (2, self.deltas[last].buffer.as_entire_binding()),
-                    (3, self.loss.buffer.as_entire_binding()),
-                    (11, self.order.buffer.as_entire_binding()),
-                    (13, self.split.labels.buffer.as_entire_binding()),
-                ], r * b));
+        out.push(e.dispatch(
+            shader.0,
+            shader.1,
+            &[
+                (0, e.layers[last].as_entire_binding()),
+                (1, self.acts[last].buffer.as_entire_binding()),
+                (2, self.deltas[last].buffer.as_entire_binding()),
+                (3, self.loss.buffer.as_entire_binding()),
+                (11, self.order.buffer.as_entire_binding()),
+                (13, self.split.labels.buffer.as_entire_binding()),
+            ],
+            r * b,
+        ));
         for l in (1..layers).rev() {
             let shader = (Shader::Backward, "backward");
-            out.push(e.dispatch(shader.0, shader.1,                     &[
-                        (0, e.layers[l].as_entire_binding()),
-                        (1, e.mu[l].buffer.as_entire_binding()),
-                        (2, e.sigma[l].buffer.as_entire_binding()),
-                        (3, e.eps[l].buffer.as_entire_binding()),
-                        (4, self.deltas[l].buffer.as_entire_binding()),
-                        (5, self.acts[l - 1].buffer.as_entire_binding()),
-                        (6, self.deltas[l - 1].buffer.as_entire_binding()),
-                    ], r * k * b * e.arch.n_in(l)));
+            out.push(e.dispatch(
+                shader.0,
+                shader.1,
+                &[
+                    (0, e.layers[l].as_entire_binding()),
+                    (1, e.mu[l].buffer.as_entire_binding()),
+                    (2, e.sigma[l].buffer.as_entire_binding()),
+                    (3, e.eps[l].buffer.as_entire_binding()),
+                    (4, self.deltas[l].buffer.as_entire_binding()),
+                    (5, self.acts[l - 1].buffer.as_entire_binding()),
+                    (6, self.deltas[l - 1].buffer.as_entire_binding()),
+                ],
+                r * k * b * e.arch.n_in(l),
+            ));
         }
         for l in 0..layers {
-            let entry = if l == 0 { "update_input" } else { "update_hidden" };
+            let entry = if l == 0 {
+                "update_input"
+            } else {
+                "update_hidden"
+            };
             let shader = (Shader::Update, entry);
             let mut entries = vec![
                 (0, e.layers[l].as_entire_binding()),

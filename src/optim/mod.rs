@@ -66,7 +66,10 @@ impl FromStr for Optimizer {
             .find(|o| o.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Optimizer::ALL.iter().map(|o| o.name()).collect();
-                format!("unknown optimizer {s:?}; expected one of {}", names.join(", "))
+                format!(
+                    "unknown optimizer {s:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }

@@ -221,7 +221,12 @@ pub fn loss(
                 .map(|l| sample_weights(&mu[l], &sigma[l], &eps[l][k]))
                 .collect();
             let f = forward(arch, &w, x, labels.len());
-            loss_grad(&f.acts[arch.layers() - 1], labels, arch.n_out(arch.layers() - 1)).0
+            loss_grad(
+                &f.acts[arch.layers() - 1],
+                labels,
+                arch.n_out(arch.layers() - 1),
+            )
+            .0
         })
         .sum::<f64>()
         / samples as f64
@@ -261,7 +266,13 @@ pub fn predict(
             let mean_log: Vec<f64> = (0..classes)
                 .map(|c| (0..samples).map(|s| at(s, c)).sum::<f64>() / k)
                 .collect();
-            let pred = (0..classes).fold(0, |best, c| if mean_log[c] > mean_log[best] { c } else { best });
+            let pred = (0..classes).fold(0, |best, c| {
+                if mean_log[c] > mean_log[best] {
+                    c
+                } else {
+                    best
+                }
+            });
             let h_pred = -(0..classes)
                 .map(|c| {
                     let p = (0..samples).map(|s| at(s, c).exp()).sum::<f64>() / k;
@@ -273,7 +284,11 @@ pub fn predict(
                 .map(|(s, c)| at(s, c).exp() * at(s, c) / std::f64::consts::LN_2)
                 .sum::<f64>()
                 / k;
-            Prediction { pred, h_pred, h_alea }
+            Prediction {
+                pred,
+                h_pred,
+                h_alea,
+            }
         })
         .collect()
 }

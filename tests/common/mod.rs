@@ -31,7 +31,10 @@ pub fn random_split(n: usize, seed: u64) -> Split {
 /// max |a - b| / max |b|: the normwise relative error.
 pub fn rel_err(gpu: &[f32], reference: &[f64]) -> f64 {
     assert_eq!(gpu.len(), reference.len(), "length mismatch");
-    assert!(gpu.iter().all(|v| v.is_finite()), "GPU output has non-finite (unwritten?) elements");
+    assert!(
+        gpu.iter().all(|v| v.is_finite()),
+        "GPU output has non-finite (unwritten?) elements"
+    );
     let scale = reference.iter().fold(0f64, |m, v| m.max(v.abs()));
     let diff = gpu
         .iter()

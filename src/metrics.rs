@@ -1,0 +1,97 @@
+//! Continual-learning metrics from the accuracy matrix R, where R[i][j] is
+//! the accuracy on task j after training task i (NaN where not evaluated),
+//! and the uncertainty metrics (AUROC).
+
+/// Per-task curves and the end-of-stream summary.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StreamMetrics {
+    /// Mean accuracy over every task seen so far (tasks 0..=i), per task i.
+    pub mean_all: Vec<f64>,
+    /// Mean over the last 5 seen tasks.
+    pub mean_last5: Vec<f64>,
+    /// Mean over the last 20 seen tasks.
+    pub mean_last20: Vec<f64>,
+    /// R[i][i]: accuracy on the newest task right after learning it.
+    pub plasticity: Vec<f64>,
+    /// Backward transfer: mean over j < i of R[i][j] - R[j][j] (NaN at i = 0).
+    pub bwt: Vec<f64>,
+    /// Forgetting: mean over j < i of max_{l in j..i} R[l][j] - R[i][j] (NaN at i = 0).
+    pub forgetting: Vec<f64>,
+    /// The paper's memory rigidity resilience, 1 / |R[T][T] - R[1][1]|.
+    pub rigidity_resilience: f64,
+}
+
+/// Mean of the finite values (NaN when there are none).
+pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (sum, n) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 { f64::NAN } else { sum / n as f64 }
+}
+
+/// Mean accuracy after task i over its `window` most recent tasks.
+pub fn windowed_mean(r: &[Vec<f64>], i: usize, window: usize) -> f64 {
+    mean(((i + 1).saturating_sub(window)..=i).map(|j| r[i][j]))
+}
+
+impl StreamMetrics {
+    pub fn from_matrix(r: &[Vec<f64>]) -> StreamMetrics {
+        let t = r.len();
+        let seen = |i: usize| 0..i;
+        let bwt = (0..t)
+            .map(|i| mean(seen(i).map(|j| r[i][j] - r[j][j])))
+            .collect();
+        let forgetting = (0..t)
+            .map(|i| {
+                mean(seen(i).map(|j| {
+                    let best = (j..i).map(|l| r[l][j]).fold(f64::NEG_INFINITY, f64::max);
+                    best - r[i][j]
+                }))
+            })
+            .collect();
+        let plasticity: Vec<f64> = (0..t).map(|i| r[i][i]).collect();
+        let rigidity_resilience = match (plasticity.first(), plasticity.last()) {
+            (Some(a), Some(b)) => 1.0 / (b - a).abs(),
+            _ => f64::NAN,
+        };
+        StreamMetrics {
+            mean_all: (0..t).map(|i| windowed_mean(r, i, usize::MAX)).collect(),
+            mean_last5: (0..t).map(|i| windowed_mean(r, i, 5)).collect(),
+            mean_last20: (0..t).map(|i| windowed_mean(r, i, 20)).collect(),
+            plasticity,
+            bwt,
+            forgetting,
+            rigidity_resilience,
+        }
+    }
+}
+
+/// Area under the ROC curve for telling `positive` scores (higher = more
+/// likely positive, e.g. the entropy of OOD inputs) from `negative` ones;
+/// ties count one half (Mann-Whitney U).
+pub fn auroc(positive: &[f64], negative: &[f64]) -> f64 {
+    if positive.is_empty() || negative.is_empty() {
+        return f64::NAN;
+    }
+    let mut all: Vec<(f64, bool)> = positive
+        .iter()
+        .map(|&v| (v, true))
+        .chain(negative.iter().map(|&v| (v, false)))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Sum of the positives' ranks, with tied values sharing their mean rank.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0 == all[i].0 {
+            j += 1;
+        }
+        let mean_rank = (i + j + 1) as f64 / 2.0;
+        rank_sum += mean_rank * all[i..j].iter().filter(|x| x.1).count() as f64;
+        i = j;
+    }
+    let (np, nn) = (positive.len() as f64, negative.len() as f64);
+    (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}

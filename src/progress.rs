@@ -1,0 +1,86 @@
+//! Progress of a stream: a bar on a terminal, plain log lines otherwise.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mesu::stream::Progress;
+
+pub struct StreamProgress {
+    tasks: usize,
+    bar: Option<ProgressBar>,
+    task: usize,
+    started: Instant,
+    steps_before: u64,
+    loss: f64,
+}
+
+impl StreamProgress {
+    pub fn new(tasks: usize, terminal: bool) -> Self {
+        let bar = terminal.then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        StreamProgress {
+            tasks,
+            bar,
+            task: 0,
+            started: Instant::now(),
+            steps_before: 0,
+            loss: f64::NAN,
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for StreamProgress {
+    fn task_started(&mut self, task: usize, steps: u64) {
+        self.task = task;
+        self.started = Instant::now();
+        self.steps_before = 0;
+        if let Some(bar) = &self.bar {
+            bar.set_length(steps);
+            bar.set_position(0);
+            bar.reset_eta();
+            bar.set_prefix(format!("task {}/{}", task + 1, self.tasks));
+        }
+    }
+
+    fn steps_done(&mut self, steps: u64, loss: f64) {
+        self.loss = loss;
+        self.steps_before = steps;
+        if let Some(bar) = &self.bar {
+            bar.set_position(steps);
+            bar.set_message(format!("loss {loss:.3}"));
+        }
+    }
+
+    fn task_finished(&mut self, task: usize, newest: f64, mean_all: f64) {
+        let secs = self.started.elapsed().as_secs_f64();
+        let line = format!(
+            "task {}/{}: newest {:.2} %, mean over seen {:.2} %, loss {:.3}, {:.0} steps/s, {:.1} s",
+            task + 1,
+            self.tasks,
+            100.0 * newest,
+            100.0 * mean_all,
+            self.loss,
+            self.steps_before as f64 / secs,
+            secs
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+}

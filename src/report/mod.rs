@@ -1,0 +1,212 @@
+//! The results folder of a run: settings, accuracy matrix, metrics, sigma
+//! statistics and SVG plots, rewritten after every task.
+
+mod plots;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::metrics::StreamMetrics;
+
+/// Mean/min/max of sigma of one layer after one task (`task` is the 0-based
+/// index of the task just learned).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SigmaStat {
+    pub task: usize,
+    pub layer: usize,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Everything a run has produced so far.
+pub struct RunRecord<'a> {
+    /// Every setting, written as config.json.
+    pub config: &'a Value,
+    /// T x T, row i = after task i, NaN = not evaluated.
+    pub matrix: &'a [Vec<f64>],
+    /// Rows 0..tasks_done are filled; the rest are NaN.
+    pub tasks_done: usize,
+    pub sigma: &'a [SigmaStat],
+    /// Extra end/progress figures, merged into metrics.json under "summary".
+    pub summary: &'a Value,
+    /// False while the run is still going or was interrupted.
+    pub complete: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot serialize {file}: {source}")]
+    Json {
+        file: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("cannot draw {file}: {message}")]
+    Plot { file: &'static str, message: String },
+}
+
+/// Writes (or rewrites) every file of the results folder `dir`.
+pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let done = rec.tasks_done.min(rec.matrix.len());
+    let metrics = StreamMetrics::from_matrix(&rec.matrix[..done]);
+
+    let json_text = |file, value: &Value| {
+        serde_json::to_string_pretty(value).map_err(|source| ReportError::Json { file, source })
+    };
+    write_atomic(dir, "config.json", &json_text("config.json", rec.config)?)?;
+    write_atomic(dir, "accuracy_matrix.csv", &matrix_csv(rec.matrix, done))?;
+    let metrics_value = metrics_json(&metrics, rec, done);
+    write_atomic(
+        dir,
+        "metrics.json",
+        &json_text("metrics.json", &metrics_value)?,
+    )?;
+    write_atomic(dir, "sigma_stats.csv", &sigma_csv(rec.sigma))?;
+
+    let t = rec.matrix.len();
+    let plot = |file: &'static str, svg: Result<String, String>| match svg {
+        Ok(svg) => write_atomic(dir, file, &svg),
+        Err(message) => Err(ReportError::Plot { file, message }),
+    };
+    plot("accuracy_matrix.svg", plots::heatmap(rec.matrix, done))?;
+    plot("mean_accuracy.svg", plots::mean_accuracy(&metrics, t))?;
+    plot("plasticity.svg", plots::plasticity(&metrics, t))?;
+    plot("sigma.svg", plots::sigma(rec.sigma, t))?;
+    Ok(())
+}
+
+/// Statistics of one layer's sigma (NaN for an empty layer).
+pub fn sigma_stats(task: usize, layer: usize, sigma: &[f32]) -> SigmaStat {
+    let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for &s in sigma {
+        let s = f64::from(s);
+        sum += s;
+        min = min.min(s);
+        max = max.max(s);
+    }
+    if sigma.is_empty() {
+        (min, max) = (f64::NAN, f64::NAN);
+    }
+    SigmaStat {
+        task,
+        layer,
+        mean: sum / sigma.len() as f64,
+        min,
+        max,
+    }
+}
+
+/// The closing table printed on stdout: one row per checkpoint (1, 5, 10, 20,
+/// 50, 100, 200 tasks and the last), figures in %.
+pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
+    let mut rows: Vec<usize> = [1, 5, 10, 20, 50, 100, 200]
+        .into_iter()
+        .filter(|&n| n <= tasks_done)
+        .collect();
+    if tasks_done > 0 && rows.last() != Some(&tasks_done) {
+        rows.push(tasks_done);
+    }
+    let pct = |v: &[f64], i: usize, sign: bool| match v.get(i) {
+        Some(x) if x.is_finite() && sign => format!("{:+.2}", 100.0 * x),
+        Some(x) if x.is_finite() => format!("{:.2}", 100.0 * x),
+        _ => "-".into(),
+    };
+    let mut out = format!(
+        "{:>6} {:>9} {:>8} {:>8} {:>8} {:>8}\n",
+        "tasks", "mean all", "last 5", "last 20", "newest", "BWT"
+    );
+    for n in rows {
+        let i = n - 1;
+        let _ = writeln!(
+            out,
+            "{n:>6} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            pct(&metrics.mean_all, i, false),
+            pct(&metrics.mean_last5, i, false),
+            pct(&metrics.mean_last20, i, false),
+            pct(&metrics.plasticity, i, false),
+            pct(&metrics.bwt, i, true),
+        );
+    }
+    out
+}
+
+/// JSON number, or null for NaN/infinite (which JSON cannot hold).
+fn num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
+    let at = |v: &[f64], i: usize| num(v.get(i).copied().unwrap_or(f64::NAN));
+    let tasks: Vec<Value> = (0..done)
+        .map(|i| {
+            json!({
+                "task": i,
+                "mean_all": at(&m.mean_all, i),
+                "mean_last5": at(&m.mean_last5, i),
+                "mean_last20": at(&m.mean_last20, i),
+                "plasticity": at(&m.plasticity, i),
+                "bwt": at(&m.bwt, i),
+                "forgetting": at(&m.forgetting, i),
+            })
+        })
+        .collect();
+    json!({
+        "complete": rec.complete,
+        "tasks_done": done,
+        "tasks": tasks,
+        "rigidity_resilience": num(m.rigidity_resilience),
+        "summary": rec.summary,
+    })
+}
+
+fn matrix_csv(matrix: &[Vec<f64>], done: usize) -> String {
+    let t = matrix.len();
+    let mut out = String::from("task");
+    for j in 0..t {
+        let _ = write!(out, ",task_{j}");
+    }
+    out.push('\n');
+    for (i, row) in matrix.iter().take(done).enumerate() {
+        let _ = write!(out, "{i}");
+        for j in 0..t {
+            match row.get(j) {
+                Some(x) if x.is_finite() => write!(out, ",{x:.6}"),
+                _ => write!(out, ",NaN"),
+            }
+            .ok();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn sigma_csv(stats: &[SigmaStat]) -> String {
+    let mut out = String::from("task,layer,mean,min,max\n");
+    for s in stats {
+        let _ = writeln!(out, "{},{},{},{},{}", s.task, s.layer, s.mean, s.min, s.max);
+    }
+    out
+}
+
+/// Writes to a temporary name in the same folder, then renames, so a reader
+/// or an interrupted run never sees a half-written file.
+fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), ReportError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+    result.map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        ReportError::Io { path, source }
+    })
+}

@@ -1,0 +1,267 @@
+//! `mesu [flags]`: the permuted-task stream from the command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use mesu::data::{self, CLASSES, DatasetKind, PIXELS};
+use mesu::gpu::{AdapterChoice, GpuContext};
+use mesu::model::{Architecture, EngineConfig};
+use mesu::optim::{Hyper, Optimizer};
+use mesu::report;
+use mesu::stream::{StreamConfig, run_stream};
+use serde_json::json;
+
+use crate::progress::StreamProgress;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DatasetArg {
+    Mnist,
+    Fashion,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum EvalArg {
+    /// Every task seen so far.
+    Seen,
+    /// Every task of the stream, trained or not (forward transfer).
+    All,
+}
+
+/// The stream's settings; the defaults are the paper's permuted-MNIST protocol.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Number of tasks in the stream.
+    #[arg(long, default_value_t = 200)]
+    tasks: usize,
+    /// Hidden widths, comma separated (e.g. 200,200).
+    #[arg(long, value_delimiter = ',', default_value = "50")]
+    hidden: Vec<usize>,
+    /// Add a bias to every layer.
+    #[arg(long)]
+    bias: bool,
+    /// Learning rule: mesu, bgd, foovb-published (BGD with the published sign error), sgd.
+    #[arg(long, default_value = "mesu")]
+    optimizer: Optimizer,
+    /// Examples per step.
+    #[arg(long, default_value_t = 1)]
+    batch_size: usize,
+    /// Passes over each task's training set.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Weight samples per training step (K).
+    #[arg(long, default_value_t = 10)]
+    train_samples: usize,
+    /// Weight samples per evaluation.
+    #[arg(long, default_value_t = 10)]
+    test_samples: usize,
+    /// Memory window N in optimizer steps (300000 at batch 1 = 5 tasks).
+    #[arg(long, default_value_t = 300_000.0)]
+    n: f64,
+    /// Standard deviation of the prior.
+    #[arg(long, default_value_t = 1.0)]
+    sigma_prior: f64,
+    /// Mean of the prior.
+    #[arg(long, default_value_t = 0.0)]
+    mu_prior: f64,
+    /// Learning rate of mu [default: 1, or 0.002 for sgd].
+    #[arg(long)]
+    lr_mu: Option<f64>,
+    /// Learning rate of sigma.
+    #[arg(long, default_value_t = 1.0)]
+    lr_sigma: f64,
+    /// Clip gradients elementwise to +-clamp_grad/sigma (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    clamp_grad: f64,
+    /// Seed of the weights, the noise, the task permutations and the shuffles.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Dataset whose permutations form the tasks.
+    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
+    dataset: DatasetArg,
+    /// Folder with the raw IDX files [default: data/mnist or data/fashion-mnist].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Shuffle the examples each epoch (default: file order, as the reference).
+    #[arg(long)]
+    shuffle: bool,
+    /// Which tasks to evaluate after each task.
+    #[arg(long, value_enum, default_value_t = EvalArg::Seen)]
+    eval: EvalArg,
+    /// Use only the first N training images of each task.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Use only the first N test images of each task.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Results folder [default: results/<timestamp>-<optimizer>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("--tasks", self.tasks),
+            ("--batch-size", self.batch_size),
+            ("--epochs", self.epochs),
+            ("--train-samples", self.train_samples),
+            ("--test-samples", self.test_samples),
+        ];
+        if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{flag} must be at least 1"));
+        }
+        if self.hidden.contains(&0) {
+            return Err("--hidden: every width must be at least 1".into());
+        }
+        let reals = [
+            ("--n", self.n),
+            ("--sigma-prior", self.sigma_prior),
+            ("--lr-sigma", self.lr_sigma),
+        ];
+        if let Some((flag, v)) = reals.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{flag} must be a positive number, got {v}"));
+        }
+        if self.lr_mu.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+            return Err("--lr-mu must be a positive number".into());
+        }
+        if !(self.clamp_grad.is_finite() && self.clamp_grad >= 0.0) {
+            return Err("--clamp-grad must be 0 (off) or positive".into());
+        }
+        if !self.mu_prior.is_finite() {
+            return Err("--mu-prior must be finite".into());
+        }
+        if self.train_limit == Some(0) || self.test_limit == Some(0) {
+            return Err("--train-limit and --test-limit must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn hyper(&self) -> Hyper {
+        let default_lr = if self.optimizer == Optimizer::Sgd {
+            0.002
+        } else {
+            1.0
+        };
+        Hyper {
+            optimizer: self.optimizer,
+            n: self.n,
+            sigma_prior: self.sigma_prior,
+            mu_prior: self.mu_prior,
+            lr_mu: self.lr_mu.unwrap_or(default_lr),
+            lr_sigma: self.lr_sigma,
+            clamp_grad: self.clamp_grad,
+        }
+    }
+
+    fn dataset(&self) -> DatasetKind {
+        match self.dataset {
+            DatasetArg::Mnist => DatasetKind::Mnist,
+            DatasetArg::Fashion => DatasetKind::Fashion,
+        }
+    }
+}
+
+pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
+    args.validate()?;
+    let kind = args.dataset();
+    let dir = args.data_dir.clone().unwrap_or_else(|| kind.default_dir());
+    let mut data = data::load(kind, &dir).map_err(|e| e.to_string())?;
+    if let Some(n) = args.train_limit {
+        data.train.truncate(n);
+    }
+    if let Some(n) = args.test_limit {
+        data.test.truncate(n);
+    }
+    let ctx = GpuContext::new(&choice).map_err(|e| e.to_string())?;
+    let adapter = ctx.describe();
+    let arch = Architecture::new(PIXELS, &args.hidden, CLASSES, args.bias)?;
+    let cfg = StreamConfig {
+        tasks: args.tasks,
+        arch: arch.clone(),
+        engine: EngineConfig {
+            batch: args.batch_size,
+            train_samples: args.train_samples,
+            test_samples: args.test_samples,
+            ..EngineConfig::default()
+        },
+        epochs: args.epochs,
+        hyper: args.hyper(),
+        seed: args.seed,
+        shuffle: args.shuffle,
+        eval_all: args.eval == EvalArg::All,
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("results").join(format!("{}-{}", timestamp(), args.optimizer))
+    });
+    let config = json!({
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "adapter": adapter,
+        "architecture": arch.describe(),
+        "sizes": arch.sizes,
+        "bias": arch.bias,
+        "tasks": args.tasks,
+        "hyper": cfg.hyper,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "train_samples": args.train_samples,
+        "test_samples": args.test_samples,
+        "seed": args.seed,
+        "dataset": kind.name(),
+        "data_dir": dir,
+        "shuffle": args.shuffle,
+        "eval": format!("{:?}", args.eval).to_lowercase(),
+        "train_images_per_task": data.train.len(),
+        "test_images_per_task": data.test.len(),
+    });
+    println!(
+        "mesu {}: {} on {}, {} tasks of {} {} images, {} -> {}",
+        env!("CARGO_PKG_VERSION"),
+        args.optimizer,
+        arch.describe(),
+        args.tasks,
+        data.train.len(),
+        kind.name(),
+        adapter,
+        out.display()
+    );
+    let mut progress = StreamProgress::new(args.tasks, std::io::stdout().is_terminal());
+    let outcome =
+        run_stream(ctx, &data, &cfg, &config, &out, &mut progress).map_err(|e| e.to_string())?;
+    progress.finish();
+    println!("\n{}", report::summary_table(&outcome.metrics, args.tasks));
+    let s = &outcome.summary;
+    println!(
+        "wall {:.1} s (train {:.1} s at {:.0} steps/s, evaluation {:.1} s) on {adapter}\nresults: {}",
+        s["wall_s"].as_f64().unwrap_or(f64::NAN),
+        s["train_s"].as_f64().unwrap_or(f64::NAN),
+        s["steps_per_s"].as_f64().unwrap_or(f64::NAN),
+        s["eval_s"].as_f64().unwrap_or(f64::NAN),
+        out.display()
+    );
+    Ok(())
+}
+
+/// UTC "YYYYMMDD-HHMMSS" (civil-from-days, no time-zone database needed).
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

@@ -1,0 +1,269 @@
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mesu::metrics::StreamMetrics;
+use mesu::report::{RunRecord, SigmaStat, sigma_stats, summary_table, write_run};
+use serde_json::{Value, json};
+
+const NAN: f64 = f64::NAN;
+const FILES: [&str; 8] = [
+    "config.json",
+    "accuracy_matrix.csv",
+    "metrics.json",
+    "sigma_stats.csv",
+    "accuracy_matrix.svg",
+    "mean_accuracy.svg",
+    "plasticity.svg",
+    "sigma.svg",
+];
+
+/// A fresh folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("mesu-report-{tag}-{}-{nanos}", std::process::id()));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn csv(dir: &Path, name: &str) -> Vec<Vec<String>> {
+    read(dir, name)
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+fn close(v: &Value, expected: f64) -> bool {
+    (v.as_f64().unwrap() - expected).abs() < 1e-9
+}
+
+/// Every file present, plots are SVG, no temporary file left behind.
+fn check_files(dir: &Path) {
+    for name in FILES {
+        assert!(dir.join(name).is_file(), "{name} missing");
+    }
+    for name in FILES.iter().filter(|n| n.ends_with(".svg")) {
+        let svg = read(dir, name);
+        assert!(
+            svg.contains("<svg") && svg.contains("</svg>"),
+            "{name} is not SVG"
+        );
+        assert!(svg.contains("<text"), "{name} has no text");
+    }
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(!name.ends_with(".tmp"), "{name} left behind");
+    }
+}
+
+fn sigma_for(tasks: usize) -> Vec<SigmaStat> {
+    (0..tasks)
+        .flat_map(|t| (0..2).map(move |l| sigma_stats(t, l, &[0.1 / (t + 1) as f32, 0.2, 0.3])))
+        .collect()
+}
+
+#[test]
+fn complete_run_3x3() {
+    let tmp = TempDir::new("full");
+    let matrix = vec![
+        vec![0.9, NAN, NAN],
+        vec![0.85, 0.95, NAN],
+        vec![0.8, 0.9, 0.97],
+    ];
+    let config = json!({"tasks": 3, "lr": 0.1});
+    let summary = json!({"wall_s": 1.5, "ood_auroc": 0.8});
+    let sigma = sigma_for(3);
+    let rec = RunRecord {
+        config: &config,
+        matrix: &matrix,
+        tasks_done: 3,
+        sigma: &sigma,
+        summary: &summary,
+        complete: true,
+    };
+    write_run(&tmp.0, &rec).unwrap();
+    // Rewriting over an existing folder works too (called after every task).
+    write_run(&tmp.0, &rec).unwrap();
+    check_files(&tmp.0);
+
+    let config_back: Value = serde_json::from_str(&read(&tmp.0, "config.json")).unwrap();
+    assert_eq!(config_back, config);
+
+    let rows = csv(&tmp.0, "accuracy_matrix.csv");
+    assert_eq!(rows[0], ["task", "task_0", "task_1", "task_2"]);
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.len() == 4));
+    assert_eq!(rows[1], ["0", "0.900000", "NaN", "NaN"]);
+    assert_eq!(rows[3], ["2", "0.800000", "0.900000", "0.970000"]);
+
+    let m: Value = serde_json::from_str(&read(&tmp.0, "metrics.json")).unwrap();
+    assert_eq!(m["complete"], true);
+    assert_eq!(m["tasks_done"], 3);
+    let tasks = m["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks[0]["task"], 0);
+    assert!(tasks[0]["bwt"].is_null() && tasks[0]["forgetting"].is_null());
+    assert!(close(&tasks[0]["plasticity"], 0.9));
+    assert!(close(&tasks[2]["mean_all"], (0.8 + 0.9 + 0.97) / 3.0));
+    assert!(close(&tasks[2]["mean_last5"], (0.8 + 0.9 + 0.97) / 3.0));
+    assert!(close(&tasks[2]["bwt"], ((0.8 - 0.9) + (0.9 - 0.95)) / 2.0));
+    assert!(close(
+        &tasks[2]["forgetting"],
+        ((0.9 - 0.8) + (0.95 - 0.9)) / 2.0
+    ));
+    assert!(close(&m["rigidity_resilience"], 1.0 / 0.07));
+    assert_eq!(m["summary"], summary);
+
+    let rows = csv(&tmp.0, "sigma_stats.csv");
+    assert_eq!(rows[0], ["task", "layer", "mean", "min", "max"]);
+    assert_eq!(rows.len(), 1 + 3 * 2);
+    assert_eq!(rows[3][..2], ["1", "0"]);
+    let max: f64 = rows[3][4].parse().unwrap();
+    assert!((max - 0.3).abs() < 1e-6);
+    assert!(read(&tmp.0, "sigma.svg").contains("layer 1"));
+    assert!(read(&tmp.0, "mean_accuracy.svg").contains("tasks learned"));
+}
+
+#[test]
+fn interrupted_run_2_of_4() {
+    let tmp = TempDir::new("partial");
+    let mut matrix = vec![vec![NAN; 4]; 4];
+    matrix[0][0] = 0.9;
+    matrix[1][..2].copy_from_slice(&[0.8, 0.9]);
+    let sigma = sigma_for(2);
+    let rec = RunRecord {
+        config: &json!({}),
+        matrix: &matrix,
+        tasks_done: 2,
+        sigma: &sigma,
+        summary: &json!({}),
+        complete: false,
+    };
+    write_run(&tmp.0, &rec).unwrap();
+    check_files(&tmp.0);
+
+    let rows = csv(&tmp.0, "accuracy_matrix.csv");
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.len() == 5));
+    assert_eq!(rows[2], ["1", "0.800000", "0.900000", "NaN", "NaN"]);
+
+    let m: Value = serde_json::from_str(&read(&tmp.0, "metrics.json")).unwrap();
+    assert_eq!(m["complete"], false);
+    assert_eq!(m["tasks_done"], 2);
+    assert_eq!(m["tasks"].as_array().unwrap().len(), 2);
+    assert!(close(&m["tasks"][1]["bwt"], -0.1));
+    // R[1][1] == R[0][0]: the resilience is infinite, written as null.
+    assert!(m["rigidity_resilience"].is_null());
+}
+
+#[test]
+fn single_task_and_empty_runs() {
+    let tmp = TempDir::new("single");
+    for (matrix, done) in [(vec![vec![0.97]], 1), (vec![vec![NAN; 3]; 3], 0)] {
+        let rec = RunRecord {
+            config: &json!({}),
+            matrix: &matrix,
+            tasks_done: done,
+            sigma: &sigma_for(done),
+            summary: &json!({}),
+            complete: false,
+        };
+        write_run(&tmp.0, &rec).unwrap();
+        check_files(&tmp.0);
+    }
+}
+
+#[test]
+fn long_stream_is_cheap() {
+    let tmp = TempDir::new("long");
+    let t = 200;
+    let matrix: Vec<Vec<f64>> = (0..t)
+        .map(|i| {
+            (0..t)
+                .map(|j| if j <= i { 0.9 + 0.0004 * j as f64 } else { NAN })
+                .collect()
+        })
+        .collect();
+    let sigma = sigma_for(t);
+    let rec = RunRecord {
+        config: &json!({}),
+        matrix: &matrix,
+        tasks_done: t,
+        sigma: &sigma,
+        summary: &json!({}),
+        complete: true,
+    };
+    write_run(&tmp.0, &rec).unwrap();
+    let start = Instant::now();
+    write_run(&tmp.0, &rec).unwrap();
+    let took = start.elapsed();
+    check_files(&tmp.0);
+    // Generous bound: unoptimised test builds are several times slower.
+    assert!(took.as_millis() < 1000, "write_run took {took:?}");
+    assert_eq!(csv(&tmp.0, "accuracy_matrix.csv").len(), t + 1);
+}
+
+#[test]
+fn error_names_the_file() {
+    let tmp = TempDir::new("err");
+    std::fs::write(&tmp.0, "not a folder").unwrap();
+    let rec = RunRecord {
+        config: &json!({}),
+        matrix: &[],
+        tasks_done: 0,
+        sigma: &[],
+        summary: &json!({}),
+        complete: false,
+    };
+    let err = write_run(&tmp.0, &rec).unwrap_err().to_string();
+    assert!(err.contains(&tmp.0.display().to_string()), "{err}");
+    let _ = std::fs::remove_file(&tmp.0);
+}
+
+#[test]
+fn sigma_stats_of_a_layer() {
+    let s = sigma_stats(4, 1, &[0.5, 0.25, 1.0, 0.25]);
+    assert_eq!((s.task, s.layer), (4, 1));
+    assert_eq!((s.mean, s.min, s.max), (0.5, 0.25, 1.0));
+    let empty = sigma_stats(0, 0, &[]);
+    assert!(empty.mean.is_nan() && empty.min.is_nan() && empty.max.is_nan());
+}
+
+#[test]
+fn summary_table_rows() {
+    let matrix: Vec<Vec<f64>> = (0..7)
+        .map(|i| (0..7).map(|j| if j <= i { 0.9 } else { NAN }).collect())
+        .collect();
+    let table = summary_table(&StreamMetrics::from_matrix(&matrix), 7);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines[0].contains("mean all") && lines[0].contains("BWT"));
+    let first: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(first, ["1", "90.00", "90.00", "90.00", "90.00", "-"]);
+    let last: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(last, ["7", "90.00", "90.00", "90.00", "90.00", "+0.00"]);
+    assert_eq!(lines[2].split_whitespace().next(), Some("5"));
+    // Checkpoint rows are not repeated when the run ends on one.
+    assert_eq!(
+        summary_table(&StreamMetrics::from_matrix(&matrix[..5]), 5)
+            .lines()
+            .count(),
+        3
+    );
+}
