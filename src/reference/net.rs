@@ -167,6 +167,8 @@ pub fn step(
     let mut g_mu: Vec<Vec<f64>> = (0..layers).map(|l| vec![0.0; arch.params(l)]).collect();
     let mut g_sigma = g_mu.clone();
     let (mut loss, mut all_acts, mut all_deltas) = (0.0, Vec::new(), Vec::new());
+    // eps is [layer][sample]: k indexes the inner level, which clippy misreads.
+    #[allow(clippy::needless_range_loop)]
     for k in 0..samples {
         let w: Vec<_> = (0..layers)
             .map(|l| sample_weights(&mu[l], &sigma[l], &eps[l][k]))
