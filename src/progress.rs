@@ -10,7 +10,9 @@ pub struct StreamProgress {
     bar: Option<ProgressBar>,
     task: usize,
     started: Instant,
-    steps_before: u64,
+    steps: u64,
+    /// Seconds of training (up to the last step report) of the current task.
+    train_secs: f64,
     loss: f64,
 }
 
@@ -32,7 +34,8 @@ impl StreamProgress {
             bar,
             task: 0,
             started: Instant::now(),
-            steps_before: 0,
+            steps: 0,
+            train_secs: 0.0,
             loss: f64::NAN,
         }
     }
@@ -48,7 +51,7 @@ impl Progress for StreamProgress {
     fn task_started(&mut self, task: usize, steps: u64) {
         self.task = task;
         self.started = Instant::now();
-        self.steps_before = 0;
+        self.steps = 0;
         if let Some(bar) = &self.bar {
             bar.set_length(steps);
             bar.set_position(0);
@@ -59,7 +62,8 @@ impl Progress for StreamProgress {
 
     fn steps_done(&mut self, steps: u64, loss: f64) {
         self.loss = loss;
-        self.steps_before = steps;
+        self.steps = steps;
+        self.train_secs = self.started.elapsed().as_secs_f64();
         if let Some(bar) = &self.bar {
             bar.set_position(steps);
             bar.set_message(format!("loss {loss:.3}"));
@@ -69,13 +73,13 @@ impl Progress for StreamProgress {
     fn task_finished(&mut self, task: usize, newest: f64, mean_all: f64) {
         let secs = self.started.elapsed().as_secs_f64();
         let line = format!(
-            "task {}/{}: newest {:.2} %, mean over seen {:.2} %, loss {:.3}, {:.0} steps/s, {:.1} s",
+            "task {}/{}: newest {:.2} %, mean over seen {:.2} %, loss {:.3}, {:.0} steps/s, {:.1} s with evaluation",
             task + 1,
             self.tasks,
             100.0 * newest,
             100.0 * mean_all,
             self.loss,
-            self.steps_before as f64 / secs,
+            self.steps as f64 / self.train_secs.max(1e-9),
             secs
         );
         match &self.bar {

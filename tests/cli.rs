@@ -41,16 +41,7 @@ fn tiny_stream_writes_a_complete_results_folder() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for f in [
-        "config.json",
-        "accuracy_matrix.csv",
-        "metrics.json",
-        "sigma_stats.csv",
-        "accuracy_matrix.svg",
-        "mean_accuracy.svg",
-        "plasticity.svg",
-        "sigma.svg",
-    ] {
+    for f in mesu::report::FILES {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     let config: serde_json::Value =

@@ -2,20 +2,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mesu::metrics::StreamMetrics;
-use mesu::report::{RunRecord, SigmaStat, sigma_stats, summary_table, write_run};
+use mesu::report::{FILES, RunRecord, SigmaStat, sigma_stats, summary_table, write_run};
 use serde_json::{Value, json};
 
 const NAN: f64 = f64::NAN;
-const FILES: [&str; 8] = [
-    "config.json",
-    "accuracy_matrix.csv",
-    "metrics.json",
-    "sigma_stats.csv",
-    "accuracy_matrix.svg",
-    "mean_accuracy.svg",
-    "plasticity.svg",
-    "sigma.svg",
-];
 
 /// A fresh folder under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

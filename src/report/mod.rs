@@ -52,6 +52,18 @@ pub enum ReportError {
     Plot { file: &'static str, message: String },
 }
 
+/// Every file `write_run` produces.
+pub const FILES: [&str; 8] = [
+    "config.json",
+    "accuracy_matrix.csv",
+    "metrics.json",
+    "sigma_stats.csv",
+    "accuracy_matrix.svg",
+    "mean_accuracy.svg",
+    "plasticity.svg",
+    "sigma.svg",
+];
+
 /// Writes (or rewrites) every file of the results folder `dir`.
 pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
