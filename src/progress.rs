@@ -11,6 +11,8 @@ pub struct StreamProgress {
     task: usize,
     started: Instant,
     steps: u64,
+    /// Steps in the current task, for plain progress lines every tenth.
+    task_steps: u64,
     /// Seconds of training (up to the last step report) of the current task.
     train_secs: f64,
     loss: f64,
@@ -35,6 +37,7 @@ impl StreamProgress {
             task: 0,
             started: Instant::now(),
             steps: 0,
+            task_steps: 0,
             train_secs: 0.0,
             loss: f64::NAN,
         }
@@ -52,6 +55,7 @@ impl Progress for StreamProgress {
         self.task = task;
         self.started = Instant::now();
         self.steps = 0;
+        self.task_steps = steps;
         if let Some(bar) = &self.bar {
             bar.set_length(steps);
             bar.set_position(0);
@@ -62,11 +66,23 @@ impl Progress for StreamProgress {
 
     fn steps_done(&mut self, steps: u64, loss: f64) {
         self.loss = loss;
+        let tenth = (self.task_steps / 10).max(1);
+        let crossed = steps / tenth > self.steps / tenth;
         self.steps = steps;
         self.train_secs = self.started.elapsed().as_secs_f64();
-        if let Some(bar) = &self.bar {
-            bar.set_position(steps);
-            bar.set_message(format!("loss {loss:.3}"));
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(steps);
+                bar.set_message(format!("loss {loss:.3}"));
+            }
+            None if crossed && steps < self.task_steps => println!(
+                "task {}/{}: {steps}/{} steps, loss {loss:.3}, {:.0} steps/s",
+                self.task + 1,
+                self.tasks,
+                self.task_steps,
+                steps as f64 / self.train_secs.max(1e-9)
+            ),
+            None => {}
         }
     }
 
