@@ -183,6 +183,41 @@ impl Engine {
         }
     }
 
+    /// The sampled forward of every layer into `acts`, the first layer reading
+    /// `images`, `order` and `perm`; sized for `samples` x `batch` examples.
+    pub(super) fn forward_dispatches(
+        &self,
+        acts: &[GpuBuffer<f32>],
+        [images, order, perm]: [&wgpu::Buffer; 3],
+        samples: usize,
+        batch: usize,
+    ) -> Vec<Dispatch> {
+        (0..self.arch.layers())
+            .map(|l| {
+                let mut entries = vec![
+                    (0, self.layers[l].as_entire_binding()),
+                    (1, self.mu[l].buffer.as_entire_binding()),
+                    (2, self.sigma[l].buffer.as_entire_binding()),
+                    (3, self.eps[l].buffer.as_entire_binding()),
+                    (4, acts[l].buffer.as_entire_binding()),
+                ];
+                let entry = if l == 0 {
+                    entries.extend([
+                        (10, images.as_entire_binding()),
+                        (11, order.as_entire_binding()),
+                        (12, perm.as_entire_binding()),
+                    ]);
+                    "forward_input"
+                } else {
+                    entries.push((5, acts[l - 1].buffer.as_entire_binding()));
+                    "forward_hidden"
+                };
+                let threads = self.runs.len() * samples * batch * self.arch.n_out(l);
+                self.dispatch(Shader::Forward, entry, &entries, threads)
+            })
+            .collect()
+    }
+
     fn noise_dispatch(&self, l: usize) -> Dispatch {
         let groups = self.arch.params(l).div_ceil(4);
         // Sized for the larger K; the kernel reads the step's K.

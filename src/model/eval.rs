@@ -53,37 +53,8 @@ impl EvalGraph {
         let order = GpuBuffer::from_slice(&e.ctx, "eval order", &identity)?;
         let perm = GpuBuffer::from_slice(&e.ctx, "eval permutation", &perm)?;
         let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
-        let mut dispatches = Vec::new();
-        for l in 0..e.arch.layers() {
-            let entry = if l == 0 {
-                "forward_input"
-            } else {
-                "forward_hidden"
-            };
-            let shader = (Shader::Forward, entry);
-            let mut entries = vec![
-                (0, e.layers[l].as_entire_binding()),
-                (1, e.mu[l].buffer.as_entire_binding()),
-                (2, e.sigma[l].buffer.as_entire_binding()),
-                (3, e.eps[l].buffer.as_entire_binding()),
-                (4, acts[l].buffer.as_entire_binding()),
-            ];
-            if l == 0 {
-                entries.extend([
-                    (10, split.images.buffer.as_entire_binding()),
-                    (11, order.buffer.as_entire_binding()),
-                    (12, perm.buffer.as_entire_binding()),
-                ]);
-            } else {
-                entries.push((5, acts[l - 1].buffer.as_entire_binding()));
-            }
-            dispatches.push(e.dispatch(
-                shader.0,
-                shader.1,
-                &entries,
-                r * k * chunk * e.arch.n_out(l),
-            ));
-        }
+        let input = [&split.images.buffer, &order.buffer, &perm.buffer];
+        let mut dispatches = e.forward_dispatches(&acts, input, k, chunk);
         let last = e.arch.layers() - 1;
         let shader = (Shader::Output, "predict");
         dispatches.push(e.dispatch(

@@ -48,7 +48,6 @@ impl TrainGraph {
         let r = e.runs.len();
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let layers = e.arch.layers();
-        let mut out = Vec::new();
         fn input(g: &TrainGraph) -> [(u32, wgpu::BindingResource<'_>); 3] {
             [
                 (10, g.split.images.buffer.as_entire_binding()),
@@ -56,27 +55,12 @@ impl TrainGraph {
                 (12, g.perm.buffer.as_entire_binding()),
             ]
         }
-        for l in 0..layers {
-            let entry = if l == 0 {
-                "forward_input"
-            } else {
-                "forward_hidden"
-            };
-            let shader = (Shader::Forward, entry);
-            let mut entries = vec![
-                (0, e.layers[l].as_entire_binding()),
-                (1, e.mu[l].buffer.as_entire_binding()),
-                (2, e.sigma[l].buffer.as_entire_binding()),
-                (3, e.eps[l].buffer.as_entire_binding()),
-                (4, self.acts[l].buffer.as_entire_binding()),
-            ];
-            if l == 0 {
-                entries.extend(input(self));
-            } else {
-                entries.push((5, self.acts[l - 1].buffer.as_entire_binding()));
-            }
-            out.push(e.dispatch(shader.0, shader.1, &entries, r * k * b * e.arch.n_out(l)));
-        }
+        let sources = [
+            &self.split.images.buffer,
+            &self.order.buffer,
+            &self.perm.buffer,
+        ];
+        let mut out = e.forward_dispatches(&self.acts, sources, k, b);
         let last = layers - 1;
         let shader = (Shader::Output, "loss_grad");
         out.push(e.dispatch(
