@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::gpu::{ProfileRow, profile_csv};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
 use crate::metrics::StreamMetrics;
 use crate::model::{Architecture, Engine, EngineConfig, EngineError};
@@ -27,6 +28,8 @@ pub struct StreamConfig {
     pub shuffle: bool,
     /// Also evaluate tasks not trained yet (forward transfer).
     pub eval_all: bool,
+    /// Time every kernel (profile.csv in the results folder).
+    pub profile: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,8 @@ pub struct StreamOutcome {
     pub metrics: StreamMetrics,
     pub sigma: Vec<SigmaStat>,
     pub summary: Value,
+    /// With `profile`: how kernels were timed, and the per-kernel rows.
+    pub profile: Option<(&'static str, Vec<ProfileRow>)>,
 }
 
 /// Train the stream on `data`, writing the results folder `out` after every task.
@@ -70,6 +75,7 @@ pub fn run_stream(
         hyper: cfg.hyper.clone(),
     }];
     let mut engine = Engine::new(engine_ctx, cfg.arch.clone(), runs, cfg.engine.clone())?;
+    let profile_method = cfg.profile.then(|| engine.enable_profiling());
     engine.set_train_data(&data.train)?;
     let test = engine.add_eval_set(&data.test)?;
     let per_epoch = engine.batches_per_epoch()?;
@@ -142,11 +148,15 @@ pub fn run_stream(
                 complete: i + 1 == t,
             },
         )?;
+        if let Some(rows) = engine.profile() {
+            report::write_atomic(out, "profile.csv", &profile_csv(&rows))?;
+        }
     }
     Ok(StreamOutcome {
         metrics: StreamMetrics::from_matrix(&matrix),
         matrix,
         sigma,
         summary,
+        profile: profile_method.zip(engine.profile()),
     })
 }

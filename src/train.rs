@@ -9,6 +9,7 @@ use mesu::gpu::{AdapterChoice, GpuContext};
 use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
+use mesu::gpu::profile_table;
 use mesu::stream::{StreamConfig, run_stream};
 use serde_json::json;
 
@@ -97,6 +98,10 @@ pub struct TrainArgs {
     /// Results folder [default: results/<timestamp>-<optimizer>].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Time every kernel (GPU timestamps when the adapter has them): a table
+    /// at the end and profile.csv in the results folder.
+    #[arg(long)]
+    profile: bool,
 }
 
 impl TrainArgs {
@@ -190,6 +195,7 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         seed: args.seed,
         shuffle: args.shuffle,
         eval_all: args.eval == EvalArg::All,
+        profile: args.profile,
     };
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-{}", timestamp(), args.optimizer))
@@ -230,6 +236,9 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         run_stream(ctx, &data, &cfg, &config, &out, &mut progress).map_err(|e| e.to_string())?;
     progress.finish();
     println!("\n{}", report::summary_table(&outcome.metrics, args.tasks));
+    if let Some((method, rows)) = &outcome.profile {
+        println!("profile ({method}):\n{}", profile_table(rows));
+    }
     let s = &outcome.summary;
     println!(
         "wall {:.1} s (train {:.1} s at {:.0} steps/s, evaluation {:.1} s) on {adapter}\nresults: {}",

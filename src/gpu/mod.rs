@@ -4,9 +4,11 @@
 mod buffer;
 mod context;
 mod philox;
+mod profile;
 mod shader;
 
 pub use buffer::{GpuBuffer, StepUniforms};
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
 pub use philox::philox_on_gpu;
+pub use profile::{Cost, ProfileRow, Profiler, profile_csv, profile_table};
 pub use shader::{Kernel, PipelineCache, Shader, grid};

@@ -1,13 +1,15 @@
 use std::sync::Arc;
 
-use crate::gpu::{Kernel, grid};
+use crate::gpu::{Cost, Kernel, grid};
 
-/// One recorded kernel launch: pipeline, static bindings (group 0) and the
-/// invocation count; group 1 is the step slot chosen at record time.
+/// One recorded kernel launch: pipeline, static bindings (group 0), the
+/// invocation count and its work; group 1 is the step slot chosen at record
+/// time.
 pub struct Dispatch {
     pub kernel: Arc<Kernel>,
     pub group0: wgpu::BindGroup,
     pub threads: usize,
+    pub cost: Cost,
 }
 
 impl Dispatch {

@@ -1,11 +1,15 @@
 use wgpu::util::DeviceExt;
 
+use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::eval::{EvalGraph, EvalResult, EvalSet};
 use super::train::TrainGraph;
 use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
 use super::{Architecture, DeviceSplit, Params, WORKGROUP};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader, StepUniforms};
+use crate::gpu::{
+    Cost, GpuBuffer, GpuContext, GpuError, PipelineCache, ProfileRow, Profiler, Shader,
+    StepUniforms,
+};
 use crate::optim::{RunSpec, RunUniform};
 
 /// Shapes of one batched execution.
@@ -76,6 +80,7 @@ pub struct Engine {
     noise: Vec<Dispatch>,
     train: Option<TrainGraph>,
     evals: Vec<EvalGraph>,
+    profiler: Option<std::cell::RefCell<Profiler>>,
     /// Training steps taken: the noise counter of the next step.
     step: u64,
 }
@@ -140,6 +145,7 @@ impl Engine {
             noise: Vec::new(),
             train: None,
             evals: Vec::new(),
+            profiler: None,
             step: 0,
         };
         engine.noise = (0..engine.arch.layers())
@@ -163,6 +169,70 @@ impl Engine {
         self.step
     }
 
+    /// Time every kernel from now on; returns how (timestamps or host time).
+    pub fn enable_profiling(&mut self) -> &'static str {
+        let p = Profiler::new(&self.ctx);
+        let method = p.method();
+        self.profiler = Some(std::cell::RefCell::new(p));
+        method
+    }
+
+    /// Per-kernel totals so far, when profiling.
+    pub fn profile(&self) -> Option<Vec<ProfileRow>> {
+        self.profiler.as_ref().map(|p| p.borrow().rows())
+    }
+
+    /// Most launches one submit may hold (the profiler's query set).
+    pub(super) fn launches_per_submit(&self) -> usize {
+        self.profiler
+            .as_ref()
+            .map_or(usize::MAX, |p| p.borrow().max_launches())
+    }
+
+    /// Record `launches` (dispatch, step-uniform slot) in one compute pass
+    /// and submit them. Profiling timestamps each launch and waits for the
+    /// submit, which is then reported as `what` if there are no timestamps.
+    pub(super) fn submit<'a>(
+        &self,
+        what: &'static str,
+        launches: impl IntoIterator<Item = (&'a Dispatch, usize)>,
+    ) -> Result<(), EngineError> {
+        let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
+        let mut profiler = self.profiler.as_ref().map(|p| p.borrow_mut());
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for (d, slot) in launches {
+                match profiler.as_mut() {
+                    Some(p) => {
+                        p.begin(&mut pass, d.kernel.name, d.cost);
+                        d.record(&mut pass, slot, max_dim);
+                        p.end(&mut pass);
+                    }
+                    None => d.record(&mut pass, slot, max_dim),
+                }
+            }
+        }
+        if let Some(p) = profiler.as_mut() {
+            p.resolve(&mut encoder);
+        }
+        let start = std::time::Instant::now();
+        self.ctx.queue.submit(Some(encoder.finish()));
+        if let Some(p) = profiler.as_mut() {
+            self.ctx.wait()?;
+            p.collect(&self.ctx, what, start.elapsed())?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn shapes(&self, samples: usize, batch: usize) -> Shapes {
+        Shapes {
+            runs: self.runs.len(),
+            samples,
+            batch,
+        }
+    }
+
     /// A launch of `entry` of `shader` with its group-0 bindings.
     pub(super) fn dispatch(
         &self,
@@ -170,6 +240,7 @@ impl Engine {
         entry: &'static str,
         entries: &[(u32, wgpu::BindingResource<'_>)],
         threads: usize,
+        cost: Cost,
     ) -> Dispatch {
         let kernel = self
             .cache
@@ -180,6 +251,7 @@ impl Engine {
             group0: kernel.bind(&self.ctx, 0, entries),
             kernel,
             threads,
+            cost,
         }
     }
 
@@ -213,7 +285,8 @@ impl Engine {
                     "forward_hidden"
                 };
                 let threads = self.runs.len() * samples * batch * self.arch.n_out(l);
-                self.dispatch(Shader::Forward, entry, &entries, threads)
+                let cost = cost::forward(self.shapes(samples, batch), &self.arch, l);
+                self.dispatch(Shader::Forward, entry, &entries, threads, cost)
             })
             .collect()
     }
@@ -231,6 +304,7 @@ impl Engine {
                 (2, self.eps[l].buffer.as_entire_binding()),
             ],
             self.runs.len() * k_max * groups,
+            cost::noise(self.shapes(k_max, 1), &self.arch, l),
         )
     }
 
@@ -336,10 +410,15 @@ impl Engine {
             )));
         }
         let g = self.train.as_ref().expect("checked above");
-        let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
+        let launches = self.noise.len() + g.dispatches.len();
+        let per_submit = self
+            .uniforms
+            .capacity()
+            .min(self.launches_per_submit() / launches)
+            .max(1);
         let mut done = 0;
         while done < count {
-            let n = (count - done).min(self.uniforms.capacity());
+            let n = (count - done).min(per_submit);
             let steps: Vec<StepUniform> = (0..n)
                 .map(|s| StepUniform {
                     step: (self.step + (done + s) as u64) as u32,
@@ -355,16 +434,9 @@ impl Engine {
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);
-            let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                for s in 0..n {
-                    for d in self.noise.iter().chain(&g.dispatches) {
-                        d.record(&mut pass, s, max_dim);
-                    }
-                }
-            }
-            self.ctx.queue.submit(Some(encoder.finish()));
+            let step_launches =
+                (0..n).flat_map(|s| self.noise.iter().chain(&g.dispatches).map(move |d| (d, s)));
+            self.submit("training submit", step_launches)?;
             done += n;
         }
         self.step += count as u64;

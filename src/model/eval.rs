@@ -1,3 +1,4 @@
+use super::cost;
 use super::dispatch::Dispatch;
 use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
 use super::{DeviceSplit, Engine, EngineError};
@@ -68,6 +69,7 @@ impl EvalGraph {
                 (13, split.labels.buffer.as_entire_binding()),
             ],
             r * chunk,
+            cost::predict(e.shapes(k, chunk), &e.arch),
         ));
         Ok(EvalGraph {
             split,
@@ -88,7 +90,6 @@ impl EvalGraph {
     ) -> Result<Vec<EvalResult>, EngineError> {
         self.perm.write(&e.ctx, perm);
         let n = self.split.len;
-        let max_dim = e.ctx.limits.max_compute_workgroups_per_dimension;
         let chunks: Vec<StepUniform> = (0..n.div_ceil(self.chunk))
             .map(|c| StepUniform {
                 step: eval_id,
@@ -103,23 +104,17 @@ impl EvalGraph {
                 _pad: [0; 3],
             })
             .collect();
-        for (i, group) in chunks.chunks(e.uniforms.capacity()).enumerate() {
+        let noise = e.noise_dispatches();
+        let per_submit = e
+            .uniforms
+            .capacity()
+            .min((e.launches_per_submit() - noise.len()) / self.dispatches.len())
+            .max(1);
+        for (i, group) in chunks.chunks(per_submit).enumerate() {
             e.uniforms.write(&e.ctx, group);
-            let mut encoder = e.ctx.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                if i == 0 {
-                    for d in e.noise_dispatches() {
-                        d.record(&mut pass, 0, max_dim);
-                    }
-                }
-                for c in 0..group.len() {
-                    for d in &self.dispatches {
-                        d.record(&mut pass, c, max_dim);
-                    }
-                }
-            }
-            e.ctx.queue.submit(Some(encoder.finish()));
+            let first = noise.iter().filter(|_| i == 0).map(|d| (d, 0));
+            let rest = (0..group.len()).flat_map(|c| self.dispatches.iter().map(move |d| (d, c)));
+            e.submit("evaluation submit", first.chain(rest))?;
         }
         let scores = self.scores.read(&e.ctx)?;
         Ok(scores

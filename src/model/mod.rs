@@ -3,6 +3,7 @@
 //! its gradient -> backward -> fused update, recorded many steps per submit.
 
 mod arch;
+mod cost;
 mod dispatch;
 mod engine;
 mod eval;

@@ -1,3 +1,4 @@
+use super::cost;
 use super::dispatch::Dispatch;
 use super::{DeviceSplit, Engine, EngineError};
 use crate::gpu::{GpuBuffer, Shader};
@@ -48,6 +49,7 @@ impl TrainGraph {
         let r = e.runs.len();
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let layers = e.arch.layers();
+        let shapes = e.shapes(k, b);
         fn input(g: &TrainGraph) -> [(u32, wgpu::BindingResource<'_>); 3] {
             [
                 (10, g.split.images.buffer.as_entire_binding()),
@@ -75,6 +77,7 @@ impl TrainGraph {
                 (13, self.split.labels.buffer.as_entire_binding()),
             ],
             r * b,
+            cost::loss_grad(shapes, &e.arch),
         ));
         for l in (1..layers).rev() {
             let shader = (Shader::Backward, "backward");
@@ -91,6 +94,7 @@ impl TrainGraph {
                     (6, self.deltas[l - 1].buffer.as_entire_binding()),
                 ],
                 r * k * b * e.arch.n_in(l),
+                cost::backward(shapes, &e.arch, l),
             ));
         }
         for l in 0..layers {
@@ -114,7 +118,9 @@ impl TrainGraph {
             } else {
                 entries.push((6, self.acts[l - 1].buffer.as_entire_binding()));
             }
-            out.push(e.dispatch(shader.0, shader.1, &entries, r * e.arch.params(l)));
+            let threads = r * e.arch.params(l);
+            let cost = cost::update(shapes, &e.arch, l);
+            out.push(e.dispatch(shader.0, shader.1, &entries, threads, cost));
         }
         out
     }

@@ -213,7 +213,7 @@ fn sigma_csv(stats: &[SigmaStat]) -> String {
 
 /// Writes to a temporary name in the same folder, then renames, so a reader
 /// or an interrupted run never sees a half-written file.
-fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), ReportError> {
+pub fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), ReportError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));

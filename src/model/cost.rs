@@ -1,0 +1,84 @@
+//! FLOPs and compulsory bytes (each input read once, each output written
+//! once) of every kernel, from its shapes: the profile's GFLOP/s and GB/s.
+
+use super::Architecture;
+use crate::gpu::Cost;
+
+const F32: f64 = 4.0;
+
+/// Shapes shared by the launches of one step or evaluation chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct Shapes {
+    pub runs: usize,
+    pub samples: usize,
+    pub batch: usize,
+}
+
+impl Shapes {
+    fn rk(&self) -> f64 {
+        (self.runs * self.samples) as f64
+    }
+    fn rkb(&self) -> f64 {
+        self.rk() * self.batch as f64
+    }
+}
+
+fn cost(flops: f64, bytes: f64) -> Cost {
+    Cost { flops, bytes }
+}
+
+/// Philox + Box-Muller is integer work: no FLOPs counted; writes K normals
+/// per parameter.
+pub fn noise(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    cost(0.0, F32 * s.rk() * arch.params(l) as f64)
+}
+
+/// Sampled weights (2 FLOPs each per sample) and the dot products; reads
+/// mu, sigma, the noise and the input (u8 pixels for the first layer),
+/// writes the activations.
+pub fn forward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    let p = arch.params(l) as f64;
+    let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
+    let input = if l == 0 {
+        s.runs as f64 * s.batch as f64 * n_in
+    } else {
+        F32 * s.rkb() * n_in
+    };
+    cost(
+        2.0 * s.rk() * p + 2.0 * s.rkb() * n_in * n_out,
+        F32 * (2.0 * s.runs as f64 * p + s.rk() * p + s.rkb() * n_out) + input,
+    )
+}
+
+/// Softmax, loss and dC/dz of the logits (about 5 FLOPs per logit).
+pub fn loss_grad(s: Shapes, arch: &Architecture) -> Cost {
+    let logits = s.rkb() * arch.n_out(arch.layers() - 1) as f64;
+    cost(5.0 * logits, 2.0 * F32 * logits)
+}
+
+/// dC/dx of layer l's input through the sampled weights.
+pub fn backward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    let p = arch.params(l) as f64;
+    let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
+    cost(
+        2.0 * s.rk() * p + 2.0 * s.rkb() * n_in * n_out,
+        F32 * (2.0 * s.runs as f64 * p + s.rk() * p + s.rkb() * (n_out + 2.0 * n_in)),
+    )
+}
+
+/// Gradients of mu and sigma (3 FLOPs per weight, sample and example) and
+/// the rule (about 15 FLOPs per weight); mu and sigma read and written.
+pub fn update(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    let p = arch.params(l) as f64;
+    let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
+    cost(
+        3.0 * s.rkb() * p + 15.0 * s.runs as f64 * p,
+        F32 * (4.0 * s.runs as f64 * p + s.rk() * p + s.rkb() * (n_in + n_out)),
+    )
+}
+
+/// Mean log-softmax over samples, argmax and entropies (about 8 FLOPs per logit).
+pub fn predict(s: Shapes, arch: &Architecture) -> Cost {
+    let logits = s.rkb() * arch.n_out(arch.layers() - 1) as f64;
+    cost(8.0 * logits, F32 * logits + 16.0 * (s.runs * s.batch) as f64)
+}
