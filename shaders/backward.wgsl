@@ -23,8 +23,8 @@ fn backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let r = rk / st.samples;
     var g = 0.0;
     if (act_in[id] > 0.0) {
-        let w = r * layer.params + i;
-        let e = rk * layer.params + i;
+        let w = r * layer.stride + i;
+        let e = rk * layer.stride + i;
         let d = t * layer.n_out;
         for (var j = 0u; j < layer.n_out; j++) {
             let o = j * layer.n_in;

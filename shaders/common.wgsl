@@ -27,6 +27,10 @@ struct Layer {
     n_layers: u32,
     runs: u32,
     relu: u32,          // 1: ReLU after this layer (all but the last)
+    stride: u32,        // per-run (and per-sample) stride of mu, sigma, eps: P rounded up to 4
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Per-run hyperparameters (see src/optim).

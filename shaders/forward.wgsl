@@ -23,8 +23,8 @@ fn output_of(id: u32) -> Out {
 }
 
 fn weight(r: u32, k: u32, e: u32) -> f32 {
-    let w = r * layer.params + e;
-    return mu[w] + sigma[w] * eps[(r * st.samples + k) * layer.params + e];
+    let w = r * layer.stride + e;
+    return mu[w] + sigma[w] * eps[(r * st.samples + k) * layer.stride + e];
 }
 
 fn finish(o: Out, dot: f32) {

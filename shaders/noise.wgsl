@@ -1,29 +1,24 @@
 // eps[r][k][e] for one layer: Philox keyed by the run, counter (e/4, k, step, layer|domain).
+// One invocation per four elements, one vec4 store (rows of `stride` floats).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
-@group(0) @binding(2) var<storage, read_write> eps: array<f32>;
+@group(0) @binding(2) var<storage, read_write> eps: array<vec4<f32>>;
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
 
 @compute @workgroup_size(WG)
 fn noise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let groups = (layer.params + 3u) / 4u;
+    let groups = layer.stride / 4u;
     let id = linear_id(gid, nwg, WG);
     if (id >= layer.runs * st.samples * groups) { return; }
     let g = id % groups;
     let rk = id / groups;              // r * K + k
     let k = rk % st.samples;
-    let r = rk / st.samples;
-    let run = runs[r];
-    let z = box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain),
-                               vec2<u32>(run.key0, run.key1)));
-    let base = rk * layer.params;
-    for (var j = 0u; j < 4u; j++) {
-        let e = g * 4u + j;
-        if (e < layer.params) { eps[base + e] = z[j]; }
-    }
+    let run = runs[rk / st.samples];
+    eps[id] = box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain),
+                                 vec2<u32>(run.key0, run.key1)));
 }
 
 // Test hook: the raw Philox stream for counters (i, 1, 2, 3) under `key`.

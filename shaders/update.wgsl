@@ -39,12 +39,12 @@ fn delta_at(p: Param, k: u32, b: u32) -> f32 {
 }
 
 fn noise_at(p: Param, k: u32) -> f32 {
-    return eps[(p.r * st.samples + k) * layer.params + p.e];
+    return eps[(p.r * st.samples + k) * layer.stride + p.e];
 }
 
 fn apply(p: Param, g_mu_sum: f32, g_sigma_sum: f32) {
     let run = runs[p.r];
-    let w = p.r * layer.params + p.e;
+    let w = p.r * layer.stride + p.e;
     let m = mu[w];
     let s = sigma[w];
     let v = s * s;

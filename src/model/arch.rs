@@ -38,6 +38,13 @@ impl Architecture {
         self.n_out(l) * (self.n_in(l) + self.bias as usize)
     }
 
+    /// Per-run stride of layer l's parameter arrays on the GPU: P rounded up
+    /// to a multiple of 4 so that every run's (and sample's) slice starts on
+    /// a vec4; the padding is never read as a parameter.
+    pub fn stride(&self, l: usize) -> usize {
+        self.params(l).next_multiple_of(4)
+    }
+
     pub fn total_params(&self) -> usize {
         (0..self.layers()).map(|l| self.params(l)).sum()
     }

@@ -114,7 +114,7 @@ impl Engine {
         let mut eps = Vec::new();
         let mut layers = Vec::new();
         for l in 0..arch.layers() {
-            let p = arch.params(l);
+            let p = arch.stride(l);
             mu.push(GpuBuffer::zeroed(&ctx, "mu", r * p)?);
             sigma.push(GpuBuffer::zeroed(&ctx, "sigma", r * p)?);
             eps.push(GpuBuffer::zeroed(&ctx, "noise", r * k_max * p)?);
@@ -292,7 +292,7 @@ impl Engine {
     }
 
     fn noise_dispatch(&self, l: usize) -> Dispatch {
-        let groups = self.arch.params(l).div_ceil(4);
+        let groups = self.arch.stride(l) / 4;
         // Sized for the larger K; the kernel reads the step's K.
         let k_max = self.cfg.train_samples.max(self.cfg.test_samples);
         self.dispatch(
@@ -312,14 +312,14 @@ impl Engine {
     pub fn set_params(&self, params: &[Params]) {
         assert_eq!(params.len(), self.runs.len(), "one Params per run");
         for l in 0..self.arch.layers() {
-            let mu: Vec<f32> = params
-                .iter()
-                .flat_map(|p| p.mu[l].iter().copied())
-                .collect();
-            let sigma: Vec<f32> = params
-                .iter()
-                .flat_map(|p| p.sigma[l].iter().copied())
-                .collect();
+            let stride = self.arch.stride(l);
+            let padded = |v: &Vec<f32>| {
+                let mut v = v.clone();
+                v.resize(stride, 0.0);
+                v
+            };
+            let mu: Vec<f32> = params.iter().flat_map(|p| padded(&p.mu[l])).collect();
+            let sigma: Vec<f32> = params.iter().flat_map(|p| padded(&p.sigma[l])).collect();
             self.mu[l].write(&self.ctx, &mu);
             self.sigma[l].write(&self.ctx, &sigma);
         }
@@ -334,12 +334,12 @@ impl Engine {
             })
             .collect();
         for l in 0..self.arch.layers() {
-            let p = self.arch.params(l);
+            let (p, stride) = (self.arch.params(l), self.arch.stride(l));
             let mu = self.mu[l].read(&self.ctx)?;
             let sigma = self.sigma[l].read(&self.ctx)?;
             for (r, o) in out.iter_mut().enumerate() {
-                o.mu.push(mu[r * p..(r + 1) * p].to_vec());
-                o.sigma.push(sigma[r * p..(r + 1) * p].to_vec());
+                o.mu.push(mu[r * stride..r * stride + p].to_vec());
+                o.sigma.push(sigma[r * stride..r * stride + p].to_vec());
             }
         }
         Ok(out)
@@ -479,10 +479,17 @@ impl Engine {
         let read = |bufs: &[GpuBuffer<f32>]| -> Result<Vec<Vec<f32>>, GpuError> {
             bufs.iter().map(|b| b.read(&self.ctx)).collect()
         };
-        let mut eps = read(&self.eps)?;
-        for (l, e) in eps.iter_mut().enumerate() {
-            e.truncate(self.runs.len() * k * self.arch.params(l));
-        }
+        let eps = read(&self.eps)?
+            .iter()
+            .enumerate()
+            .map(|(l, e)| {
+                let (p, stride) = (self.arch.params(l), self.arch.stride(l));
+                e.chunks(stride)
+                    .take(self.runs.len() * k)
+                    .flat_map(|row| row[..p].iter().copied())
+                    .collect()
+            })
+            .collect();
         Ok(Intermediates {
             eps,
             acts: read(&g.acts)?,

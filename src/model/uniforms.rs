@@ -34,6 +34,8 @@ pub struct LayerUniform {
     pub n_layers: u32,
     pub runs: u32,
     pub relu: u32,
+    pub stride: u32,
+    pub _pad: [u32; 3],
 }
 
 impl LayerUniform {
@@ -47,6 +49,8 @@ impl LayerUniform {
             n_layers: arch.layers() as u32,
             runs: runs as u32,
             relu: (l + 1 < arch.layers()) as u32,
+            stride: arch.stride(l) as u32,
+            _pad: [0; 3],
         }
     }
 }
