@@ -1,4 +1,4 @@
-// Sampled forward of one layer for all runs, samples and examples:
+// Sampled forward of a hidden layer for all runs, samples and examples:
 // act_out[r][k][b][j] = act(sum_i (mu + sigma * eps_k)[j][i] * x[r][k][b][i] + bias).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
@@ -32,18 +32,6 @@ fn finish(o: Out, dot: f32) {
     if (layer.has_bias == 1u) { z += weight(o.r, o.k, layer.n_out * layer.n_in + o.j); }
     if (layer.relu == 1u) { z = max(z, 0.0); }
     act_out[((o.r * st.samples + o.k) * st.batch + o.b) * layer.n_out + o.j] = z;
-}
-
-@compute @workgroup_size(WG)
-fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let o = output_of(linear_id(gid, nwg, WG));
-    if (!o.valid) { return; }
-    let img = example_index(o.r, o.b);
-    var dot = 0.0;
-    for (var i = 0u; i < layer.n_in; i++) {
-        dot += weight(o.r, o.k, o.j * layer.n_in + i) * pixel(img, o.r, i, layer.n_in);
-    }
-    finish(o, dot);
 }
 
 @compute @workgroup_size(WG)

@@ -1,4 +1,4 @@
-// Fused update of one layer, one invocation per (run, parameter): forms
+// Fused update of a hidden layer, one invocation per (run, parameter): forms
 // g_mu = 1/K sum_k dL_k/dw and g_sigma = 1/K sum_k eps_k dL_k/dw from the
 // errors and inputs of the step (dL_k/dw[j][i] = sum_b delta_k[b][j] x_k[b][i]),
 // then updates mu and sigma in place from their old values.
@@ -14,15 +14,6 @@
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
-
-const MESU: u32 = 0u;
-const BGD: u32 = 1u;
-const BGD_PUBLISHED: u32 = 2u;
-const SGD: u32 = 3u;
-
-fn is_finite(x: f32) -> bool {
-    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
-}
 
 struct Param { r: u32, e: u32, j: u32, i: u32, bias: bool, valid: bool }
 
@@ -45,67 +36,12 @@ fn noise_at(p: Param, k: u32) -> f32 {
 fn apply(p: Param, g_mu_sum: f32, g_sigma_sum: f32) {
     let run = runs[p.r];
     let w = p.r * layer.stride + p.e;
-    let m = mu[w];
-    let s = sigma[w];
-    let v = s * s;
-    var g_mu = g_mu_sum / f32(st.samples);
-    var g_sigma = g_sigma_sum / f32(st.samples);
-    if (run.clamp_grad > 0.0) {
-        let lim = run.clamp_grad / s;
-        g_mu = clamp(g_mu, -lim, lim);
-        g_sigma = clamp(g_sigma, -lim, lim);
-    }
-    var m_new = m;
-    var s_new = s;
-    switch run.optimizer {
-        case MESU: {
-            // One expression each: the prior pull alone is below f32 resolution.
-            m_new = m + run.lr_mu * v * ((run.mu_prior - m) * run.inv_n_prior - g_mu);
-            s_new = s + run.lr_sigma * 0.5 * (s * (run.sigma_prior_sq - v) * run.inv_n_prior - v * g_sigma);
-        }
-        case BGD: {
-            m_new = m - run.lr_mu * v * g_mu;
-            let h = 0.5 * s * g_sigma;
-            s_new = s * sqrt(1.0 + h * h) - 0.5 * v * g_sigma;
-        }
-        case BGD_PUBLISHED: {
-            m_new = m - run.lr_mu * v * g_mu;
-            let h = 0.5 * s * g_sigma;
-            s_new = s * sqrt(1.0 + h * h) + 0.5 * v * g_sigma;
-        }
-        default: { // SGD: deterministic weights = mu (sigma stays 0)
-            m_new = m - run.lr_mu * g_mu;
-        }
-    }
-    mu[w] = m_new;
-    sigma[w] = s_new;
-    let sigma_ok = run.optimizer == SGD || (s_new > 0.0 && is_finite(s_new));
-    if (!sigma_ok || !is_finite(m_new)) {
+    let ms = rule(run, mu[w], sigma[w], g_mu_sum, g_sigma_sum, st.samples);
+    mu[w] = ms.x;
+    sigma[w] = ms.y;
+    if (!healthy(run, ms)) {
         atomicMin(&bad[p.r * layer.n_layers + layer.index], st.step);
     }
-}
-
-@compute @workgroup_size(WG)
-fn update_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let p = param_of(linear_id(gid, nwg, WG));
-    if (!p.valid) { return; }
-    // x does not depend on the sample here: sum over k inside, per example.
-    var gm = 0.0;
-    var gs = 0.0;
-    for (var b = 0u; b < st.batch; b++) {
-        var x = 1.0;
-        if (!p.bias) { x = pixel(example_index(p.r, b), p.r, p.i, layer.n_in); }
-        var dm = 0.0;
-        var ds = 0.0;
-        for (var k = 0u; k < st.samples; k++) {
-            let d = delta_at(p, k, b);
-            dm += d;
-            ds += noise_at(p, k) * d;
-        }
-        gm += x * dm;
-        gs += x * ds;
-    }
-    apply(p, gm, gs);
 }
 
 @compute @workgroup_size(WG)

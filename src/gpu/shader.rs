@@ -11,24 +11,29 @@ pub enum Shader {
     Backward,
     Output,
     Update,
+    InputLayer,
 }
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const INPUT: &str = include_str!("../../shaders/input.wgsl");
+const RULE: &str = include_str!("../../shaders/rule.wgsl");
 
 impl Shader {
     /// The module source: shared helpers, the input gather where the
-    /// kernels read images, then the kernel file.
+    /// kernels read images, the update rules where they update, then the
+    /// kernel file.
     pub fn source(self) -> String {
-        let (uses_input, body) = match self {
-            Shader::Noise => (false, include_str!("../../shaders/noise.wgsl")),
-            Shader::Forward => (true, include_str!("../../shaders/forward.wgsl")),
-            Shader::Backward => (false, include_str!("../../shaders/backward.wgsl")),
-            Shader::Output => (true, include_str!("../../shaders/output.wgsl")),
-            Shader::Update => (true, include_str!("../../shaders/update.wgsl")),
+        let (input, rule, body) = match self {
+            Shader::Noise => (false, false, include_str!("../../shaders/noise.wgsl")),
+            Shader::Forward => (false, false, include_str!("../../shaders/forward.wgsl")),
+            Shader::Backward => (false, false, include_str!("../../shaders/backward.wgsl")),
+            Shader::Output => (true, false, include_str!("../../shaders/output.wgsl")),
+            Shader::Update => (false, true, include_str!("../../shaders/update.wgsl")),
+            Shader::InputLayer => (true, true, include_str!("../../shaders/input_layer.wgsl")),
         };
-        let input = if uses_input { INPUT } else { "" };
-        format!("{COMMON}\n{input}\n{body}")
+        let input = if input { INPUT } else { "" };
+        let rule = if rule { RULE } else { "" };
+        format!("{COMMON}\n{input}\n{rule}\n{body}")
     }
 }
 

@@ -33,6 +33,12 @@ pub fn noise(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     cost(0.0, F32 * s.rk() * arch.params(l) as f64)
 }
 
+/// The permuted, standardised input: reads u8 pixels, writes f32.
+pub fn gather_input(s: Shapes, arch: &Architecture) -> Cost {
+    let x = (s.runs * s.batch * arch.n_in(0)) as f64;
+    cost(2.0 * x, x + F32 * x)
+}
+
 /// Sampled weights (2 FLOPs each per sample) and the dot products; reads
 /// mu, sigma, the noise and the input (u8 pixels for the first layer),
 /// writes the activations.
@@ -40,7 +46,7 @@ pub fn forward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
     let input = if l == 0 {
-        s.runs as f64 * s.batch as f64 * n_in
+        F32 * s.runs as f64 * s.batch as f64 * n_in
     } else {
         F32 * s.rkb() * n_in
     };

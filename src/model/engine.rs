@@ -107,6 +107,12 @@ impl Engine {
                 return Err(EngineError::Config(format!("{what} must be at least 1")));
             }
         }
+        if arch.n_in(0) % 4 != 0 {
+            return Err(EngineError::Config(format!(
+                "the input width must be a multiple of 4 (got {})",
+                arch.n_in(0)
+            )));
+        }
         let r = runs.len();
         let k_max = cfg.train_samples.max(cfg.test_samples);
         let mut mu = Vec::new();
@@ -255,40 +261,60 @@ impl Engine {
         }
     }
 
-    /// The sampled forward of every layer into `acts`, the first layer reading
-    /// `images`, `order` and `perm`; sized for `samples` x `batch` examples.
+    /// The input gather into `x0` (from `images` through `order` and `perm`)
+    /// and the sampled forward of every layer into `acts`; sized for
+    /// `samples` x `batch` examples.
     pub(super) fn forward_dispatches(
         &self,
+        x0: &GpuBuffer<f32>,
         acts: &[GpuBuffer<f32>],
         [images, order, perm]: [&wgpu::Buffer; 3],
         samples: usize,
         batch: usize,
     ) -> Vec<Dispatch> {
-        (0..self.arch.layers())
-            .map(|l| {
-                let mut entries = vec![
-                    (0, self.layers[l].as_entire_binding()),
-                    (1, self.mu[l].buffer.as_entire_binding()),
-                    (2, self.sigma[l].buffer.as_entire_binding()),
-                    (3, self.eps[l].buffer.as_entire_binding()),
-                    (4, acts[l].buffer.as_entire_binding()),
-                ];
-                let entry = if l == 0 {
-                    entries.extend([
-                        (10, images.as_entire_binding()),
-                        (11, order.as_entire_binding()),
-                        (12, perm.as_entire_binding()),
-                    ]);
-                    "forward_input"
-                } else {
-                    entries.push((5, acts[l - 1].buffer.as_entire_binding()));
-                    "forward_hidden"
-                };
-                let threads = self.runs.len() * samples * batch * self.arch.n_out(l);
-                let cost = cost::forward(self.shapes(samples, batch), &self.arch, l);
-                self.dispatch(Shader::Forward, entry, &entries, threads, cost)
-            })
-            .collect()
+        let r = self.runs.len();
+        let shapes = self.shapes(samples, batch);
+        let gather = self.dispatch(
+            Shader::InputLayer,
+            "gather_input",
+            &[
+                (0, self.layers[0].as_entire_binding()),
+                (5, x0.buffer.as_entire_binding()),
+                (10, images.as_entire_binding()),
+                (11, order.as_entire_binding()),
+                (12, perm.as_entire_binding()),
+            ],
+            r * batch * self.arch.n_in(0) / 4,
+            cost::gather_input(shapes, &self.arch),
+        );
+        let first = self.dispatch(
+            Shader::InputLayer,
+            "forward_input",
+            &[
+                (0, self.layers[0].as_entire_binding()),
+                (2, self.mu[0].buffer.as_entire_binding()),
+                (3, self.sigma[0].buffer.as_entire_binding()),
+                (4, self.eps[0].buffer.as_entire_binding()),
+                (5, x0.buffer.as_entire_binding()),
+                (6, acts[0].buffer.as_entire_binding()),
+            ],
+            r * samples * batch * self.arch.n_out(0) * WORKGROUP as usize,
+            cost::forward(shapes, &self.arch, 0),
+        );
+        let hidden = (1..self.arch.layers()).map(|l| {
+            let entries = [
+                (0, self.layers[l].as_entire_binding()),
+                (1, self.mu[l].buffer.as_entire_binding()),
+                (2, self.sigma[l].buffer.as_entire_binding()),
+                (3, self.eps[l].buffer.as_entire_binding()),
+                (4, acts[l].buffer.as_entire_binding()),
+                (5, acts[l - 1].buffer.as_entire_binding()),
+            ];
+            let threads = r * samples * batch * self.arch.n_out(l);
+            let cost = cost::forward(shapes, &self.arch, l);
+            self.dispatch(Shader::Forward, "forward_hidden", &entries, threads, cost)
+        });
+        [gather, first].into_iter().chain(hidden).collect()
     }
 
     fn noise_dispatch(&self, l: usize) -> Dispatch {

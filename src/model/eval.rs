@@ -33,6 +33,7 @@ pub struct EvalGraph {
     chunk: usize,
     dispatches: Vec<Dispatch>,
     _acts: Vec<GpuBuffer<f32>>,
+    _x0: GpuBuffer<f32>,
 }
 
 impl EvalGraph {
@@ -55,7 +56,8 @@ impl EvalGraph {
         let perm = GpuBuffer::from_slice(&e.ctx, "eval permutation", &perm)?;
         let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
         let input = [&split.images.buffer, &order.buffer, &perm.buffer];
-        let mut dispatches = e.forward_dispatches(&acts, input, k, chunk);
+        let x0 = GpuBuffer::zeroed(&e.ctx, "eval input", r * chunk * e.arch.n_in(0))?;
+        let mut dispatches = e.forward_dispatches(&x0, &acts, input, k, chunk);
         let last = e.arch.layers() - 1;
         let shader = (Shader::Output, "predict");
         dispatches.push(e.dispatch(
@@ -79,6 +81,7 @@ impl EvalGraph {
             chunk,
             dispatches,
             _acts: acts,
+            _x0: x0,
         })
     }
 

@@ -1,6 +1,6 @@
 use super::cost;
 use super::dispatch::Dispatch;
-use super::{DeviceSplit, Engine, EngineError};
+use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Buffers and the recorded dispatch list of one training step
@@ -10,6 +10,7 @@ pub struct TrainGraph {
     pub split: DeviceSplit,
     pub order: GpuBuffer<u32>,
     pub perm: GpuBuffer<u32>,
+    pub x0: GpuBuffer<f32>,
     pub acts: Vec<GpuBuffer<f32>>,
     pub deltas: Vec<GpuBuffer<f32>>,
     pub loss: GpuBuffer<f32>,
@@ -32,6 +33,7 @@ impl TrainGraph {
             deltas.push(GpuBuffer::zeroed(&e.ctx, "errors", n)?);
         }
         let mut g = TrainGraph {
+            x0: GpuBuffer::zeroed(&e.ctx, "input", r * b * e.arch.n_in(0))?,
             order: GpuBuffer::from_slice(&e.ctx, "order", &identity)?,
             perm: GpuBuffer::from_slice(&e.ctx, "permutation", &perm)?,
             acts,
@@ -50,19 +52,12 @@ impl TrainGraph {
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let layers = e.arch.layers();
         let shapes = e.shapes(k, b);
-        fn input(g: &TrainGraph) -> [(u32, wgpu::BindingResource<'_>); 3] {
-            [
-                (10, g.split.images.buffer.as_entire_binding()),
-                (11, g.order.buffer.as_entire_binding()),
-                (12, g.perm.buffer.as_entire_binding()),
-            ]
-        }
         let sources = [
             &self.split.images.buffer,
             &self.order.buffer,
             &self.perm.buffer,
         ];
-        let mut out = e.forward_dispatches(&self.acts, sources, k, b);
+        let mut out = e.forward_dispatches(&self.x0, &self.acts, sources, k, b);
         let last = layers - 1;
         let shader = (Shader::Output, "loss_grad");
         out.push(e.dispatch(
@@ -97,30 +92,36 @@ impl TrainGraph {
                 cost::backward(shapes, &e.arch, l),
             ));
         }
-        for l in 0..layers {
-            let entry = if l == 0 {
-                "update_input"
-            } else {
-                "update_hidden"
-            };
-            let shader = (Shader::Update, entry);
-            let mut entries = vec![
+        out.push(e.dispatch(
+            Shader::InputLayer,
+            "update_input",
+            &[
+                (0, e.layers[0].as_entire_binding()),
+                (1, e.run_buf.buffer.as_entire_binding()),
+                (2, e.mu[0].buffer.as_entire_binding()),
+                (3, e.sigma[0].buffer.as_entire_binding()),
+                (4, e.eps[0].buffer.as_entire_binding()),
+                (5, self.x0.buffer.as_entire_binding()),
+                (7, self.deltas[0].buffer.as_entire_binding()),
+                (8, self.bad.buffer.as_entire_binding()),
+            ],
+            r * e.arch.n_out(0) * WORKGROUP as usize,
+            cost::update(shapes, &e.arch, 0),
+        ));
+        for l in 1..layers {
+            let entries = [
                 (0, e.layers[l].as_entire_binding()),
                 (1, e.run_buf.buffer.as_entire_binding()),
                 (2, e.mu[l].buffer.as_entire_binding()),
                 (3, e.sigma[l].buffer.as_entire_binding()),
                 (4, e.eps[l].buffer.as_entire_binding()),
                 (5, self.deltas[l].buffer.as_entire_binding()),
+                (6, self.acts[l - 1].buffer.as_entire_binding()),
                 (7, self.bad.buffer.as_entire_binding()),
             ];
-            if l == 0 {
-                entries.extend(input(self));
-            } else {
-                entries.push((6, self.acts[l - 1].buffer.as_entire_binding()));
-            }
             let threads = r * e.arch.params(l);
             let cost = cost::update(shapes, &e.arch, l);
-            out.push(e.dispatch(shader.0, shader.1, &entries, threads, cost));
+            out.push(e.dispatch(Shader::Update, "update_hidden", &entries, threads, cost));
         }
         out
     }

@@ -1,0 +1,149 @@
+// The first layer, whose input is the permuted, standardised image: the
+// input is gathered once per step into x0, then the sampled forward and the
+// fused update read mu, sigma, eps and x0 as vec4 rows (n_in % 4 == 0, rows
+// padded to `stride`). One workgroup per weight row keeps the per-row values
+// (delta, bias, run) uniform: on a CPU adapter those are scalar loads.
+
+@group(0) @binding(0) var<uniform> layer: Layer;
+@group(0) @binding(1) var<storage, read> runs: array<Run>;
+@group(0) @binding(2) var<storage, read_write> mu: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> sigma: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> eps: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> x0: array<vec4<f32>>;   // [R][B][n_in]
+@group(0) @binding(6) var<storage, read_write> act_out: array<f32>;    // [R][K][B][n_out]
+@group(0) @binding(7) var<storage, read> delta: array<f32>;            // [R][K][B][n_out]
+@group(0) @binding(8) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
+@group(1) @binding(0) var<uniform> st: Step;
+
+override WG: u32 = 64u;
+
+var<workgroup> partial: array<f32, WG>;
+
+fn workgroup_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wid.x + wid.y * nwg.x;
+}
+
+
+// x0[r][b] = standardised pixels of example b of run r under its permutation.
+@compute @workgroup_size(WG)
+fn gather_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let quads = layer.n_in / 4u;
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.batch * quads) { return; }
+    let q = id % quads;
+    let rb = id / quads;
+    let r = rb / st.batch;
+    let img = example_index(r, rb % st.batch);
+    let i = q * 4u;
+    x0[id] = vec4<f32>(pixel(img, r, i, layer.n_in), pixel(img, r, i + 1u, layer.n_in),
+                       pixel(img, r, i + 2u, layer.n_in), pixel(img, r, i + 3u, layer.n_in));
+}
+
+// Sum of `partial` over the workgroup (WG a power of two), in lane 0.
+fn reduce(lane: u32) -> f32 {
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        workgroupBarrier();
+        if (lane < s) { partial[lane] += partial[lane + s]; }
+    }
+    workgroupBarrier();
+    return partial[0];
+}
+
+// One workgroup per output (r, k, b, j): lanes stride over the row's quads.
+@compute @workgroup_size(WG)
+fn forward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lane: u32) {
+    let out = workgroup_index(wid, nwg);
+    if (out >= layer.runs * st.samples * st.batch * layer.n_out) { return; }
+    let j = out % layer.n_out;
+    let rkb = out / layer.n_out;
+    let rk = rkb / st.batch;
+    let r = rk / st.samples;
+    let quads = layer.n_in / 4u;
+    let w = r * layer.stride / 4u + j * quads;
+    let n = rk * layer.stride / 4u + j * quads;
+    let x = (r * st.batch + rkb % st.batch) * quads;
+    var acc = vec4<f32>(0.0);
+    for (var q = lane; q < quads; q += WG) {
+        acc += (mu[w + q] + sigma[w + q] * eps[n + q]) * x0[x + q];
+    }
+    partial[lane] = acc.x + acc.y + acc.z + acc.w;
+    var z = reduce(lane);
+    if (lane != 0u) { return; }
+    if (layer.has_bias == 1u) {
+        let e = layer.n_out * layer.n_in + j;
+        let wb = r * layer.stride + e;
+        let nb = rk * layer.stride + e;
+        z += mu[wb / 4u][wb % 4u] + sigma[wb / 4u][wb % 4u] * eps[nb / 4u][nb % 4u];
+    }
+    if (layer.relu == 1u) { z = max(z, 0.0); }
+    act_out[out] = z;
+}
+
+fn flag(r: u32) {
+    atomicMin(&bad[r * layer.n_layers + layer.index], st.step);
+}
+
+// One workgroup per weight row (r, j): g_mu = 1/K sum_k sum_b delta_k[b][j] x[b],
+// g_sigma = 1/K sum_k eps_k sum_b delta_k[b][j] x[b]; mu and sigma updated in place.
+@compute @workgroup_size(WG)
+fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lane: u32) {
+    let row = workgroup_index(wid, nwg);
+    if (row >= layer.runs * layer.n_out) { return; }
+    let r = row / layer.n_out;
+    let j = row % layer.n_out;
+    let run = runs[r];
+    let quads = layer.n_in / 4u;
+    let w = r * layer.stride / 4u + j * quads;
+    for (var q = lane; q < quads; q += WG) {
+        var gm = vec4<f32>(0.0);
+        var gs = vec4<f32>(0.0);
+        for (var b = 0u; b < st.batch; b++) {
+            let x = x0[(r * st.batch + b) * quads + q];
+            var dm = 0.0;
+            var ds = vec4<f32>(0.0);
+            for (var k = 0u; k < st.samples; k++) {
+                let rk = r * st.samples + k;
+                let d = delta[(rk * st.batch + b) * layer.n_out + j];
+                dm += d;
+                ds += eps[rk * layer.stride / 4u + j * quads + q] * d;
+            }
+            gm += x * dm;
+            gs += x * ds;
+        }
+        let m = mu[w + q];
+        let s = sigma[w + q];
+        var m_new = m;
+        var s_new = s;
+        var ok = true;
+        for (var c = 0u; c < 4u; c++) {
+            let ms = rule(run, m[c], s[c], gm[c], gs[c], st.samples);
+            m_new[c] = ms.x;
+            s_new[c] = ms.y;
+            ok = ok && healthy(run, ms);
+        }
+        mu[w + q] = m_new;
+        sigma[w + q] = s_new;
+        if (!ok) { flag(r); }
+    }
+    if (lane == 0u && layer.has_bias == 1u) {
+        let e = layer.n_out * layer.n_in + j;
+        let wb = r * layer.stride + e;
+        var gm = 0.0;
+        var gs = 0.0;
+        for (var b = 0u; b < st.batch; b++) {
+            for (var k = 0u; k < st.samples; k++) {
+                let rk = r * st.samples + k;
+                let d = delta[(rk * st.batch + b) * layer.n_out + j];
+                let nb = rk * layer.stride + e;
+                gm += d;
+                gs += eps[nb / 4u][nb % 4u] * d;
+            }
+        }
+        let ms = rule(run, mu[wb / 4u][wb % 4u], sigma[wb / 4u][wb % 4u], gm, gs, st.samples);
+        mu[wb / 4u][wb % 4u] = ms.x;
+        sigma[wb / 4u][wb % 4u] = ms.y;
+        if (!healthy(run, ms)) { flag(r); }
+    }
+}

@@ -1,0 +1,48 @@
+// The update rules on one parameter, shared by the fused update kernels.
+
+const MESU: u32 = 0u;
+const BGD: u32 = 1u;
+const BGD_PUBLISHED: u32 = 2u;
+const SGD: u32 = 3u;
+
+fn is_finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+// New (mu, sigma) from the old ones and the gradient sums over K samples.
+fn rule(run: Run, m: f32, s: f32, g_mu_sum: f32, g_sigma_sum: f32, samples: u32) -> vec2<f32> {
+    let v = s * s;
+    var g_mu = g_mu_sum / f32(samples);
+    var g_sigma = g_sigma_sum / f32(samples);
+    if (run.clamp_grad > 0.0) {
+        let lim = run.clamp_grad / s;
+        g_mu = clamp(g_mu, -lim, lim);
+        g_sigma = clamp(g_sigma, -lim, lim);
+    }
+    switch run.optimizer {
+        case MESU: {
+            // One expression each: the prior pull alone is below f32 resolution.
+            return vec2<f32>(
+                m + run.lr_mu * v * ((run.mu_prior - m) * run.inv_n_prior - g_mu),
+                s + run.lr_sigma * 0.5 * (s * (run.sigma_prior_sq - v) * run.inv_n_prior - v * g_sigma));
+        }
+        case BGD: {
+            let h = 0.5 * s * g_sigma;
+            return vec2<f32>(m - run.lr_mu * v * g_mu, s * sqrt(1.0 + h * h) - 0.5 * v * g_sigma);
+        }
+        case BGD_PUBLISHED: {
+            let h = 0.5 * s * g_sigma;
+            return vec2<f32>(m - run.lr_mu * v * g_mu, s * sqrt(1.0 + h * h) + 0.5 * v * g_sigma);
+        }
+        default: { // SGD: deterministic weights = mu (sigma stays 0)
+            return vec2<f32>(m - run.lr_mu * g_mu, s);
+        }
+    }
+}
+
+// Whether a rule's output may be kept: finite mu, and for the Bayesian
+// rules a finite, positive sigma.
+fn healthy(run: Run, ms: vec2<f32>) -> bool {
+    let sigma_ok = run.optimizer == SGD || (ms.y > 0.0 && is_finite(ms.y));
+    return sigma_ok && is_finite(ms.x);
+}
