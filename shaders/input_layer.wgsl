@@ -49,11 +49,10 @@ fn reduce(lane: u32) -> f32 {
     return partial[0];
 }
 
-// One workgroup per output (r, k, b, j): lanes stride over the row's quads.
+// One invocation per output (r, k, b, j), reading its weight row as vec4s.
 @compute @workgroup_size(WG)
-fn forward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lane: u32) {
-    let out = workgroup_index(wid, nwg);
+fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let out = linear_id(gid, nwg, WG);
     if (out >= layer.runs * st.samples * st.batch * layer.n_out) { return; }
     let j = out % layer.n_out;
     let rkb = out / layer.n_out;
@@ -64,12 +63,10 @@ fn forward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     let n = rk * layer.stride / 4u + j * quads;
     let x = (r * st.batch + rkb % st.batch) * quads;
     var acc = vec4<f32>(0.0);
-    for (var q = lane; q < quads; q += WG) {
+    for (var q = 0u; q < quads; q++) {
         acc += (mu[w + q] + sigma[w + q] * eps[n + q]) * x0[x + q];
     }
-    partial[lane] = acc.x + acc.y + acc.z + acc.w;
-    var z = reduce(lane);
-    if (lane != 0u) { return; }
+    var z = acc.x + acc.y + acc.z + acc.w;
     if (layer.has_bias == 1u) {
         let e = layer.n_out * layer.n_in + j;
         let wb = r * layer.stride + e;

@@ -298,7 +298,7 @@ impl Engine {
                 (5, x0.buffer.as_entire_binding()),
                 (6, acts[0].buffer.as_entire_binding()),
             ],
-            r * samples * batch * self.arch.n_out(0) * WORKGROUP as usize,
+            r * samples * batch * self.arch.n_out(0),
             cost::forward(shapes, &self.arch, 0),
         );
         let hidden = (1..self.arch.layers()).map(|l| {
