@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::gpu::{ProfileRow, profile_csv};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
+use crate::gpu::{ProfileRow, profile_csv};
 use crate::metrics::StreamMetrics;
 use crate::model::{Architecture, Engine, EngineConfig, EngineError};
 use crate::optim::{Hyper, RunSpec};

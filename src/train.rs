@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use mesu::data::{self, CLASSES, DatasetKind, PIXELS};
+use mesu::gpu::profile_table;
 use mesu::gpu::{AdapterChoice, GpuContext};
 use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
-use mesu::gpu::profile_table;
 use mesu::stream::{StreamConfig, run_stream};
 use serde_json::json;
 
@@ -50,12 +50,13 @@ pub struct TrainArgs {
     /// Passes over each task's training set.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
-    /// Weight samples per training step (K).
-    #[arg(long, default_value_t = 10)]
-    train_samples: usize,
-    /// Weight samples per evaluation.
-    #[arg(long, default_value_t = 10)]
-    test_samples: usize,
+    /// Weight samples per training step (K) [default: 10, or 1 for sgd,
+    /// whose weights are deterministic].
+    #[arg(long)]
+    train_samples: Option<usize>,
+    /// Weight samples per evaluation [default: 10, or 1 for sgd].
+    #[arg(long)]
+    test_samples: Option<usize>,
     /// Memory window N in optimizer steps (300000 at batch 1 = 5 tasks).
     #[arg(long, default_value_t = 300_000.0)]
     n: f64,
@@ -110,8 +111,8 @@ impl TrainArgs {
             ("--tasks", self.tasks),
             ("--batch-size", self.batch_size),
             ("--epochs", self.epochs),
-            ("--train-samples", self.train_samples),
-            ("--test-samples", self.test_samples),
+            ("--train-samples", self.train_samples()),
+            ("--test-samples", self.test_samples()),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{flag} must be at least 1"));
@@ -140,6 +141,19 @@ impl TrainArgs {
             return Err("--train-limit and --test-limit must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Samples of a deterministic network are all the same network.
+    fn default_samples(&self) -> usize {
+        if self.optimizer.is_bayesian() { 10 } else { 1 }
+    }
+
+    fn train_samples(&self) -> usize {
+        self.train_samples.unwrap_or(self.default_samples())
+    }
+
+    fn test_samples(&self) -> usize {
+        self.test_samples.unwrap_or(self.default_samples())
     }
 
     fn hyper(&self) -> Hyper {
@@ -186,8 +200,8 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         arch: arch.clone(),
         engine: EngineConfig {
             batch: args.batch_size,
-            train_samples: args.train_samples,
-            test_samples: args.test_samples,
+            train_samples: args.train_samples(),
+            test_samples: args.test_samples(),
             ..EngineConfig::default()
         },
         epochs: args.epochs,
@@ -210,8 +224,8 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         "hyper": cfg.hyper,
         "batch_size": args.batch_size,
         "epochs": args.epochs,
-        "train_samples": args.train_samples,
-        "test_samples": args.test_samples,
+        "train_samples": args.train_samples(),
+        "test_samples": args.test_samples(),
         "seed": args.seed,
         "dataset": kind.name(),
         "data_dir": dir,

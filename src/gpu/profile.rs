@@ -65,7 +65,8 @@ pub struct Profiler {
 
 impl Profiler {
     pub fn new(ctx: &GpuContext) -> Self {
-        let inside = wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        let inside =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let queries = ctx.features.contains(inside).then(|| {
             let bytes = QUERIES as u64 * 8;
             let buffer = |label, usage| {
@@ -155,7 +156,10 @@ impl Profiler {
         elapsed: Duration,
     ) -> Result<(), GpuError> {
         let Some(q) = &self.queries else {
-            let cost = self.pending.drain(..).fold(Cost::default(), |a, (_, c)| a + c);
+            let cost = self
+                .pending
+                .drain(..)
+                .fold(Cost::default(), |a, (_, c)| a + c);
             add(&mut self.stats, submit, elapsed.as_nanos() as f64, cost);
             return Ok(());
         };
