@@ -31,8 +31,10 @@ fn rule(run: Run, m: f32, s: f32, g_mu_sum: f32, g_sigma_sum: f32, samples: u32)
             return vec2<f32>(m - run.lr_mu * v * g_mu, s * sqrt(1.0 + h * h) - 0.5 * v * g_sigma);
         }
         case BGD_PUBLISHED: {
+            // The authors' foovbdiagonal: the square-root term enters with the wrong sign.
             let h = 0.5 * s * g_sigma;
-            return vec2<f32>(m - run.lr_mu * v * g_mu, s * sqrt(1.0 + h * h) + 0.5 * v * g_sigma);
+            return vec2<f32>(m - run.lr_mu * v * g_mu,
+                             s - run.lr_sigma * (0.5 * v * g_sigma + s * (sqrt(1.0 + h * h) - 1.0)));
         }
         default: { // SGD: deterministic weights = mu (sigma stays 0)
             return vec2<f32>(m - run.lr_mu * g_mu, s);

@@ -22,9 +22,10 @@ pub fn update(h: &Hyper, mu: f64, sigma: f64, g_mu: f64, g_sigma: f64) -> (f64, 
             mu - h.lr_mu * v * g_mu,
             sigma * (1.0 + half * half).sqrt() - 0.5 * v * g_sigma,
         ),
+        // The authors' foovbdiagonal: d_sigma = -lr_sigma (v g / 2 + sigma (sqrt(1 + h^2) - 1)).
         Optimizer::FoovbPublished => (
             mu - h.lr_mu * v * g_mu,
-            sigma * (1.0 + half * half).sqrt() + 0.5 * v * g_sigma,
+            sigma - h.lr_sigma * (0.5 * v * g_sigma + sigma * ((1.0 + half * half).sqrt() - 1.0)),
         ),
         Optimizer::Sgd => (mu - h.lr_mu * g_mu, sigma),
     }
