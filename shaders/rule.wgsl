@@ -42,9 +42,13 @@ fn rule(run: Run, m: f32, s: f32, g_mu_sum: f32, g_sigma_sum: f32, samples: u32)
     }
 }
 
-// Whether a rule's output may be kept: finite mu, and for the Bayesian
-// rules a finite, positive sigma.
+// Whether a rule's output may be kept: finite mu, and for MESU and BGD a
+// finite, positive sigma. The published FOO-VB code never checks sigma and
+// drives some negative (w = mu + sigma eps is symmetric in its sign), so that
+// variant only needs it finite, as it runs there.
 fn healthy(run: Run, ms: vec2<f32>) -> bool {
-    let sigma_ok = run.optimizer == SGD || (ms.y > 0.0 && is_finite(ms.y));
+    var sigma_ok = ms.y > 0.0 && is_finite(ms.y);
+    if (run.optimizer == SGD) { sigma_ok = true; }
+    if (run.optimizer == BGD_PUBLISHED) { sigma_ok = is_finite(ms.y); }
     return sigma_ok && is_finite(ms.x);
 }
