@@ -32,6 +32,7 @@ fn tiny_stream_writes_a_complete_results_folder() {
         "150",
         "--test-samples",
         "4",
+        "--profile",
         "--out",
         dir.to_str().unwrap(),
     ]);
@@ -70,6 +71,41 @@ fn tiny_stream_writes_a_complete_results_folder() {
     let sigma = std::fs::read_to_string(dir.join("sigma_stats.csv")).unwrap();
     assert_eq!(sigma.lines().count(), 1 + 3 * 2, "{sigma}");
     assert!(stdout.contains("task 3/3"), "{stdout}");
+    // --profile: every kernel of the step and of evaluation timed, shares summing to 1.
+    let profile = std::fs::read_to_string(dir.join("profile.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = profile
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let kernels: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    let train = [
+        "noise",
+        "gather_input",
+        "forward_input",
+        "forward_hidden",
+        "loss_grad",
+    ]
+    .into_iter()
+    .chain(["backward", "update_input", "update_hidden"])
+    .map(|k| format!("train/{k}"));
+    let eval = [
+        "noise",
+        "gather_input",
+        "forward_input",
+        "forward_hidden",
+        "predict",
+    ]
+    .into_iter()
+    .map(|k| format!("eval/{k}"));
+    for k in train.chain(eval) {
+        assert!(kernels.contains(&k.as_str()), "{k} missing from {profile}");
+    }
+    let steps = rows.iter().find(|r| r[0] == "train/loss_grad").unwrap()[1];
+    assert_eq!(steps, "600", "one loss_grad per training step: {profile}");
+    let share: f64 = rows.iter().map(|r| r[6].parse::<f64>().unwrap()).sum();
+    assert!((share - 1.0).abs() < 1e-6, "{profile}");
+    assert!(stdout.contains("GFLOP/s"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

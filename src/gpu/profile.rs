@@ -58,9 +58,9 @@ const QUERIES: u32 = 4096;
 
 pub struct Profiler {
     queries: Option<Queries>,
-    /// Launches recorded since the last `collect`, in query order.
-    pending: Vec<(&'static str, Cost)>,
-    stats: BTreeMap<&'static str, KernelStat>,
+    /// Launches recorded since the last `collect`, in query order: (phase, kernel).
+    pending: Vec<((&'static str, &'static str), Cost)>,
+    stats: BTreeMap<(&'static str, &'static str), KernelStat>,
 }
 
 impl Profiler {
@@ -119,14 +119,20 @@ impl Profiler {
         (QUERIES / 2) as usize
     }
 
-    /// Timestamp before a launch of `name`.
-    pub fn begin(&mut self, pass: &mut wgpu::ComputePass<'_>, name: &'static str, cost: Cost) {
+    /// Timestamp before a launch of kernel `name` in `phase` (train, eval).
+    pub fn begin(
+        &mut self,
+        pass: &mut wgpu::ComputePass<'_>,
+        phase: &'static str,
+        name: &'static str,
+        cost: Cost,
+    ) {
         if let Some(q) = &self.queries {
             let i = self.pending.len() as u32 * 2;
             assert!(i + 1 < QUERIES, "more launches than one query set holds");
             pass.write_timestamp(&q.set, i);
         }
-        self.pending.push((name, cost));
+        self.pending.push(((phase, name), cost));
     }
 
     /// Timestamp after the launch begun last.
@@ -147,12 +153,12 @@ impl Profiler {
         }
     }
 
-    /// After the submit (waited for, `elapsed` on the host): add the
-    /// timestamps up per kernel, or without them the whole submit as `submit`.
+    /// After the submit of `phase` (waited for, `elapsed` on the host): add
+    /// the timestamps up per kernel, or without them the whole submit.
     pub fn collect(
         &mut self,
         ctx: &GpuContext,
-        submit: &'static str,
+        phase: &'static str,
         elapsed: Duration,
     ) -> Result<(), GpuError> {
         let Some(q) = &self.queries else {
@@ -160,7 +166,8 @@ impl Profiler {
                 .pending
                 .drain(..)
                 .fold(Cost::default(), |a, (_, c)| a + c);
-            add(&mut self.stats, submit, elapsed.as_nanos() as f64, cost);
+            let key = (phase, "whole submits");
+            add(&mut self.stats, key, elapsed.as_nanos() as f64, cost);
             return Ok(());
         };
         if self.pending.is_empty() {
@@ -190,10 +197,10 @@ impl Profiler {
         let mut rows: Vec<ProfileRow> = self
             .stats
             .iter()
-            .map(|(name, s)| {
+            .map(|((phase, kernel), s)| {
                 let secs = s.nanos * 1e-9;
                 ProfileRow {
-                    name: name.to_string(),
+                    name: format!("{phase}/{kernel}"),
                     calls: s.calls,
                     total_ms: s.nanos * 1e-6,
                     mean_us: s.nanos * 1e-3 / s.calls.max(1) as f64,
@@ -208,7 +215,12 @@ impl Profiler {
     }
 }
 
-fn add(stats: &mut BTreeMap<&'static str, KernelStat>, name: &'static str, nanos: f64, cost: Cost) {
+fn add(
+    stats: &mut BTreeMap<(&'static str, &'static str), KernelStat>,
+    name: (&'static str, &'static str),
+    nanos: f64,
+    cost: Cost,
+) {
     let s = stats.entry(name).or_default();
     s.calls += 1;
     s.nanos += nanos;
@@ -218,13 +230,13 @@ fn add(stats: &mut BTreeMap<&'static str, KernelStat>, name: &'static str, nanos
 /// The per-kernel table for stdout.
 pub fn profile_table(rows: &[ProfileRow]) -> String {
     let mut out = format!(
-        "{:<18} {:>9} {:>11} {:>10} {:>9} {:>9} {:>7}\n",
+        "{:<22} {:>9} {:>11} {:>10} {:>9} {:>9} {:>7}\n",
         "kernel", "calls", "total ms", "mean us", "GFLOP/s", "GB/s", "share"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "{:<18} {:>9} {:>11.1} {:>10.2} {:>9.2} {:>9.2} {:>6.1}%",
+            "{:<22} {:>9} {:>11.1} {:>10.2} {:>9.2} {:>9.2} {:>6.1}%",
             r.name,
             r.calls,
             r.total_ms,

@@ -195,12 +195,12 @@ impl Engine {
             .map_or(usize::MAX, |p| p.borrow().max_launches())
     }
 
-    /// Record `launches` (dispatch, step-uniform slot) in one compute pass
-    /// and submit them. Profiling timestamps each launch and waits for the
-    /// submit, which is then reported as `what` if there are no timestamps.
+    /// Record `launches` (dispatch, step-uniform slot) of `phase` (train,
+    /// eval) in one compute pass and submit them. Profiling timestamps each
+    /// launch and waits for the submit.
     pub(super) fn submit<'a>(
         &self,
-        what: &'static str,
+        phase: &'static str,
         launches: impl IntoIterator<Item = (&'a Dispatch, usize)>,
     ) -> Result<(), EngineError> {
         let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
@@ -211,7 +211,7 @@ impl Engine {
             for (d, slot) in launches {
                 match profiler.as_mut() {
                     Some(p) => {
-                        p.begin(&mut pass, d.kernel.name, d.cost);
+                        p.begin(&mut pass, phase, d.kernel.name, d.cost);
                         d.record(&mut pass, slot, max_dim);
                         p.end(&mut pass);
                     }
@@ -226,7 +226,7 @@ impl Engine {
         self.ctx.queue.submit(Some(encoder.finish()));
         if let Some(p) = profiler.as_mut() {
             self.ctx.wait()?;
-            p.collect(&self.ctx, what, start.elapsed())?;
+            p.collect(&self.ctx, phase, start.elapsed())?;
         }
         Ok(())
     }
@@ -462,7 +462,7 @@ impl Engine {
             self.uniforms.write(&self.ctx, &steps);
             let step_launches =
                 (0..n).flat_map(|s| self.noise.iter().chain(&g.dispatches).map(move |d| (d, s)));
-            self.submit("training submit", step_launches)?;
+            self.submit("train", step_launches)?;
             done += n;
         }
         self.step += count as u64;

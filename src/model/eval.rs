@@ -117,7 +117,7 @@ impl EvalGraph {
             e.uniforms.write(&e.ctx, group);
             let first = noise.iter().filter(|_| i == 0).map(|d| (d, 0));
             let rest = (0..group.len()).flat_map(|c| self.dispatches.iter().map(move |d| (d, c)));
-            e.submit("evaluation submit", first.chain(rest))?;
+            e.submit("eval", first.chain(rest))?;
         }
         let scores = self.scores.read(&e.ctx)?;
         Ok(scores
