@@ -107,7 +107,7 @@ impl Engine {
                 return Err(EngineError::Config(format!("{what} must be at least 1")));
             }
         }
-        if arch.n_in(0) % 4 != 0 {
+        if !arch.n_in(0).is_multiple_of(4) {
             return Err(EngineError::Config(format!(
                 "the input width must be a multiple of 4 (got {})",
                 arch.n_in(0)
