@@ -9,4 +9,4 @@ mod shader;
 pub use buffer::{GpuBuffer, StepUniforms};
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
 pub use philox::philox_on_gpu;
-pub use shader::{Kernel, PipelineCache, Shader, grid};
+pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};

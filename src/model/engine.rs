@@ -1,11 +1,11 @@
 use wgpu::util::DeviceExt;
 
 use super::dispatch::Dispatch;
-use super::eval::{EvalGraph, EvalResult, EvalSet};
+use super::eval::{EvalGraph, EvalKernels, EvalResult, EvalSet};
 use super::train::TrainGraph;
 use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
 use super::{Architecture, DeviceSplit, Params, WORKGROUP};
-use crate::gpu::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader, StepUniforms};
+use crate::gpu::{GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, Shader, StepUniforms};
 use crate::optim::{RunSpec, RunUniform};
 
 /// Shapes of one batched execution.
@@ -21,6 +21,8 @@ pub struct EngineConfig {
     pub eval_chunk: usize,
     /// Most steps recorded into one submit.
     pub steps_per_submit: usize,
+    /// Kernels of evaluation (V0: the training forward, kept as baseline).
+    pub eval_kernels: EvalKernels,
 }
 
 impl Default for EngineConfig {
@@ -31,6 +33,7 @@ impl Default for EngineConfig {
             test_samples: 10,
             eval_chunk: 2000,
             steps_per_submit: 256,
+            eval_kernels: EvalKernels::default(),
         }
     }
 }
@@ -75,7 +78,7 @@ pub struct Engine {
     pub(super) uniforms: StepUniforms<StepUniform>,
     noise: Vec<Dispatch>,
     train: Option<TrainGraph>,
-    evals: Vec<EvalGraph>,
+    pub(super) evals: Vec<EvalGraph>,
     /// Training steps taken: the noise counter of the next step.
     step: u64,
 }
@@ -171,10 +174,23 @@ impl Engine {
         entries: &[(u32, wgpu::BindingResource<'_>)],
         threads: usize,
     ) -> Dispatch {
+        self.tuned_dispatch(shader, entry, WORKGROUP, Vec::new(), entries, threads)
+    }
+
+    /// `dispatch` of a pipeline with its own workgroup size and overrides.
+    pub(super) fn tuned_dispatch(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        workgroup: u32,
+        overrides: Overrides,
+        entries: &[(u32, wgpu::BindingResource<'_>)],
+        threads: usize,
+    ) -> Dispatch {
         let kernel = self
             .cache
             .borrow_mut()
-            .kernel(&self.ctx, shader, entry, WORKGROUP);
+            .tuned_kernel(&self.ctx, shader, entry, workgroup, overrides);
         self.uniforms.groups(&self.ctx, &kernel);
         Dispatch {
             group0: kernel.bind(&self.ctx, 0, entries),
@@ -420,8 +436,8 @@ impl Engine {
 
     /// Put a split on the GPU for evaluation (test set, OOD set).
     pub fn add_eval_set(&mut self, split: &crate::data::Split) -> Result<EvalSet, EngineError> {
-        let split = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
-        let graph = EvalGraph::new(self, split)?;
+        let device = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
+        let graph = EvalGraph::new(self, device, split)?;
         self.evals.push(graph);
         Ok(EvalSet(self.evals.len() - 1))
     }
