@@ -7,44 +7,25 @@ use super::image_tiles::ImageTiles;
 use super::{Engine, EngineError, WORKGROUP};
 use crate::gpu::{GpuBuffer, GpuContext, Overrides, Shader};
 
-/// Images per tile of the first layer: every weight vec4 it loads serves
-/// this many images (more: fewer loads, but more zero pixels multiplied).
+/// Images per tile of the first layer (fixed by `forward_sparse`): every
+/// weight vec4 it loads serves this many images.
 pub const IMAGES_PER_TILE: usize = 8;
-/// Register-block bounds of shaders/eval.wgsl (MAX_TV, MAX_ACC).
-const MAX_TV: usize = 16;
-const MAX_ACC: usize = 128;
-/// GEMM: rows per invocation, most invocations along columns, and the
-/// workgroup-memory capacities (A_CAP floats, B_CAP vec4) it stages through.
-const GEMM_ROWS: usize = 2;
+/// GEMM: most invocations along columns, and the workgroup-memory
+/// capacities (A_CAP floats, B_CAP vec4) of shaders/eval.wgsl.
 const GEMM_MAX_GN: usize = 8;
+const GEMM_ROWS: usize = 4;
 const A_CAP: usize = 1024;
 const B_CAP: usize = 512;
 
-/// A layer's outputs as `blocks` column blocks of `per_block` vec4.
-#[derive(Clone, Copy, Debug)]
-struct Columns {
-    blocks: usize,
-    per_block: usize,
+/// Vec4 per row of layer `l`'s materialised weights: its outputs padded with
+/// zeros, to pairs of vec4 in the first layer (`forward_sparse` takes two).
+fn row4(n_out: usize, first: bool) -> usize {
+    let n4 = n_out.div_ceil(4);
+    if first { n4.next_multiple_of(2) } else { n4 }
 }
 
-impl Columns {
-    fn new(n_out: usize, max_per_block: usize) -> Self {
-        let n4 = n_out.div_ceil(4);
-        let blocks = n4.div_ceil(max_per_block);
-        Columns {
-            blocks,
-            per_block: n4.div_ceil(blocks),
-        }
-    }
-
-    /// Vec4 per row of the materialised weights (padded with zeros).
-    fn vec4s(self) -> usize {
-        self.blocks * self.per_block
-    }
-
-    fn overrides(self) -> Overrides {
-        vec![("NB", self.blocks as u32), ("TV", self.per_block as u32)]
-    }
+fn row_overrides(row4: usize) -> Overrides {
+    vec![("ROW4", row4 as u32)]
 }
 
 /// Buffers and dispatches of the fast path for one evaluation split.
@@ -78,22 +59,18 @@ impl FastEval {
         let mut prologue = Vec::new();
         let mut per_chunk = Vec::new();
         let mut weights = Vec::new();
-        let first = Columns::new(arch.n_out(0), MAX_TV.min(MAX_ACC / IMAGES_PER_TILE));
-        let offset = GpuBuffer::zeroed(&e.ctx, "first-layer offsets", rk * first.vec4s() * 4)?;
+        let first4 = row4(arch.n_out(0), true);
+        let offset = GpuBuffer::zeroed(&e.ctx, "first-layer offsets", rk * first4 * 4)?;
         for l in 0..arch.layers() {
-            let cols = if l == 0 {
-                first
-            } else {
-                Columns::new(arch.n_out(l), MAX_TV.min(MAX_ACC / GEMM_ROWS))
-            };
+            let cols = row4(arch.n_out(l), l == 0);
             let rows = arch.n_in(l) + arch.bias as usize;
-            let w = GpuBuffer::zeroed(&e.ctx, "weight samples", rk * rows * cols.vec4s() * 4)?;
+            let w = GpuBuffer::zeroed(&e.ctx, "weight samples", rk * rows * cols * 4)?;
             let layer = e.layers[l].as_entire_binding();
             prologue.push(e.tuned_dispatch(
                 Shader::Eval,
                 "sample_weights",
                 WORKGROUP,
-                cols.overrides(),
+                row_overrides(cols),
                 &[
                     (0, layer.clone()),
                     (1, e.mu[l].buffer.as_entire_binding()),
@@ -102,28 +79,26 @@ impl FastEval {
                     (4, w.buffer.as_entire_binding()),
                     (8, perm.buffer.as_entire_binding()),
                 ],
-                rk * rows * cols.vec4s(),
+                rk * rows * cols,
             ));
             if l == 0 {
                 prologue.push(e.tuned_dispatch(
                     Shader::Eval,
                     "row_sums",
                     WORKGROUP,
-                    cols.overrides(),
+                    row_overrides(cols),
                     &[
                         (0, layer.clone()),
                         (5, w.buffer.as_entire_binding()),
                         (6, offset.buffer.as_entire_binding()),
                     ],
-                    rk * cols.vec4s(),
+                    rk * cols,
                 ));
-                let mut overrides = cols.overrides();
-                overrides.push(("TM", IMAGES_PER_TILE as u32));
                 per_chunk.push(e.tuned_dispatch(
                     Shader::Eval,
                     "forward_sparse",
                     WORKGROUP,
-                    overrides,
+                    row_overrides(cols),
                     &[
                         (0, layer),
                         (5, w.buffer.as_entire_binding()),
@@ -132,7 +107,7 @@ impl FastEval {
                         (10, start.buffer.as_entire_binding()),
                         (12, acts[0].buffer.as_entire_binding()),
                     ],
-                    rk * chunk.div_ceil(IMAGES_PER_TILE) * cols.blocks,
+                    rk * chunk.div_ceil(IMAGES_PER_TILE) * cols / 2,
                 ));
             } else {
                 per_chunk.push(gemm(e, l, cols, &w, acts, rk, chunk));
@@ -156,12 +131,12 @@ impl FastEval {
     }
 }
 
-/// The tiled GEMM of hidden layer `l`: workgroups of (WG / GN) x GN
-/// invocations, each GEMM_ROWS rows x `cols.per_block` vec4.
+/// The tiled GEMM of hidden layer `l` (`cols` vec4 outputs): workgroups of
+/// (WG / GN) x GN invocations, each GEMM_ROWS rows x 1 vec4.
 fn gemm(
     e: &Engine,
     l: usize,
-    cols: Columns,
+    cols: usize,
     w: &GpuBuffer<f32>,
     acts: &[GpuBuffer<f32>],
     rk: usize,
@@ -169,17 +144,12 @@ fn gemm(
 ) -> Dispatch {
     let wg = WORKGROUP as usize;
     // A power of two, so that it divides the workgroup.
-    let gn = 1 << cols.blocks.min(GEMM_MAX_GN).ilog2();
+    let gn = 1 << cols.min(GEMM_MAX_GN).ilog2();
     let bm = wg / gn * GEMM_ROWS;
-    let bn = gn * cols.per_block;
-    let tk = 16.min(A_CAP / bm).min(B_CAP / bn).max(1);
-    let groups = rk * chunk.div_ceil(bm) * cols.vec4s().div_ceil(bn);
-    let mut overrides = cols.overrides();
-    overrides.extend([
-        ("TM", GEMM_ROWS as u32),
-        ("GN", gn as u32),
-        ("TK", tk as u32),
-    ]);
+    let tk = 16.min(A_CAP / bm).min(B_CAP / gn).max(1);
+    let groups = rk * chunk.div_ceil(bm) * cols.div_ceil(gn);
+    let mut overrides = row_overrides(cols);
+    overrides.extend([("GN", gn as u32), ("TK", tk as u32)]);
     e.tuned_dispatch(
         Shader::Eval,
         "gemm",
