@@ -91,9 +91,10 @@ fn tiny_stream_writes_a_complete_results_folder() {
     .map(|k| format!("train/{k}"));
     let eval = [
         "noise",
-        "gather_input",
-        "forward_input",
-        "forward_hidden",
+        "sample_weights",
+        "row_sums",
+        "forward_sparse",
+        "gemm",
         "predict",
     ]
     .into_iter()

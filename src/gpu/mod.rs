@@ -11,4 +11,4 @@ pub use buffer::{GpuBuffer, StepUniforms};
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
 pub use philox::philox_on_gpu;
 pub use profile::{Cost, ProfileRow, Profiler, profile_csv, profile_table};
-pub use shader::{Kernel, PipelineCache, Shader, grid};
+pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};

@@ -12,6 +12,7 @@ pub enum Shader {
     Output,
     Update,
     InputLayer,
+    Eval,
 }
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
@@ -30,6 +31,7 @@ impl Shader {
             Shader::Output => (true, false, include_str!("../../shaders/output.wgsl")),
             Shader::Update => (false, true, include_str!("../../shaders/update.wgsl")),
             Shader::InputLayer => (true, true, include_str!("../../shaders/input_layer.wgsl")),
+            Shader::Eval => (false, false, include_str!("../../shaders/eval.wgsl")),
         };
         let input = if input { INPUT } else { "" };
         let rule = if rule { RULE } else { "" };
@@ -70,11 +72,14 @@ impl Kernel {
     }
 }
 
-/// Builds each (shader, entry point, workgroup size) once.
+/// `override` constants of one pipeline besides the workgroup size WG.
+pub type Overrides = Vec<(&'static str, u32)>;
+
+/// Builds each (shader, entry point, workgroup size, overrides) once.
 #[derive(Default)]
 pub struct PipelineCache {
     modules: HashMap<Shader, wgpu::ShaderModule>,
-    kernels: HashMap<(Shader, &'static str, u32), Arc<Kernel>>,
+    kernels: HashMap<(Shader, &'static str, u32, Overrides), Arc<Kernel>>,
 }
 
 impl PipelineCache {
@@ -85,9 +90,25 @@ impl PipelineCache {
         entry: &'static str,
         workgroup: u32,
     ) -> Arc<Kernel> {
-        if let Some(k) = self.kernels.get(&(shader, entry, workgroup)) {
+        self.tuned_kernel(ctx, shader, entry, workgroup, Vec::new())
+    }
+
+    /// `kernel` with further `override` constants (tile sizes).
+    pub fn tuned_kernel(
+        &mut self,
+        ctx: &GpuContext,
+        shader: Shader,
+        entry: &'static str,
+        workgroup: u32,
+        overrides: Overrides,
+    ) -> Arc<Kernel> {
+        let key = (shader, entry, workgroup, overrides);
+        if let Some(k) = self.kernels.get(&key) {
             return k.clone();
         }
+        let constants: Vec<(&str, f64)> = std::iter::once(("WG", workgroup as f64))
+            .chain(key.3.iter().map(|&(name, v)| (name, v as f64)))
+            .collect();
         let module = self.modules.entry(shader).or_insert_with(|| {
             ctx.device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -103,7 +124,7 @@ impl PipelineCache {
                 module,
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &[("WG", workgroup as f64)],
+                    constants: &constants,
                     zero_initialize_workgroup_memory: false,
                 },
                 cache: None,
@@ -114,8 +135,7 @@ impl PipelineCache {
             name: entry,
             step_groups: Default::default(),
         });
-        self.kernels
-            .insert((shader, entry, workgroup), kernel.clone());
+        self.kernels.insert(key, kernel.clone());
         kernel
     }
 }

@@ -91,3 +91,19 @@ pub fn predict(s: Shapes, arch: &Architecture) -> Cost {
         F32 * logits + 16.0 * (s.runs * s.batch) as f64,
     )
 }
+
+/// Evaluation: each sample's weights materialised once (2 FLOPs per
+/// parameter), written as vec4 rows over outputs.
+pub fn sample_weights(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    let p = arch.params(l) as f64;
+    cost(
+        2.0 * s.rk() * p,
+        F32 * (2.0 * s.runs as f64 * p + 2.0 * s.rk() * p),
+    )
+}
+
+/// Evaluation: per sample and output, the sum of the first layer's weights.
+pub fn row_sums(s: Shapes, arch: &Architecture) -> Cost {
+    let p = arch.params(0) as f64;
+    cost(s.rk() * p, F32 * s.rk() * p)
+}

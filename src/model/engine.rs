@@ -2,12 +2,12 @@ use wgpu::util::DeviceExt;
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
-use super::eval::{EvalGraph, EvalResult, EvalSet};
+use super::eval::{EvalGraph, EvalKernels, EvalResult, EvalSet};
 use super::train::TrainGraph;
 use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
 use super::{Architecture, DeviceSplit, Params, WORKGROUP};
 use crate::gpu::{
-    Cost, GpuBuffer, GpuContext, GpuError, PipelineCache, ProfileRow, Profiler, Shader,
+    Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, ProfileRow, Profiler, Shader,
     StepUniforms,
 };
 use crate::optim::{RunSpec, RunUniform};
@@ -25,6 +25,8 @@ pub struct EngineConfig {
     pub eval_chunk: usize,
     /// Most steps recorded into one submit.
     pub steps_per_submit: usize,
+    /// Kernels of evaluation (V0: the training forward, kept as baseline).
+    pub eval_kernels: EvalKernels,
 }
 
 impl Default for EngineConfig {
@@ -35,6 +37,7 @@ impl Default for EngineConfig {
             test_samples: 10,
             eval_chunk: 2000,
             steps_per_submit: 256,
+            eval_kernels: EvalKernels::default(),
         }
     }
 }
@@ -79,7 +82,7 @@ pub struct Engine {
     pub(super) uniforms: StepUniforms<StepUniform>,
     noise: Vec<Dispatch>,
     train: Option<TrainGraph>,
-    evals: Vec<EvalGraph>,
+    pub(super) evals: Vec<EvalGraph>,
     profiler: Option<std::cell::RefCell<Profiler>>,
     /// Training steps taken: the noise counter of the next step.
     step: u64,
@@ -248,10 +251,23 @@ impl Engine {
         threads: usize,
         cost: Cost,
     ) -> Dispatch {
+        self.tuned_dispatch(shader, entry, Vec::new(), entries, threads, cost)
+    }
+
+    /// `dispatch` of a pipeline with its own override constants.
+    pub(super) fn tuned_dispatch(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        overrides: Overrides,
+        entries: &[(u32, wgpu::BindingResource<'_>)],
+        threads: usize,
+        cost: Cost,
+    ) -> Dispatch {
         let kernel = self
             .cache
             .borrow_mut()
-            .kernel(&self.ctx, shader, entry, WORKGROUP);
+            .tuned_kernel(&self.ctx, shader, entry, WORKGROUP, overrides);
         self.uniforms.groups(&self.ctx, &kernel);
         Dispatch {
             group0: kernel.bind(&self.ctx, 0, entries),
@@ -525,8 +541,8 @@ impl Engine {
 
     /// Put a split on the GPU for evaluation (test set, OOD set).
     pub fn add_eval_set(&mut self, split: &crate::data::Split) -> Result<EvalSet, EngineError> {
-        let split = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
-        let graph = EvalGraph::new(self, split)?;
+        let device = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
+        let graph = EvalGraph::new(self, device, split)?;
         self.evals.push(graph);
         Ok(EvalSet(self.evals.len() - 1))
     }

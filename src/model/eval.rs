@@ -1,8 +1,18 @@
 use super::cost;
 use super::dispatch::Dispatch;
+use super::eval_fast::{FastEval, IMAGES_PER_TILE};
 use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
 use super::{DeviceSplit, Engine, EngineError};
 use crate::gpu::{GpuBuffer, Shader};
+
+/// Kernels of evaluation: the training forward kernels over the permuted
+/// pixels (`V0`, kept as the baseline), or shaders/eval.wgsl (`Fast`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EvalKernels {
+    V0,
+    #[default]
+    Fast,
+}
 
 /// Handle of a split registered with `Engine::add_eval_set`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,13 +41,22 @@ pub struct EvalGraph {
     perm: GpuBuffer<u32>,
     scores: GpuBuffer<Score>,
     chunk: usize,
+    /// Once per evaluation, after the noise.
+    prologue: Vec<Dispatch>,
+    /// Once per chunk.
     dispatches: Vec<Dispatch>,
-    _acts: Vec<GpuBuffer<f32>>,
-    _x0: GpuBuffer<f32>,
+    acts: Vec<GpuBuffer<f32>>,
+    fast: Option<FastEval>,
+    /// V0's gathered input.
+    _x0: Option<GpuBuffer<f32>>,
 }
 
 impl EvalGraph {
-    pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+    pub fn new(
+        e: &Engine,
+        split: DeviceSplit,
+        host: &crate::data::Split,
+    ) -> Result<Self, EngineError> {
         let r = e.runs.len();
         let k = e.cfg.test_samples;
         let widest = (0..e.arch.layers())
@@ -46,7 +65,11 @@ impl EvalGraph {
             .unwrap_or(1);
         let limit = e.ctx.limits.max_storage_buffer_binding_size as usize;
         let fit = (limit / (4 * r * k * widest)).max(1);
-        let chunk = e.cfg.eval_chunk.min(split.len).min(fit).max(1);
+        let mut chunk = e.cfg.eval_chunk.min(split.len).min(fit).max(1);
+        if e.cfg.eval_kernels == EvalKernels::Fast {
+            // Chunks start on a tile boundary.
+            chunk = (chunk / IMAGES_PER_TILE).max(1) * IMAGES_PER_TILE;
+        }
         let identity: Vec<u32> = (0..split.len as u32).collect();
         let perm: Vec<u32> = (0..r).flat_map(|_| 0..e.arch.n_in(0) as u32).collect();
         let acts = (0..e.arch.layers())
@@ -55,9 +78,23 @@ impl EvalGraph {
         let order = GpuBuffer::from_slice(&e.ctx, "eval order", &identity)?;
         let perm = GpuBuffer::from_slice(&e.ctx, "eval permutation", &perm)?;
         let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
-        let input = [&split.images.buffer, &order.buffer, &perm.buffer];
-        let x0 = GpuBuffer::zeroed(&e.ctx, "eval input", r * chunk * e.arch.n_in(0))?;
-        let mut dispatches = e.forward_dispatches(&x0, &acts, input, k, chunk);
+        let (mut fast, mut dispatches, mut x0) = (None, Vec::new(), None);
+        match e.cfg.eval_kernels {
+            EvalKernels::V0 => {
+                let input = [&split.images.buffer, &order.buffer, &perm.buffer];
+                let x = x0.insert(GpuBuffer::zeroed(
+                    &e.ctx,
+                    "eval input",
+                    r * chunk * e.arch.n_in(0),
+                )?);
+                dispatches = e.forward_dispatches(x, &acts, input, k, chunk);
+            }
+            EvalKernels::Fast => {
+                let f = fast.insert(FastEval::new(e, &host.images, &perm, &acts, chunk)?);
+                dispatches.append(&mut f.per_chunk);
+            }
+        }
+        let prologue = fast.as_mut().map(|f| std::mem::take(&mut f.prologue));
         let last = e.arch.layers() - 1;
         let shader = (Shader::Output, "predict");
         dispatches.push(e.dispatch(
@@ -79,8 +116,10 @@ impl EvalGraph {
             perm,
             scores,
             chunk,
+            prologue: prologue.unwrap_or_default(),
             dispatches,
-            _acts: acts,
+            acts,
+            fast,
             _x0: x0,
         })
     }
@@ -111,11 +150,18 @@ impl EvalGraph {
         let per_submit = e
             .uniforms
             .capacity()
-            .min((e.launches_per_submit() - noise.len()) / self.dispatches.len())
+            .min(
+                (e.launches_per_submit() - noise.len() - self.prologue.len())
+                    / self.dispatches.len(),
+            )
             .max(1);
         for (i, group) in chunks.chunks(per_submit).enumerate() {
             e.uniforms.write(&e.ctx, group);
-            let first = noise.iter().filter(|_| i == 0).map(|d| (d, 0));
+            let first = noise
+                .iter()
+                .chain(&self.prologue)
+                .filter(|_| i == 0)
+                .map(|d| (d, 0));
             let rest = (0..group.len()).flat_map(|c| self.dispatches.iter().map(move |d| (d, c)));
             e.submit("eval", first.chain(rest))?;
         }
@@ -128,5 +174,29 @@ impl EvalGraph {
                 scores: s.to_vec(),
             })
             .collect())
+    }
+}
+
+impl Engine {
+    /// Poison the outputs of evaluating `set` (tests: an unwritten element
+    /// shows as NaN).
+    pub fn poison_eval(&self, set: EvalSet) {
+        let g = &self.evals[set.0];
+        for buf in self.eps.iter().chain(&g.acts) {
+            buf.fill(&self.ctx, f32::NAN);
+        }
+        if let Some(f) = &g.fast {
+            f.poison(&self.ctx);
+        }
+        let nan = f32::NAN;
+        g.scores.fill(
+            &self.ctx,
+            Score {
+                pred: u32::MAX,
+                correct: u32::MAX,
+                h_pred: nan,
+                h_alea: nan,
+            },
+        );
     }
 }

@@ -7,13 +7,16 @@ mod cost;
 mod dispatch;
 mod engine;
 mod eval;
+mod eval_fast;
+mod image_tiles;
 mod split;
 mod train;
 mod uniforms;
 
 pub use arch::{Architecture, Params};
 pub use engine::{Engine, EngineConfig, EngineError, Intermediates};
-pub use eval::{EvalResult, EvalSet};
+pub use eval::{EvalKernels, EvalResult, EvalSet};
+pub use image_tiles::ImageTiles;
 pub use split::DeviceSplit;
 pub use uniforms::{DOMAIN_EVAL, DOMAIN_TRAIN, LayerUniform, Score, StepUniform};
 

@@ -1,0 +1,193 @@
+// Fast evaluation: the K weight samples are materialised once per evaluation
+// as w[r][k][row][c] (vec4 over outputs, rows = inputs then the bias), the
+// first layer runs over the nonzero pixels of tiles of images, the others as
+// a tiled GEMM. Layouts and costs: docs/perf-notes-eval.md.
+
+@group(0) @binding(0) var<uniform> layer: Layer;
+@group(0) @binding(1) var<storage, read> mu: array<f32>;
+@group(0) @binding(2) var<storage, read> sigma: array<f32>;
+@group(0) @binding(3) var<storage, read> eps: array<f32>;
+@group(0) @binding(4) var<storage, read_write> w_out: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> offset_out: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> offset: array<vec4<f32>>;  // [R][K][ROW4]
+@group(0) @binding(8) var<storage, read> perm: array<u32>;          // [R][n_in]
+@group(0) @binding(9) var<storage, read> tiles: array<u32>;         // per entry: pixel, 8 bytes
+@group(0) @binding(10) var<storage, read> tile_start: array<u32>;   // entry range per tile
+@group(0) @binding(11) var<storage, read> act_in: array<f32>;       // [R][K][B][n_in]
+@group(0) @binding(12) var<storage, read_write> act_out: array<f32>; // [R][K][B][n_out]
+@group(1) @binding(0) var<uniform> st: Step;
+
+override WG: u32 = 64u;
+override ROW4: u32 = 1u; // vec4 per row of w: the outputs, padded with zeros
+override GN: u32 = 1u;   // GEMM: invocations along columns in a workgroup
+override TK: u32 = 8u;   // GEMM: inputs per workgroup-memory stage
+
+// Register blocks are fixed: lavapipe (Mesa 22) keeps a function array in
+// memory, one gather per lane and access, so the blocks are mat4x4 values
+// (columns: 4 images or rows, each a vec4 of outputs) indexed by constants.
+fn w_rows() -> u32 {
+    return layer.n_in + layer.has_bias;
+}
+
+// w[r][k][row][c] = mu + sigma * eps_k (the expression of forward.wgsl, so the
+// values are the same f32). The first layer's input rows are stored at the
+// original pixel perm[i], so the image tiles need no permutation.
+@compute @workgroup_size(WG)
+fn sample_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n4 = ROW4;
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.samples * w_rows() * n4) { return; }
+    let c = id % n4;
+    let row = (id / n4) % w_rows();
+    let rk = id / (n4 * w_rows());
+    let r = rk / st.samples;
+    var v = vec4<f32>(0.0);
+    for (var q = 0u; q < 4u; q++) {
+        let j = c * 4u + q;
+        if (j < layer.n_out) {
+            var e = layer.n_out * layer.n_in + j;
+            if (row < layer.n_in) { e = j * layer.n_in + row; }
+            let m = r * layer.stride + e;
+            v[q] = mu[m] + sigma[m] * eps[rk * layer.stride + e];
+        }
+    }
+    var dest = row;
+    if (layer.index == 0u && row < layer.n_in) { dest = perm[r * layer.n_in + row]; }
+    w_out[(rk * w_rows() + dest) * n4 + c] = v;
+}
+
+// First layer: x_i = byte_i * x_scale + x_shift, so
+// z_j = x_scale * sum_{byte_i != 0} byte_i w[i][j] + (x_shift * sum_i w[i][j] + bias_j).
+// This kernel forms the bracket once per sample.
+@compute @workgroup_size(WG)
+fn row_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n4 = ROW4;
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.samples * n4) { return; }
+    let c = id % n4;
+    let base = (id / n4) * w_rows() * n4 + c;
+    var s = vec4<f32>(0.0);
+    for (var i = 0u; i < layer.n_in; i++) { s += w[base + i * n4]; }
+    var o = st.x_shift * s;
+    if (layer.has_bias == 1u) { o += w[base + layer.n_in * n4]; }
+    offset_out[id] = o;
+}
+
+fn activate(z: f32) -> f32 {
+    if (layer.relu == 1u) { return max(z, 0.0); }
+    return z;
+}
+
+// Write the valid lanes of output vec4 column c of example b of sample rk.
+fn store4(rk: u32, b: u32, c: u32, z: vec4<f32>) {
+    let out = (rk * st.batch + b) * layer.n_out;
+    for (var q = 0u; q < 4u; q++) {
+        let j = c * 4u + q;
+        if (j < layer.n_out) { act_out[out + j] = activate(z[q]); }
+    }
+}
+
+// acc += the outer product of the outputs w and the inputs x of 4 images.
+fn outer_add(acc: mat4x4<f32>, w: vec4<f32>, x: vec4<f32>) -> mat4x4<f32> {
+    return acc + mat4x4<f32>(w * x.x, w * x.y, w * x.z, w * x.w);
+}
+
+fn store_block(rk: u32, first_b: u32, c: u32, z: mat4x4<f32>) {
+    let o = offset[rk * ROW4 + c];
+    for (var m = 0u; m < 4u; m++) {
+        if (first_b + m < st.batch) { store4(rk, first_b + m, c, st.x_scale * z[m] + o); }
+    }
+}
+
+// First layer over tiles of 8 images: one invocation per (run, sample, tile,
+// pair of output vec4) walks the pixels that are nonzero in any image of its
+// tile, loading each weight vec4 once for all 8 images.
+@compute @workgroup_size(WG)
+fn forward_sparse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let pairs = ROW4 / 2u;
+    let tiles_here = (st.batch + 7u) / 8u;
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.samples * tiles_here * pairs) { return; }
+    let c = (id % pairs) * 2u;
+    let tile = (id / pairs) % tiles_here;
+    let rk = id / (pairs * tiles_here);
+    let w_base = rk * w_rows() * ROW4 + c;
+    let first = st.pos / 8u + tile;
+    var a0 = mat4x4<f32>(); // images 0-3, outputs c
+    var a1 = mat4x4<f32>(); // images 0-3, outputs c + 1
+    var a2 = mat4x4<f32>(); // images 4-7, outputs c
+    var a3 = mat4x4<f32>(); // images 4-7, outputs c + 1
+    for (var e = tile_start[first]; e < tile_start[first + 1u]; e++) {
+        let at = e * 3u;
+        let row = w_base + tiles[at] * ROW4;
+        let x_lo = vec4<f32>(unpack4xU8(tiles[at + 1u]));
+        let x_hi = vec4<f32>(unpack4xU8(tiles[at + 2u]));
+        let w0 = w[row];
+        let w1 = w[row + 1u];
+        a0 = outer_add(a0, w0, x_lo);
+        a1 = outer_add(a1, w1, x_lo);
+        a2 = outer_add(a2, w0, x_hi);
+        a3 = outer_add(a3, w1, x_hi);
+    }
+    let b = tile * 8u;
+    store_block(rk, b, c, a0);
+    store_block(rk, b, c + 1u, a1);
+    store_block(rk, b + 4u, c, a2);
+    store_block(rk, b + 4u, c + 1u, a3);
+}
+
+// Hidden layers: act_out[rk] = act(act_in[rk] (B x n_in) * w[rk] (n_in x n) + bias),
+// batched over rk. A workgroup of (WG / GN) x GN invocations computes a
+// (WG / GN * 4) x GN vec4 tile, staging TK inputs of both operands in
+// workgroup memory; each invocation keeps 4 rows x 1 vec4 in registers.
+const A_CAP: u32 = 1024u;
+const B_CAP: u32 = 512u;
+var<workgroup> a_tile: array<f32, A_CAP>;        // [bm][TK]
+var<workgroup> b_tile: array<vec4<f32>, B_CAP>;  // [TK][GN]
+
+@compute @workgroup_size(WG)
+fn gemm(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+    let bm = WG / GN * 4u;
+    let col_tiles = (ROW4 + GN - 1u) / GN;
+    let row_tiles = (st.batch + bm - 1u) / bm;
+    let group = wid.x + wid.y * nwg.x;
+    let ct = group % col_tiles;
+    let rt = (group / col_tiles) % row_tiles;
+    let rk = group / (col_tiles * row_tiles);
+    if (rk >= layer.runs * st.samples) { return; }
+    let lr = lid / GN * 4u;
+    let c = ct * GN + lid % GN;
+    let w_base = rk * w_rows() * ROW4;
+    var acc = mat4x4<f32>(); // column m: row lr + m
+    for (var k0 = 0u; k0 < layer.n_in; k0 += TK) {
+        for (var q = lid; q < bm * TK; q += WG) {
+            let m = rt * bm + q / TK;
+            let k = k0 + q % TK;
+            var a = 0.0;
+            if (m < st.batch && k < layer.n_in) { a = act_in[(rk * st.batch + m) * layer.n_in + k]; }
+            a_tile[q] = a;
+        }
+        for (var q = lid; q < TK * GN; q += WG) {
+            let k = k0 + q / GN;
+            let col = ct * GN + q % GN;
+            var b = vec4<f32>(0.0);
+            if (k < layer.n_in && col < ROW4) { b = w[w_base + k * ROW4 + col]; }
+            b_tile[q] = b;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            let x = vec4<f32>(a_tile[lr * TK + kk], a_tile[(lr + 1u) * TK + kk],
+                              a_tile[(lr + 2u) * TK + kk], a_tile[(lr + 3u) * TK + kk]);
+            acc = outer_add(acc, b_tile[kk * GN + lid % GN], x);
+        }
+        workgroupBarrier();
+    }
+    var bias = vec4<f32>(0.0);
+    if (layer.has_bias == 1u && c < ROW4) { bias = w[w_base + layer.n_in * ROW4 + c]; }
+    for (var m = 0u; m < 4u; m++) {
+        let b = rt * bm + lr + m;
+        if (b < st.batch && c < ROW4) { store4(rk, b, c, acc[m] + bias); }
+    }
+}

@@ -1,0 +1,201 @@
+//! The fast evaluation kernels against the f64 reference and against the V0
+//! kernels, at awkward shapes: chunks and splits that end inside an image
+//! tile, widths that are not multiples of 4, 1 to 3 runs, bias on and off,
+//! inputs from MNIST-sparse to dense, outputs poisoned with NaN first.
+
+mod common;
+
+use common::{random_split, rel_err, to_f64};
+use mesu::data::{PIXELS, Split};
+use mesu::model::{
+    Architecture, Engine, EngineConfig, EvalKernels, EvalResult, ImageTiles, Params,
+};
+use mesu::optim::{Hyper, RunSpec, philox_key};
+use mesu::reference;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+const TOL: f64 = 1e-5;
+
+struct Case {
+    hidden: &'static [usize],
+    bias: bool,
+    runs: usize,
+    samples: usize,
+    chunk: usize,
+    images: usize,
+    /// Fraction of pixels set to zero (MNIST: 0.81, Fashion-MNIST: 0.5).
+    zeros: f64,
+}
+
+fn split(n: usize, zeros: f64, seed: u64) -> Split {
+    let mut s = random_split(n, seed);
+    let mut rng = StdRng::seed_from_u64(seed + 1);
+    for b in s.images.iter_mut() {
+        if rng.random_bool(zeros) {
+            *b = 0;
+        }
+    }
+    s
+}
+
+fn evaluate(
+    c: &Case,
+    kernels: EvalKernels,
+    params: &[Params],
+    test: &Split,
+    perms: &[Vec<u32>],
+) -> Vec<EvalResult> {
+    let ctx = common::gpu().expect("checked by the caller");
+    let arch = Architecture::new(PIXELS, c.hidden, 10, c.bias).unwrap();
+    let runs = (0..c.runs as u64)
+        .map(|s| RunSpec {
+            seed: 21 + s,
+            hyper: Hyper::default(),
+        })
+        .collect();
+    let cfg = EngineConfig {
+        test_samples: c.samples,
+        eval_chunk: c.chunk,
+        eval_kernels: kernels,
+        ..Default::default()
+    };
+    let mut engine = Engine::new(ctx, arch, runs, cfg).unwrap();
+    engine.set_params(params);
+    let set = engine.add_eval_set(test).unwrap();
+    engine.poison_eval(set);
+    engine.evaluate(set, perms, 3).unwrap()
+}
+
+fn check(c: Case) {
+    if common::gpu().is_none() {
+        return;
+    }
+    let arch = Architecture::new(PIXELS, c.hidden, 10, c.bias).unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let params: Vec<Params> = (0..c.runs as u64)
+        .map(|r| {
+            let mut p = Params::init(&arch, 70 + r, true);
+            for s in p.sigma.iter_mut().flatten() {
+                *s = rng.random_range(0.02..0.3);
+            }
+            p
+        })
+        .collect();
+    let test = split(c.images, c.zeros, 9);
+    let perms: Vec<Vec<u32>> = (0..c.runs)
+        .map(|_| {
+            let mut p: Vec<u32> = (0..PIXELS as u32).collect();
+            p.shuffle(&mut rng);
+            p
+        })
+        .collect();
+    let fast = evaluate(&c, EvalKernels::Fast, &params, &test, &perms);
+    let v0 = evaluate(&c, EvalKernels::V0, &params, &test, &perms);
+    let (mean, std) = test.pixel_mean_std();
+    let all: Vec<u32> = (0..test.len() as u32).collect();
+    for r in 0..c.runs {
+        let eps: Vec<_> = (0..arch.layers())
+            .map(|l| {
+                reference::layer_noise(
+                    philox_key(21 + r as u64),
+                    3,
+                    l as u32,
+                    1,
+                    c.samples,
+                    arch.params(l),
+                )
+            })
+            .collect();
+        let x = reference::input_batch(&test.images, PIXELS, &perms[r], &all, mean, std);
+        let f64s = |v: &[Vec<f32>]| v.iter().map(|l| to_f64(l)).collect::<Vec<_>>();
+        let pred = reference::predict(
+            &arch,
+            &f64s(&params[r].mu),
+            &f64s(&params[r].sigma),
+            &eps,
+            &x,
+            test.len(),
+        );
+        let preds: Vec<u32> = pred.iter().map(|p| p.pred as u32).collect();
+        let h_ref: Vec<f64> = pred.iter().flat_map(|p| [p.h_pred, p.h_alea]).collect();
+        let entropies = |res: &EvalResult| -> Vec<f32> {
+            res.scores
+                .iter()
+                .flat_map(|s| [s.h_pred, s.h_alea])
+                .collect()
+        };
+        for (name, res) in [("fast", &fast[r]), ("v0", &v0[r])] {
+            let got: Vec<u32> = res.scores.iter().map(|s| s.pred).collect();
+            assert_eq!(
+                got, preds,
+                "{name}, run {r}: predictions differ from the reference"
+            );
+            let err = rel_err(&entropies(res), &h_ref);
+            println!(
+                "{} {name} run {r}: entropies max relative error {err:.2e}",
+                arch.describe()
+            );
+            assert!(
+                err < TOL,
+                "{name}: relative error {err:.2e} exceeds {TOL:.0e}"
+            );
+        }
+        assert_eq!(fast[r].correct, v0[r].correct);
+        let err = rel_err(&entropies(&fast[r]), &to_f64(&entropies(&v0[r])));
+        assert!(err < TOL, "fast vs v0: relative error {err:.2e}");
+    }
+}
+
+#[test]
+fn fast_matches_reference_two_hidden_layers_with_bias_three_runs() {
+    check(Case {
+        hidden: &[37, 13],
+        bias: true,
+        runs: 3,
+        samples: 3,
+        chunk: 21,
+        images: 29,
+        zeros: 0.81,
+    });
+}
+
+#[test]
+fn fast_matches_reference_dense_input_no_bias() {
+    check(Case {
+        hidden: &[13],
+        bias: false,
+        runs: 2,
+        samples: 5,
+        chunk: 9,
+        images: 19,
+        zeros: 0.5,
+    });
+}
+
+#[test]
+fn fast_matches_reference_without_hidden_layer() {
+    check(Case {
+        hidden: &[],
+        bias: true,
+        runs: 2,
+        samples: 4,
+        chunk: 100,
+        images: 11,
+        zeros: 0.0,
+    });
+}
+
+#[test]
+fn image_tiles_list_the_nonzero_pixels_of_each_tile() {
+    let pixels = 3;
+    // Image 0: pixels (0, 5, 0); images 1..8 zero but image 2 pixel 2 = 7;
+    // image 8 (second tile, alone): pixel 0 = 9.
+    let mut images = vec![0u8; 9 * pixels];
+    images[1] = 5;
+    images[2 * pixels + 2] = 7;
+    images[8 * pixels] = 9;
+    let t = ImageTiles::new(&images, pixels, 8).unwrap();
+    assert_eq!(t.start, vec![0, 2, 3]);
+    assert_eq!(t.entries, vec![1, 5, 0, 2, 7 << 16, 0, 0, 9, 0]);
+}
