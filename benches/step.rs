@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
-use mesu::gpu::{AdapterChoice, GpuContext};
+use mesu::gpu::{AdapterChoice, GpuContext, peak_gflops};
 use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels};
 use mesu::optim::{Hyper, RunSpec};
 
@@ -20,6 +20,8 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
     let ctx = GpuContext::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"));
     let adapter = ctx.describe();
+    // The device's achievable f32 rate, measured in the same run.
+    let peak = peak_gflops(&ctx, 64 * 1024, 2048, 5).unwrap_or_else(|e| panic!("{e}"));
     let arch = Architecture::new(PIXELS, &[50], CLASSES, false).unwrap();
     let runs = vec![RunSpec {
         seed: 0,
@@ -69,7 +71,11 @@ fn main() {
         "{:<52} {:>12.0}",
         "train steps/s (784-50-10, B=1, K=10)", rate
     );
-    let mut csv = format!("benchmark,value\ntrain_steps_per_s,{rate}\n");
+    println!(
+        "{:<52} {:>12.1}",
+        "peak f32 (independent FMA chains), GFLOP/s", peak
+    );
+    let mut csv = format!("benchmark,value\npeak_gflops,{peak}\ntrain_steps_per_s,{rate}\n");
     for (name, secs) in &evals {
         let per_s = images * samples / secs;
         let gflops = dense_flop / secs / 1e9;
@@ -88,8 +94,14 @@ fn main() {
             format!("  {name}: GFLOP/s (dense-equivalent)"),
             gflops
         );
+        let share = gflops / peak;
+        println!(
+            "{:<52} {:>11.1}%",
+            format!("  {name}: share of peak"),
+            share * 100.0
+        );
         csv += &format!(
-            "eval_{name}_s,{secs}\neval_{name}_image_samples_per_s,{per_s}\neval_{name}_dense_gflops,{gflops}\n"
+            "eval_{name}_s,{secs}\neval_{name}_image_samples_per_s,{per_s}\neval_{name}_dense_gflops,{gflops}\neval_{name}_share_of_peak,{share}\n"
         );
     }
     let speedup = evals[0].1 / evals[1].1;

@@ -13,6 +13,7 @@ pub enum Shader {
     Update,
     InputLayer,
     Eval,
+    Peak,
 }
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
@@ -32,6 +33,7 @@ impl Shader {
             Shader::Update => (false, true, include_str!("../../shaders/update.wgsl")),
             Shader::InputLayer => (true, true, include_str!("../../shaders/input_layer.wgsl")),
             Shader::Eval => (false, false, include_str!("../../shaders/eval.wgsl")),
+            Shader::Peak => (false, false, include_str!("../../shaders/peak.wgsl")),
         };
         let input = if input { INPUT } else { "" };
         let rule = if rule { RULE } else { "" };

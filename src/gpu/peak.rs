@@ -1,0 +1,47 @@
+use std::time::Instant;
+
+use super::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader};
+
+/// FLOPs per invocation and loop iteration of shaders/peak.wgsl:
+/// 8 chains x vec4 x (multiply + add).
+const FLOPS_PER_ITERATION: f64 = 8.0 * 4.0 * 2.0;
+
+/// The achievable f32 FMA rate of the adapter in GFLOP/s: the median of
+/// `repeats` timed dispatches of `invocations` x `iterations` independent
+/// FMA chains (after one untimed warm-up that compiles the pipeline).
+pub fn peak_gflops(
+    ctx: &GpuContext,
+    invocations: usize,
+    iterations: u32,
+    repeats: usize,
+) -> Result<f64, GpuError> {
+    let mut cache = PipelineCache::default();
+    let kernel = cache.kernel(ctx, Shader::Peak, "peak", 64);
+    let sink = GpuBuffer::<[f32; 4]>::zeroed(ctx, "peak sink", invocations)?;
+    let count = GpuBuffer::from_slice(ctx, "peak iterations", &[[iterations, 0, 0, 0]])?;
+    let group = kernel.bind(
+        ctx,
+        0,
+        &[
+            (0, sink.buffer.as_entire_binding()),
+            (1, count.buffer.as_entire_binding()),
+        ],
+    );
+    let run = || -> Result<f64, GpuError> {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            pass.dispatch_workgroups(invocations.div_ceil(64) as u32, 1, 1);
+        }
+        let start = Instant::now();
+        ctx.submit_wait(encoder)?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    run()?;
+    let mut secs = (0..repeats).map(|_| run()).collect::<Result<Vec<_>, _>>()?;
+    secs.sort_by(f64::total_cmp);
+    let flops = invocations as f64 * iterations as f64 * FLOPS_PER_ITERATION;
+    Ok(flops / secs[secs.len() / 2] * 1e-9)
+}
