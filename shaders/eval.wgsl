@@ -191,3 +191,34 @@ fn gemm(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
         if (b < st.batch && c < ROW4) { store4(rk, b, c, acc[m] + bias); }
     }
 }
+
+// The same product without workgroup memory, for CPU adapters (where a
+// workgroup-memory load costs as much as a storage load and every barrier
+// suspends the workgroup): one invocation per 4 rows x 1 vec4 of outputs,
+// reading its inputs and weights directly.
+@compute @workgroup_size(WG)
+fn gemm_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let id = linear_id(gid, nwg, WG);
+    let row_blocks = (st.batch + 3u) / 4u;
+    let c = id % ROW4;
+    let first = (id / ROW4) % row_blocks * 4u;
+    let rk = id / (ROW4 * row_blocks);
+    if (rk >= layer.runs * st.samples) { return; }
+    let w_base = rk * w_rows() * ROW4 + c;
+    // Rows past the batch read row `first` again and are not stored.
+    var rows = vec4<u32>(first);
+    for (var m = 1u; m < 4u; m++) {
+        if (first + m < st.batch) { rows[m] = first + m; }
+    }
+    let a = (rk * st.batch + rows) * layer.n_in;
+    var acc = mat4x4<f32>();
+    for (var k = 0u; k < layer.n_in; k++) {
+        let x = vec4<f32>(act_in[a.x + k], act_in[a.y + k], act_in[a.z + k], act_in[a.w + k]);
+        acc = outer_add(acc, w[w_base + k * ROW4], x);
+    }
+    var bias = vec4<f32>(0.0);
+    if (layer.has_bias == 1u) { bias = w[w_base + layer.n_in * ROW4]; }
+    for (var m = 0u; m < 4u; m++) {
+        if (first + m < st.batch) { store4(rk, first + m, c, acc[m] + bias); }
+    }
+}

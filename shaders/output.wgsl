@@ -44,6 +44,9 @@ fn loss_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     loss[id] += total / f32(st.samples);
 }
 
+// Log-sum-exp of the first LSE_CACHE samples, computed once per example.
+const LSE_CACHE: u32 = 32u;
+
 // Class = argmax of the mean over K of log-softmax; entropies in bits.
 @compute @workgroup_size(WG)
 fn predict(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -54,6 +57,17 @@ fn predict(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let n = example_index(r, b);
     let inv_k = 1.0 / f32(st.samples);
     let inv_ln2 = 1.4426950408889634;
+    var lse: array<f32, LSE_CACHE>;
+    var h_alea = 0.0;
+    for (var k = 0u; k < st.samples; k++) {
+        let base = logits_base(r, k, b);
+        let l = log_sum_exp(base);
+        if (k < LSE_CACHE) { lse[k] = l; }
+        for (var c = 0u; c < layer.n_out; c++) {
+            let lp = logits[base + c] - l;
+            h_alea -= exp(lp) * lp * inv_ln2;
+        }
+    }
     var best = 0u;
     var best_score = -3.4e38;
     var h_pred = 0.0;
@@ -62,7 +76,9 @@ fn predict(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         var mean_p = 0.0;
         for (var k = 0u; k < st.samples; k++) {
             let base = logits_base(r, k, b);
-            let lp = logits[base + c] - log_sum_exp(base);
+            var l = 0.0;
+            if (k < LSE_CACHE) { l = lse[k]; } else { l = log_sum_exp(base); }
+            let lp = logits[base + c] - l;
             mean_log += lp;
             mean_p += exp(lp);
         }
@@ -70,15 +86,6 @@ fn predict(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         mean_p *= inv_k;
         if (mean_log > best_score) { best_score = mean_log; best = c; }
         if (mean_p > 0.0) { h_pred -= mean_p * log(mean_p) * inv_ln2; }
-    }
-    var h_alea = 0.0;
-    for (var k = 0u; k < st.samples; k++) {
-        let base = logits_base(r, k, b);
-        let lse = log_sum_exp(base);
-        for (var c = 0u; c < layer.n_out; c++) {
-            let lp = logits[base + c] - lse;
-            h_alea -= exp(lp) * lp * inv_ln2;
-        }
     }
     scores[r * st.examples + st.pos + b] =
         Score(best, select(0u, 1u, best == labels[n]), h_pred, h_alea * inv_k);

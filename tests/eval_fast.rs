@@ -92,6 +92,7 @@ fn check(c: Case) {
         .collect();
     let fast = evaluate(&c, EvalKernels::Fast, &params, &test, &perms);
     let v0 = evaluate(&c, EvalKernels::V0, &params, &test, &perms);
+    let tiled = evaluate(&c, EvalKernels::FastTiled, &params, &test, &perms);
     let (mean, std) = test.pixel_mean_std();
     let all: Vec<u32> = (0..test.len() as u32).collect();
     for r in 0..c.runs {
@@ -125,7 +126,7 @@ fn check(c: Case) {
                 .flat_map(|s| [s.h_pred, s.h_alea])
                 .collect()
         };
-        for (name, res) in [("fast", &fast[r]), ("v0", &v0[r])] {
+        for (name, res) in [("fast", &fast[r]), ("v0", &v0[r]), ("tiled", &tiled[r])] {
             let got: Vec<u32> = res.scores.iter().map(|s| s.pred).collect();
             assert_eq!(
                 got, preds,

@@ -6,12 +6,15 @@ use super::{DeviceSplit, Engine, EngineError};
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Kernels of evaluation: the training forward kernels over the permuted
-/// pixels (`V0`, kept as the baseline), or shaders/eval.wgsl (`Fast`).
+/// pixels (`V0`, kept as the baseline), or shaders/eval.wgsl (`Fast`: its
+/// hidden-layer GEMM tiled through workgroup memory on GPUs, reading
+/// directly on CPU adapters; `FastTiled` forces the tiled one, for tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EvalKernels {
     V0,
     #[default]
     Fast,
+    FastTiled,
 }
 
 /// Handle of a split registered with `Engine::add_eval_set`.
@@ -66,7 +69,7 @@ impl EvalGraph {
         let limit = e.ctx.limits.max_storage_buffer_binding_size as usize;
         let fit = (limit / (4 * r * k * widest)).max(1);
         let mut chunk = e.cfg.eval_chunk.min(split.len).min(fit).max(1);
-        if e.cfg.eval_kernels == EvalKernels::Fast {
+        if e.cfg.eval_kernels != EvalKernels::V0 {
             // Chunks start on a tile boundary.
             chunk = (chunk / IMAGES_PER_TILE).max(1) * IMAGES_PER_TILE;
         }
@@ -89,8 +92,10 @@ impl EvalGraph {
                 )?);
                 dispatches = e.forward_dispatches(x, &acts, input, k, chunk);
             }
-            EvalKernels::Fast => {
-                let f = fast.insert(FastEval::new(e, &host.images, &perm, &acts, chunk)?);
+            EvalKernels::Fast | EvalKernels::FastTiled => {
+                let tiled = e.cfg.eval_kernels == EvalKernels::FastTiled
+                    || e.ctx.info.device_type != wgpu::DeviceType::Cpu;
+                let f = fast.insert(FastEval::new(e, &host.images, &perm, &acts, chunk, tiled)?);
                 dispatches.append(&mut f.per_chunk);
             }
         }
