@@ -8,7 +8,7 @@
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
 @group(0) @binding(2) var<storage, read_write> mu: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sigma: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> eps: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> eps: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> x0: array<vec4<f32>>;   // [R][B][n_in]
 @group(0) @binding(6) var<storage, read_write> act_out: array<f32>;    // [R][K][B][n_out]
 @group(0) @binding(7) var<storage, read> delta: array<f32>;            // [R][K][B][n_out]
@@ -16,6 +16,9 @@
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
+// 1: forward_input draws the layer's noise itself (batch 1 training: each
+// (k, j) row is drawn by exactly one invocation) instead of reading it.
+override DRAW_NOISE: u32 = 0u;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -49,6 +52,18 @@ fn reduce(lane: u32) -> f32 {
     return partial[0];
 }
 
+// Noise quad `g` of the layer for sample k of run r: drawn, and stored when
+// `owner` (DRAW_NOISE), or read.
+fn noise_quad(r: u32, k: u32, g: u32, owner: bool) -> vec4<f32> {
+    let at = (r * st.samples + k) * layer.stride / 4u + g;
+    if (DRAW_NOISE == 0u) { return eps[at]; }
+    let run = runs[r];
+    let z = box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain),
+                               vec2<u32>(run.key0, run.key1)));
+    if (owner) { eps[at] = z; }
+    return z;
+}
+
 // One invocation per output (r, k, b, j), reading its weight row as vec4s.
 @compute @workgroup_size(WG)
 fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -60,18 +75,20 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let r = rk / st.samples;
     let quads = layer.n_in / 4u;
     let w = r * layer.stride / 4u + j * quads;
-    let n = rk * layer.stride / 4u + j * quads;
+    let k = rk % st.samples;
     let x = (r * st.batch + rkb % st.batch) * quads;
     var acc = vec4<f32>(0.0);
     for (var q = 0u; q < quads; q++) {
-        acc += (mu[w + q] + sigma[w + q] * eps[n + q]) * x0[x + q];
+        acc += (mu[w + q] + sigma[w + q] * noise_quad(r, k, j * quads + q, true)) * x0[x + q];
     }
     var z = acc.x + acc.y + acc.z + acc.w;
     if (layer.has_bias == 1u) {
         let e = layer.n_out * layer.n_in + j;
         let wb = r * layer.stride + e;
-        let nb = rk * layer.stride + e;
-        z += mu[wb / 4u][wb % 4u] + sigma[wb / 4u][wb % 4u] * eps[nb / 4u][nb % 4u];
+        // A bias quad holds the biases of outputs 4m..4m+3 (n_in % 4 == 0):
+        // each draws it, output 4m stores it (with the row padding).
+        let nz = noise_quad(r, k, e / 4u, j % 4u == 0u)[e % 4u];
+        z += mu[wb / 4u][wb % 4u] + sigma[wb / 4u][wb % 4u] * nz;
     }
     if (layer.relu == 1u) { z = max(z, 0.0); }
     act_out[out] = z;

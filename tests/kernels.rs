@@ -193,6 +193,27 @@ fn mesu_step_matches_reference() {
     check_step(arch, runs, 3, 5);
 }
 
+/// Batch 1: the first layer's forward draws that layer's noise itself; its
+/// bias quads are shared by four outputs (21 outputs: a partial last quad).
+#[test]
+fn batch_one_step_with_noise_drawn_in_forward_matches_reference() {
+    let arch = Architecture::new(PIXELS, &[21], 10, true).unwrap();
+    let runs = vec![
+        RunSpec {
+            seed: 9,
+            hyper: Hyper::default(),
+        },
+        RunSpec {
+            seed: 10,
+            hyper: Hyper {
+                optimizer: Optimizer::Bgd,
+                ..Hyper::default()
+            },
+        },
+    ];
+    check_step(arch, runs, 1, 4);
+}
+
 #[test]
 fn baselines_step_matches_reference_deep_with_bias() {
     let arch = Architecture::new(PIXELS, &[19, 13], 10, true).unwrap();

@@ -279,15 +279,17 @@ impl Engine {
 
     /// The input gather into `x0` (from `images` through `order` and `perm`)
     /// and the sampled forward of every layer into `acts`; sized for
-    /// `samples` x `batch` examples.
+    /// `samples` x `batch` examples. With `draw_noise` (batch 1 only) the
+    /// first layer's forward draws that layer's noise itself.
     pub(super) fn forward_dispatches(
         &self,
         x0: &GpuBuffer<f32>,
         acts: &[GpuBuffer<f32>],
         [images, order, perm]: [&wgpu::Buffer; 3],
-        samples: usize,
-        batch: usize,
+        (samples, batch): (usize, usize),
+        draw_noise: bool,
     ) -> Vec<Dispatch> {
+        assert!(!draw_noise || batch == 1, "one invocation per noise row");
         let r = self.runs.len();
         let shapes = self.shapes(samples, batch);
         let gather = self.dispatch(
@@ -303,11 +305,13 @@ impl Engine {
             r * batch * self.arch.n_in(0) / 4,
             cost::gather_input(shapes, &self.arch),
         );
-        let first = self.dispatch(
+        let first = self.tuned_dispatch(
             Shader::InputLayer,
             "forward_input",
+            vec![("DRAW_NOISE", draw_noise as u32)],
             &[
                 (0, self.layers[0].as_entire_binding()),
+                (1, self.run_buf.buffer.as_entire_binding()),
                 (2, self.mu[0].buffer.as_entire_binding()),
                 (3, self.sigma[0].buffer.as_entire_binding()),
                 (4, self.eps[0].buffer.as_entire_binding()),
@@ -452,7 +456,9 @@ impl Engine {
             )));
         }
         let g = self.train.as_ref().expect("checked above");
-        let launches = self.noise.len() + g.dispatches.len();
+        // The first layer's noise is drawn by its forward when the graph says so.
+        let noise = &self.noise[g.draws_input_noise as usize..];
+        let launches = noise.len() + g.dispatches.len();
         let per_submit = self
             .uniforms
             .capacity()
@@ -477,7 +483,7 @@ impl Engine {
                 .collect();
             self.uniforms.write(&self.ctx, &steps);
             let step_launches =
-                (0..n).flat_map(|s| self.noise.iter().chain(&g.dispatches).map(move |d| (d, s)));
+                (0..n).flat_map(|s| noise.iter().chain(&g.dispatches).map(move |d| (d, s)));
             self.submit("train", step_launches)?;
             done += n;
         }

@@ -11,6 +11,8 @@ pub struct TrainGraph {
     pub order: GpuBuffer<u32>,
     pub perm: GpuBuffer<u32>,
     pub x0: GpuBuffer<f32>,
+    /// Batch 1: the first layer's forward draws its noise (no noise launch).
+    pub draws_input_noise: bool,
     pub acts: Vec<GpuBuffer<f32>>,
     pub deltas: Vec<GpuBuffer<f32>>,
     pub loss: GpuBuffer<f32>,
@@ -34,6 +36,7 @@ impl TrainGraph {
         }
         let mut g = TrainGraph {
             x0: GpuBuffer::zeroed(&e.ctx, "input", r * b * e.arch.n_in(0))?,
+            draws_input_noise: b == 1,
             order: GpuBuffer::from_slice(&e.ctx, "order", &identity)?,
             perm: GpuBuffer::from_slice(&e.ctx, "permutation", &perm)?,
             acts,
@@ -57,7 +60,13 @@ impl TrainGraph {
             &self.order.buffer,
             &self.perm.buffer,
         ];
-        let mut out = e.forward_dispatches(&self.x0, &self.acts, sources, k, b);
+        let mut out = e.forward_dispatches(
+            &self.x0,
+            &self.acts,
+            sources,
+            (k, b),
+            self.draws_input_noise,
+        );
         let last = layers - 1;
         let shader = (Shader::Output, "loss_grad");
         out.push(e.dispatch(
