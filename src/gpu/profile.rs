@@ -110,10 +110,6 @@ impl Profiler {
         }
     }
 
-    pub fn per_kernel(&self) -> bool {
-        self.queries.is_some()
-    }
-
     /// Most launches one submit may record before `collect`.
     pub fn max_launches(&self) -> usize {
         (QUERIES / 2) as usize

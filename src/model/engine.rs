@@ -234,6 +234,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Batch 1: the first layer's forward draws that layer's training noise
+    /// (each (k, j) row has one invocation), so it has no noise launch.
+    pub(super) fn draws_input_noise(&self) -> bool {
+        self.cfg.batch == 1
+    }
+
     pub(super) fn shapes(&self, samples: usize, batch: usize) -> Shapes {
         Shapes {
             runs: self.runs.len(),
@@ -457,7 +463,7 @@ impl Engine {
         }
         let g = self.train.as_ref().expect("checked above");
         // The first layer's noise is drawn by its forward when the graph says so.
-        let noise = &self.noise[g.draws_input_noise as usize..];
+        let noise = &self.noise[self.draws_input_noise() as usize..];
         let launches = noise.len() + g.dispatches.len();
         let per_submit = self
             .uniforms

@@ -101,10 +101,9 @@ impl EvalGraph {
         }
         let prologue = fast.as_mut().map(|f| std::mem::take(&mut f.prologue));
         let last = e.arch.layers() - 1;
-        let shader = (Shader::Output, "predict");
         dispatches.push(e.dispatch(
-            shader.0,
-            shader.1,
+            Shader::Output,
+            "predict",
             &[
                 (0, e.layers[last].as_entire_binding()),
                 (1, acts[last].buffer.as_entire_binding()),

@@ -11,8 +11,6 @@ pub struct TrainGraph {
     pub order: GpuBuffer<u32>,
     pub perm: GpuBuffer<u32>,
     pub x0: GpuBuffer<f32>,
-    /// Batch 1: the first layer's forward draws its noise (no noise launch).
-    pub draws_input_noise: bool,
     pub acts: Vec<GpuBuffer<f32>>,
     pub deltas: Vec<GpuBuffer<f32>>,
     pub loss: GpuBuffer<f32>,
@@ -36,7 +34,6 @@ impl TrainGraph {
         }
         let mut g = TrainGraph {
             x0: GpuBuffer::zeroed(&e.ctx, "input", r * b * e.arch.n_in(0))?,
-            draws_input_noise: b == 1,
             order: GpuBuffer::from_slice(&e.ctx, "order", &identity)?,
             perm: GpuBuffer::from_slice(&e.ctx, "permutation", &perm)?,
             acts,
@@ -60,18 +57,12 @@ impl TrainGraph {
             &self.order.buffer,
             &self.perm.buffer,
         ];
-        let mut out = e.forward_dispatches(
-            &self.x0,
-            &self.acts,
-            sources,
-            (k, b),
-            self.draws_input_noise,
-        );
+        let mut out =
+            e.forward_dispatches(&self.x0, &self.acts, sources, (k, b), e.draws_input_noise());
         let last = layers - 1;
-        let shader = (Shader::Output, "loss_grad");
         out.push(e.dispatch(
-            shader.0,
-            shader.1,
+            Shader::Output,
+            "loss_grad",
             &[
                 (0, e.layers[last].as_entire_binding()),
                 (1, self.acts[last].buffer.as_entire_binding()),
@@ -84,10 +75,9 @@ impl TrainGraph {
             cost::loss_grad(shapes, &e.arch),
         ));
         for l in (1..layers).rev() {
-            let shader = (Shader::Backward, "backward");
             out.push(e.dispatch(
-                shader.0,
-                shader.1,
+                Shader::Backward,
+                "backward",
                 &[
                     (0, e.layers[l].as_entire_binding()),
                     (1, e.mu[l].buffer.as_entire_binding()),
