@@ -12,3 +12,4 @@ pub mod optim;
 pub mod reference;
 pub mod report;
 pub mod stream;
+pub mod sweep;

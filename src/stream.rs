@@ -1,8 +1,11 @@
 //! The permuted-task stream of the paper: learn T tasks one after another
 //! with no task boundaries given to the learner, evaluate every seen task
-//! after each one, and keep the results folder up to date.
+//! after each one, and keep the results folder up to date. A group of R runs
+//! that share an architecture and the engine's shapes trains as one batched
+//! execution; each run keeps its own seed (weights, noise, permutations,
+//! shuffles), rule and results folder, and gets the results it would get alone.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -17,19 +20,29 @@ use crate::report::{self, ReportError, RunRecord, SigmaStat, sigma_stats};
 /// Steps between two progress reports (each costs one small readback).
 const REPORT_EVERY: usize = 1000;
 
+/// Settings every run of a group shares.
 #[derive(Clone, Debug)]
 pub struct StreamConfig {
     pub tasks: usize,
     pub arch: Architecture,
     pub engine: EngineConfig,
     pub epochs: usize,
-    pub hyper: Hyper,
-    pub seed: u64,
     pub shuffle: bool,
     /// Also evaluate tasks not trained yet (forward transfer).
     pub eval_all: bool,
     /// Time every kernel (profile.csv in the results folder).
     pub profile: bool,
+}
+
+/// One run of a group.
+#[derive(Clone, Debug)]
+pub struct StreamRun {
+    pub seed: u64,
+    pub hyper: Hyper,
+    /// Every setting, written as the run's config.json.
+    pub config: Value,
+    /// The run's results folder.
+    pub out: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,39 +55,50 @@ pub enum StreamError {
     TooFewExamples(usize),
 }
 
-/// Hooks for a progress display.
+/// Hooks for a progress display; figures are means over the group's runs.
 pub trait Progress {
     fn task_started(&mut self, task: usize, steps: u64);
     fn steps_done(&mut self, steps: u64, loss: f64);
     fn task_finished(&mut self, task: usize, newest: f64, mean_all: f64);
 }
 
-/// What a finished stream produced.
+/// What one run of a finished stream produced.
 pub struct StreamOutcome {
     pub matrix: Vec<Vec<f64>>,
     pub metrics: StreamMetrics,
     pub sigma: Vec<SigmaStat>,
+}
+
+/// What a finished group produced.
+pub struct GroupOutcome {
+    /// One per run, in the order given.
+    pub runs: Vec<StreamOutcome>,
+    /// Wall and training times of the group, shared by its runs.
     pub summary: Value,
     /// With `profile`: how kernels were timed, and the per-kernel rows.
     pub profile: Option<(&'static str, Vec<ProfileRow>)>,
 }
 
-/// Train the stream on `data`, writing the results folder `out` after every task.
-pub fn run_stream(
+/// Train the stream on `data` for every run of `runs` at once, writing each
+/// run's results folder after every task.
+pub fn run_group(
     engine_ctx: crate::gpu::GpuContext,
     data: &Dataset,
     cfg: &StreamConfig,
-    config_json: &Value,
-    out: &Path,
+    runs: &[StreamRun],
     progress: &mut dyn Progress,
-) -> Result<StreamOutcome, StreamError> {
+) -> Result<GroupOutcome, StreamError> {
     let start = Instant::now();
     let t = cfg.tasks;
-    let runs = vec![RunSpec {
-        seed: cfg.seed,
-        hyper: cfg.hyper.clone(),
-    }];
-    let mut engine = Engine::new(engine_ctx, cfg.arch.clone(), runs, cfg.engine.clone())?;
+    let r = runs.len();
+    let specs = runs
+        .iter()
+        .map(|run| RunSpec {
+            seed: run.seed,
+            hyper: run.hyper.clone(),
+        })
+        .collect();
+    let mut engine = Engine::new(engine_ctx, cfg.arch.clone(), specs, cfg.engine.clone())?;
     let profile_method = cfg.profile.then(|| engine.enable_profiling());
     engine.set_train_data(&data.train)?;
     let test = engine.add_eval_set(&data.test)?;
@@ -82,11 +106,18 @@ pub fn run_stream(
     if per_epoch == 0 {
         return Err(StreamError::TooFewExamples(data.train.len()));
     }
-    let perms: Vec<Vec<u32>> = (0..t)
-        .map(|i| task_permutation(cfg.seed, i, PIXELS))
+    // perms[run][task]
+    let perms: Vec<Vec<Vec<u32>>> = runs
+        .iter()
+        .map(|run| {
+            (0..t)
+                .map(|i| task_permutation(run.seed, i, PIXELS))
+                .collect()
+        })
         .collect();
-    let mut matrix = vec![vec![f64::NAN; t]; t];
-    let mut sigma = Vec::new();
+    let task_perms = |i: usize| perms.iter().map(|p| p[i].clone()).collect::<Vec<_>>();
+    let mut matrices = vec![vec![vec![f64::NAN; t]; t]; r];
+    let mut sigma: Vec<Vec<SigmaStat>> = vec![Vec::new(); r];
     let (mut train_s, mut eval_s) = (0.0, 0.0);
     let steps_per_task = (per_epoch * cfg.epochs) as u64;
     let mut summary = json!({});
@@ -94,18 +125,21 @@ pub fn run_stream(
     for i in 0..t {
         progress.task_started(i, steps_per_task);
         let clock = Instant::now();
-        engine.set_task(std::slice::from_ref(&perms[i]))?;
+        engine.set_task(&task_perms(i))?;
         let mut done = 0u64;
         for epoch in 0..cfg.epochs {
-            let order = epoch_order(data.train.len(), cfg.shuffle, cfg.seed, i, epoch);
-            engine.set_order(&[order])?;
+            let orders: Vec<_> = runs
+                .iter()
+                .map(|run| epoch_order(data.train.len(), cfg.shuffle, run.seed, i, epoch))
+                .collect();
+            engine.set_order(&orders)?;
             let mut batch = 0;
             while batch < per_epoch {
                 let n = REPORT_EVERY.min(per_epoch - batch);
-                let loss = engine.train_steps(batch, n)?[0];
+                let losses = engine.train_steps(batch, n)?;
                 batch += n;
                 done += n as u64;
-                progress.steps_done(done, loss);
+                progress.steps_done(done, crate::metrics::mean(losses));
             }
         }
         train_s += clock.elapsed().as_secs_f64();
@@ -113,21 +147,31 @@ pub fn run_stream(
         let evaluated = if cfg.eval_all { t } else { i + 1 };
         for j in 0..evaluated {
             let eval_id = (i * t + j) as u32;
-            let res = engine.evaluate(test, std::slice::from_ref(&perms[j]), eval_id)?;
-            matrix[i][j] = res[0].accuracy();
+            let res = engine.evaluate(test, &task_perms(j), eval_id)?;
+            for (m, res) in matrices.iter_mut().zip(&res) {
+                m[i][j] = res.accuracy();
+            }
             evaluations += 1;
         }
         eval_s += clock.elapsed().as_secs_f64();
-        let params = engine.params()?.remove(0);
-        sigma.extend(
-            params
-                .sigma
-                .iter()
-                .enumerate()
-                .map(|(l, s)| sigma_stats(i, l, s)),
+        for (run, params) in engine.params()?.iter().enumerate() {
+            sigma[run].extend(
+                params
+                    .sigma
+                    .iter()
+                    .enumerate()
+                    .map(|(l, s)| sigma_stats(i, l, s)),
+            );
+        }
+        let metrics: Vec<_> = matrices
+            .iter()
+            .map(|m| StreamMetrics::from_matrix(&m[..=i]))
+            .collect();
+        progress.task_finished(
+            i,
+            crate::metrics::mean(matrices.iter().map(|m| m[i][i])),
+            crate::metrics::mean(metrics.iter().map(|m| m.mean_all[i])),
         );
-        let metrics = StreamMetrics::from_matrix(&matrix[..=i]);
-        progress.task_finished(i, matrix[i][i], metrics.mean_all[i]);
         let steps = engine.steps_taken();
         summary = json!({
             "wall_s": start.elapsed().as_secs_f64(),
@@ -136,26 +180,37 @@ pub fn run_stream(
             "steps": steps,
             "steps_per_s": steps as f64 / train_s.max(1e-9),
             "eval_s_per_task_evaluation": eval_s / evaluations as f64,
+            "group_runs": r,
         });
-        report::write_run(
-            out,
-            &RunRecord {
-                config: config_json,
-                matrix: &matrix,
-                tasks_done: i + 1,
-                sigma: &sigma,
-                summary: &summary,
-                complete: i + 1 == t,
-            },
-        )?;
-        if let Some(rows) = engine.profile() {
-            report::write_atomic(out, "profile.csv", &profile_csv(&rows))?;
+        let profile = engine.profile().map(|rows| profile_csv(&rows));
+        for (run, spec) in runs.iter().enumerate() {
+            report::write_run(
+                &spec.out,
+                &RunRecord {
+                    config: &spec.config,
+                    matrix: &matrices[run],
+                    tasks_done: i + 1,
+                    sigma: &sigma[run],
+                    summary: &summary,
+                    complete: i + 1 == t,
+                },
+            )?;
+            if let Some(csv) = &profile {
+                report::write_atomic(&spec.out, "profile.csv", csv)?;
+            }
         }
     }
-    Ok(StreamOutcome {
-        metrics: StreamMetrics::from_matrix(&matrix),
-        matrix,
-        sigma,
+    let outcomes = matrices
+        .into_iter()
+        .zip(sigma)
+        .map(|(matrix, sigma)| StreamOutcome {
+            metrics: StreamMetrics::from_matrix(&matrix),
+            matrix,
+            sigma,
+        })
+        .collect();
+    Ok(GroupOutcome {
+        runs: outcomes,
         summary,
         profile: profile_method.zip(engine.profile()),
     })

@@ -10,7 +10,7 @@ use mesu::gpu::{AdapterChoice, GpuContext};
 use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
-use mesu::stream::{StreamConfig, run_stream};
+use mesu::stream::{StreamConfig, StreamRun, run_group};
 use serde_json::json;
 
 use crate::progress::StreamProgress;
@@ -205,8 +205,6 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
             ..EngineConfig::default()
         },
         epochs: args.epochs,
-        hyper: args.hyper(),
-        seed: args.seed,
         shuffle: args.shuffle,
         eval_all: args.eval == EvalArg::All,
         profile: args.profile,
@@ -221,7 +219,7 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         "sizes": arch.sizes,
         "bias": arch.bias,
         "tasks": args.tasks,
-        "hyper": cfg.hyper,
+        "hyper": args.hyper(),
         "batch_size": args.batch_size,
         "epochs": args.epochs,
         "train_samples": args.train_samples(),
@@ -246,10 +244,15 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         out.display()
     );
     let mut progress = StreamProgress::new(args.tasks, std::io::stdout().is_terminal());
-    let outcome =
-        run_stream(ctx, &data, &cfg, &config, &out, &mut progress).map_err(|e| e.to_string())?;
+    let run = StreamRun {
+        seed: args.seed,
+        hyper: args.hyper(),
+        config,
+        out: out.clone(),
+    };
+    let outcome = run_group(ctx, &data, &cfg, &[run], &mut progress).map_err(|e| e.to_string())?;
     progress.finish();
-    println!("\n{}", report::summary_table(&outcome.metrics, args.tasks));
+    println!("\n{}", report::summary_table(&outcome.runs[0].metrics, args.tasks));
     if let Some((method, rows)) = &outcome.profile {
         println!("profile ({method}):\n{}", profile_table(rows));
     }

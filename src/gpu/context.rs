@@ -108,7 +108,8 @@ pub fn list_adapters(backends: wgpu::Backends) -> Vec<AdapterSummary> {
     all
 }
 
-/// The device, its queue and what it can do.
+/// The device, its queue and what it can do (clones share the device).
+#[derive(Clone)]
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,

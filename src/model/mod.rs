@@ -9,6 +9,7 @@ mod engine;
 mod eval;
 mod eval_fast;
 mod image_tiles;
+mod memory;
 mod split;
 mod train;
 mod uniforms;
@@ -17,6 +18,7 @@ pub use arch::{Architecture, Params};
 pub use engine::{Engine, EngineConfig, EngineError, Intermediates};
 pub use eval::{EvalKernels, EvalResult, EvalSet};
 pub use image_tiles::ImageTiles;
+pub use memory::{RunMemory, run_memory};
 pub use split::DeviceSplit;
 pub use uniforms::{DOMAIN_EVAL, DOMAIN_TRAIN, LayerUniform, Score, StepUniform};
 

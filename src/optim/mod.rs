@@ -50,6 +50,17 @@ impl Optimizer {
     pub fn is_bayesian(self) -> bool {
         self != Optimizer::Sgd
     }
+
+    /// Weight samples per step or evaluation: K samples of a deterministic
+    /// network are all the same network.
+    pub fn default_samples(self) -> usize {
+        if self.is_bayesian() { 10 } else { 1 }
+    }
+
+    /// The paper's learning rate of mu: 1 for the Bayesian rules, 0.002 for SGD.
+    pub fn default_lr_mu(self) -> f64 {
+        if self.is_bayesian() { 1.0 } else { 0.002 }
+    }
 }
 
 impl fmt::Display for Optimizer {

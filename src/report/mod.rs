@@ -1,7 +1,7 @@
 //! The results folder of a run: settings, accuracy matrix, metrics, sigma
 //! statistics and SVG plots, rewritten after every task.
 
-mod plots;
+pub(crate) mod plots;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

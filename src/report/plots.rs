@@ -309,3 +309,88 @@ pub fn heatmap(matrix: &[Vec<f64>], done: usize) -> Res {
     }
     Ok(svg)
 }
+
+/// One named line of a sweep plot: (x, y) points.
+pub struct XyLine {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Line chart of sweep results; `log_x` for axes like N that span decades.
+pub fn xy_chart(title: &str, x_desc: &str, y_desc: &str, lines: &[XyLine], log_x: bool) -> Res {
+    let pts = || lines.iter().flat_map(|l| &l.points);
+    let bounds = |f: fn(&(f64, f64)) -> f64| {
+        pts()
+            .map(f)
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let (x0, x1) = bounds(|p| p.0);
+    let (y0, y1) = bounds(|p| p.1);
+    if !x0.is_finite() {
+        return Err("no finite points to plot".into());
+    }
+    // Pad so a single point or a flat line still gets an axis.
+    let (x0, x1) = if log_x {
+        (x0 / 2.0, x1 * 2.0)
+    } else {
+        let pad = ((x1 - x0) * 0.05).max(0.5);
+        (x0 - pad, x1 + pad)
+    };
+    let pad = ((y1 - y0) * 0.1).max(0.5);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(title, (FONT, 24))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70);
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart.map_err(err)?;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_desc)
+                    .y_desc(y_desc)
+                    .axis_desc_style((FONT, 16))
+                    .label_style((FONT, 13))
+                    .draw()
+                    .map_err(err)?;
+                for (k, line) in lines.iter().enumerate() {
+                    let color = PALETTE[k % PALETTE.len()];
+                    chart
+                        .draw_series(
+                            LineSeries::new(line.points.iter().copied(), color.stroke_width(2))
+                                .point_size(4),
+                        )
+                        .map_err(err)?
+                        .label(line.name.as_str())
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                        });
+                }
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::LowerRight)
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .label_font((FONT, 14))
+                    .draw()
+                    .map_err(err)?;
+            }};
+        }
+        if log_x {
+            draw!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1));
+        } else {
+            draw!(builder.build_cartesian_2d(x0..x1, y0..y1));
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,57 @@
+//! Device memory that one run adds to a batched execution, from the shapes
+//! alone (no device needed): what a sweep uses to size its groups.
+
+use super::{Architecture, EngineConfig};
+
+const F32: u64 = 4;
+/// `struct Score`: four 32-bit words per evaluated image.
+const SCORE: u64 = 16;
+
+/// Bytes of the buffers that grow with the number of runs R.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunMemory {
+    /// Every per-run buffer together.
+    pub total_bytes: u64,
+    /// The biggest single per-run buffer: R times it must fit one binding.
+    pub largest_buffer_bytes: u64,
+}
+
+/// Per-run memory of training on `train_images` and evaluating
+/// `test_images` at a time with `cfg`'s shapes.
+pub fn run_memory(
+    arch: &Architecture,
+    cfg: &EngineConfig,
+    train_images: usize,
+    test_images: usize,
+) -> RunMemory {
+    let (k, kt, b) = (
+        cfg.train_samples as u64,
+        cfg.test_samples as u64,
+        cfg.batch as u64,
+    );
+    let chunk = cfg.eval_chunk.min(test_images.max(1)) as u64;
+    let mut buffers = vec![
+        b * arch.n_in(0) as u64 * F32,                       // gathered input
+        train_images as u64 * F32,                           // example order
+        arch.n_in(0) as u64 * F32,                           // permutation
+        test_images as u64 * SCORE,                          // evaluation scores
+    ];
+    for l in 0..arch.layers() {
+        let p = arch.stride(l) as u64;
+        let n_out = arch.n_out(l) as u64;
+        let rows = (arch.n_in(l) + arch.bias as usize) as u64;
+        buffers.extend([
+            p * F32,                                         // mu
+            p * F32,                                         // sigma
+            k.max(kt) * p * F32,                             // noise
+            k * b * n_out * F32,                             // activations
+            k * b * n_out * F32,                             // errors
+            kt * chunk * n_out * F32,                        // evaluation activations
+            kt * rows * n_out.next_multiple_of(4) * F32,     // evaluation weight samples
+        ]);
+    }
+    RunMemory {
+        total_bytes: buffers.iter().sum(),
+        largest_buffer_bytes: buffers.iter().copied().max().unwrap_or(0),
+    }
+}
