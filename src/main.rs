@@ -1,6 +1,7 @@
 //! The `mesu` command line: parse, call the library, print.
 
 mod progress;
+mod sweep_cmd;
 mod train;
 
 use std::process::ExitCode;
@@ -28,6 +29,10 @@ struct Cli {
 enum Command {
     /// List every GPU adapter with its backend, type, driver, limits and features.
     Info,
+    /// Run a grid of runs (widths, N, seeds, optimizers...), batching the
+    /// runs that share an architecture on one GPU; resumable; summary.csv,
+    /// summary.json and plots. `mesu sweep --help` for every flag.
+    Sweep(Box<sweep_cmd::SweepArgs>),
 }
 
 /// Which GPU to use.
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Info) => info(&cli.gpu),
+        Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.gpu.choice()),
         None => train::run(&cli.train, cli.gpu.choice()),
     };
     match result {

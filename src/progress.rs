@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mesu::stream::Progress;
 
 pub struct StreamProgress {
@@ -19,9 +19,13 @@ pub struct StreamProgress {
 }
 
 impl StreamProgress {
-    pub fn new(tasks: usize, terminal: bool) -> Self {
+    /// A bar of its own, or one line of `multi` (a sweep's group bar).
+    pub fn new(tasks: usize, terminal: bool, multi: Option<&MultiProgress>) -> Self {
         let bar = terminal.then(|| {
-            let bar = ProgressBar::new(0);
+            let bar = match multi {
+                Some(m) => m.add(ProgressBar::new(0)),
+                None => ProgressBar::new(0),
+            };
             bar.set_style(
                 ProgressStyle::with_template(
                     "{prefix} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta} {msg}",

@@ -4,14 +4,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mesu::data::{self, CLASSES, DatasetKind, PIXELS};
+use mesu::data::{self, Dataset, DatasetKind};
 use mesu::gpu::profile_table;
 use mesu::gpu::{AdapterChoice, GpuContext};
-use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
-use mesu::stream::{StreamConfig, StreamRun, run_group};
-use serde_json::json;
+use mesu::stream::run_group;
+use mesu::sweep::{RunSettings, Shared, stream_run};
 
 use crate::progress::StreamProgress;
 
@@ -29,18 +28,70 @@ pub enum EvalArg {
     All,
 }
 
-/// The stream's settings; the defaults are the paper's permuted-MNIST protocol.
-#[derive(Args, Debug)]
-pub struct TrainArgs {
+/// Settings every run of a stream or a sweep shares.
+#[derive(Args, Debug, Clone)]
+pub struct StreamArgs {
     /// Number of tasks in the stream.
     #[arg(long, default_value_t = 200)]
     tasks: usize,
-    /// Hidden widths, comma separated (e.g. 200,200).
-    #[arg(long, value_delimiter = ',', default_value = "50")]
-    hidden: Vec<usize>,
     /// Add a bias to every layer.
     #[arg(long)]
     bias: bool,
+    /// Dataset whose permutations form the tasks.
+    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
+    dataset: DatasetArg,
+    /// Folder with the raw IDX files [default: data/mnist or data/fashion-mnist].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Shuffle the examples each epoch (default: file order, as the reference).
+    #[arg(long)]
+    shuffle: bool,
+    /// Which tasks to evaluate after each task.
+    #[arg(long, value_enum, default_value_t = EvalArg::Seen)]
+    eval: EvalArg,
+    /// Use only the first N training images of each task.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Use only the first N test images of each task.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Time every kernel (GPU timestamps when the adapter has them): a table
+    /// at the end and profile.csv in the results folder.
+    #[arg(long)]
+    profile: bool,
+}
+
+impl StreamArgs {
+    pub fn shared(&self) -> Shared {
+        let dataset = match self.dataset {
+            DatasetArg::Mnist => DatasetKind::Mnist,
+            DatasetArg::Fashion => DatasetKind::Fashion,
+        };
+        Shared {
+            tasks: self.tasks,
+            bias: self.bias,
+            dataset,
+            data_dir: self
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| dataset.default_dir()),
+            shuffle: self.shuffle,
+            eval_all: self.eval == EvalArg::All,
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+            profile: self.profile,
+        }
+    }
+}
+
+/// One run; the defaults are the paper's permuted-MNIST protocol.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// Hidden widths, comma separated (e.g. 200,200).
+    #[arg(long, value_delimiter = ',', default_value = "50")]
+    hidden: Vec<usize>,
     /// Learning rule: mesu, bgd, foovb-published (BGD with the published sign error), sgd.
     #[arg(long, default_value = "mesu")]
     optimizer: Optimizer,
@@ -78,181 +129,85 @@ pub struct TrainArgs {
     /// Seed of the weights, the noise, the task permutations and the shuffles.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Dataset whose permutations form the tasks.
-    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
-    dataset: DatasetArg,
-    /// Folder with the raw IDX files [default: data/mnist or data/fashion-mnist].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Shuffle the examples each epoch (default: file order, as the reference).
-    #[arg(long)]
-    shuffle: bool,
-    /// Which tasks to evaluate after each task.
-    #[arg(long, value_enum, default_value_t = EvalArg::Seen)]
-    eval: EvalArg,
-    /// Use only the first N training images of each task.
-    #[arg(long)]
-    train_limit: Option<usize>,
-    /// Use only the first N test images of each task.
-    #[arg(long)]
-    test_limit: Option<usize>,
     /// Results folder [default: results/<timestamp>-<optimizer>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Time every kernel (GPU timestamps when the adapter has them): a table
-    /// at the end and profile.csv in the results folder.
-    #[arg(long)]
-    profile: bool,
 }
 
 impl TrainArgs {
-    fn validate(&self) -> Result<(), String> {
-        let positive = [
-            ("--tasks", self.tasks),
-            ("--batch-size", self.batch_size),
-            ("--epochs", self.epochs),
-            ("--train-samples", self.train_samples()),
-            ("--test-samples", self.test_samples()),
-        ];
-        if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{flag} must be at least 1"));
-        }
-        if self.hidden.contains(&0) {
-            return Err("--hidden: every width must be at least 1".into());
-        }
-        let reals = [
-            ("--n", self.n),
-            ("--sigma-prior", self.sigma_prior),
-            ("--lr-sigma", self.lr_sigma),
-        ];
-        if let Some((flag, v)) = reals.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
-            return Err(format!("{flag} must be a positive number, got {v}"));
-        }
-        if self.lr_mu.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
-            return Err("--lr-mu must be a positive number".into());
-        }
-        if !(self.clamp_grad.is_finite() && self.clamp_grad >= 0.0) {
-            return Err("--clamp-grad must be 0 (off) or positive".into());
-        }
-        if !self.mu_prior.is_finite() {
-            return Err("--mu-prior must be finite".into());
-        }
-        if self.train_limit == Some(0) || self.test_limit == Some(0) {
-            return Err("--train-limit and --test-limit must be at least 1".into());
-        }
-        Ok(())
-    }
-
-    /// Samples of a deterministic network are all the same network.
-    fn default_samples(&self) -> usize {
-        if self.optimizer.is_bayesian() { 10 } else { 1 }
-    }
-
-    fn train_samples(&self) -> usize {
-        self.train_samples.unwrap_or(self.default_samples())
-    }
-
-    fn test_samples(&self) -> usize {
-        self.test_samples.unwrap_or(self.default_samples())
-    }
-
-    fn hyper(&self) -> Hyper {
-        let default_lr = if self.optimizer == Optimizer::Sgd {
-            0.002
-        } else {
-            1.0
-        };
-        Hyper {
-            optimizer: self.optimizer,
-            n: self.n,
-            sigma_prior: self.sigma_prior,
-            mu_prior: self.mu_prior,
-            lr_mu: self.lr_mu.unwrap_or(default_lr),
-            lr_sigma: self.lr_sigma,
-            clamp_grad: self.clamp_grad,
-        }
-    }
-
-    fn dataset(&self) -> DatasetKind {
-        match self.dataset {
-            DatasetArg::Mnist => DatasetKind::Mnist,
-            DatasetArg::Fashion => DatasetKind::Fashion,
+    fn settings(&self) -> RunSettings {
+        let paper = RunSettings::paper(self.optimizer);
+        RunSettings {
+            hidden: self.hidden.clone(),
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            train_samples: self.train_samples.unwrap_or(paper.train_samples),
+            test_samples: self.test_samples.unwrap_or(paper.test_samples),
+            hyper: Hyper {
+                optimizer: self.optimizer,
+                n: self.n,
+                sigma_prior: self.sigma_prior,
+                mu_prior: self.mu_prior,
+                lr_mu: self.lr_mu.unwrap_or(paper.hyper.lr_mu),
+                lr_sigma: self.lr_sigma,
+                clamp_grad: self.clamp_grad,
+            },
+            seed: self.seed,
         }
     }
 }
 
-pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
-    args.validate()?;
-    let kind = args.dataset();
-    let dir = args.data_dir.clone().unwrap_or_else(|| kind.default_dir());
-    let mut data = data::load(kind, &dir).map_err(|e| e.to_string())?;
-    if let Some(n) = args.train_limit {
+/// Rejects shared settings no stream could use, naming the flag.
+pub fn validate_shared(shared: &Shared) -> Result<(), String> {
+    if shared.tasks == 0 {
+        return Err("--tasks must be at least 1".into());
+    }
+    if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
+        return Err("--train-limit and --test-limit must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// Loads the dataset of `shared`, cut to its limits.
+pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
+    let mut data = data::load(shared.dataset, &shared.data_dir).map_err(|e| e.to_string())?;
+    if let Some(n) = shared.train_limit {
         data.train.truncate(n);
     }
-    if let Some(n) = args.test_limit {
+    if let Some(n) = shared.test_limit {
         data.test.truncate(n);
     }
+    Ok(data)
+}
+
+pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
+    let (settings, shared) = (args.settings(), args.stream.shared());
+    validate_shared(&shared)?;
+    settings.validate()?;
+    let shape = settings.shape();
+    let cfg = shape.stream_config(&shared)?;
+    let data = load_data(&shared)?;
     let ctx = GpuContext::new(&choice).map_err(|e| e.to_string())?;
     let adapter = ctx.describe();
-    let arch = Architecture::new(PIXELS, &args.hidden, CLASSES, args.bias)?;
-    let cfg = StreamConfig {
-        tasks: args.tasks,
-        arch: arch.clone(),
-        engine: EngineConfig {
-            batch: args.batch_size,
-            train_samples: args.train_samples(),
-            test_samples: args.test_samples(),
-            ..EngineConfig::default()
-        },
-        epochs: args.epochs,
-        shuffle: args.shuffle,
-        eval_all: args.eval == EvalArg::All,
-        profile: args.profile,
-    };
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-{}", timestamp(), args.optimizer))
-    });
-    let config = json!({
-        "crate_version": env!("CARGO_PKG_VERSION"),
-        "adapter": adapter,
-        "architecture": arch.describe(),
-        "sizes": arch.sizes,
-        "bias": arch.bias,
-        "tasks": args.tasks,
-        "hyper": args.hyper(),
-        "batch_size": args.batch_size,
-        "epochs": args.epochs,
-        "train_samples": args.train_samples(),
-        "test_samples": args.test_samples(),
-        "seed": args.seed,
-        "dataset": kind.name(),
-        "data_dir": dir,
-        "shuffle": args.shuffle,
-        "eval": format!("{:?}", args.eval).to_lowercase(),
-        "train_images_per_task": data.train.len(),
-        "test_images_per_task": data.test.len(),
     });
     println!(
         "mesu {}: {} on {}, {} tasks of {} {} images, {} -> {}",
         env!("CARGO_PKG_VERSION"),
         args.optimizer,
-        arch.describe(),
-        args.tasks,
+        cfg.arch.describe(),
+        shared.tasks,
         data.train.len(),
-        kind.name(),
+        shared.dataset.name(),
         adapter,
         out.display()
     );
-    let mut progress = StreamProgress::new(args.tasks, std::io::stdout().is_terminal());
-    let run = StreamRun {
-        seed: args.seed,
-        hyper: args.hyper(),
-        config,
-        out: out.clone(),
-    };
+    let run = stream_run(&settings, &shared, &adapter, &data, out.clone());
+    let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);
     let outcome = run_group(ctx, &data, &cfg, &[run], &mut progress).map_err(|e| e.to_string())?;
     progress.finish();
-    println!("\n{}", report::summary_table(&outcome.runs[0].metrics, args.tasks));
+    println!("\n{}", report::summary_table(&outcome.runs[0].metrics, shared.tasks));
     if let Some((method, rows)) = &outcome.profile {
         println!("profile ({method}):\n{}", profile_table(rows));
     }
@@ -269,7 +224,7 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
 }
 
 /// UTC "YYYYMMDD-HHMMSS" (civil-from-days, no time-zone database needed).
-fn timestamp() -> String {
+pub fn timestamp() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

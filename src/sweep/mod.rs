@@ -458,3 +458,16 @@ pub fn describe_plan(runs: &[RunSettings], groups: &[Group]) -> String {
     }
     out
 }
+
+/// A short stable id of a sweep (its runs and shared settings), naming its
+/// default folder so that rerunning the same command finds its results.
+pub fn sweep_id(runs: &[RunSettings], shared: &Shared) -> String {
+    // FNV-1a: stable across Rust versions, unlike DefaultHasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let first = runs.first().map(|r| run_identity(r, shared).to_string());
+    let text = runs.iter().map(RunSettings::name).chain(first);
+    for byte in text.flat_map(|s| s.into_bytes()) {
+        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:08x}", h >> 32)
+}

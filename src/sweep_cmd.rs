@@ -1,0 +1,454 @@
+//! `mesu sweep`: expand a grid of runs, group the runs that share an
+//! architecture into batched executions, run the groups (skipping finished
+//! runs), and summarise.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mesu::gpu::{AdapterChoice, GpuContext};
+use mesu::optim::Optimizer;
+use mesu::stream::run_group;
+use mesu::sweep::{
+    Grid, GroupLimits, RunSettings, aggregate, collect, describe_plan, is_complete, parse_hidden,
+    plan_groups, stream_run, sweep_id, write_summary,
+};
+use serde_json::{Value, json};
+
+use crate::progress::StreamProgress;
+use crate::train::{StreamArgs, load_data, validate_shared};
+
+/// Widths of one architecture's hidden layers: "50" or "400x400".
+#[derive(Clone, Debug)]
+pub struct Widths(Vec<usize>);
+
+impl FromStr for Widths {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_hidden(s).map(Widths)
+    }
+}
+
+/// A grid of runs. Every list flag takes comma-separated values; the runs
+/// are every combination. Runs with the same architecture, batch size,
+/// epochs and sample counts train together as one batched execution.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// Grid file, JSON (or TOML when named *.toml), whose keys are this
+    /// command's list flags, e.g. {"hidden": [50, 256], "n": [3e5, 1e15],
+    /// "seeds": 5}; a flag given on the command line wins over the file.
+    #[arg(long)]
+    grid: Option<PathBuf>,
+    /// Architectures: hidden widths, layers of one net joined by x (50,256,400x400).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Vec<Widths>,
+    /// Learning rules (mesu, bgd, foovb-published, sgd).
+    #[arg(long, value_delimiter = ',')]
+    optimizer: Vec<Optimizer>,
+    /// Memory windows N.
+    #[arg(long, value_delimiter = ',')]
+    n: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    sigma_prior: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    mu_prior: Vec<f64>,
+    /// [default: 1, or 0.002 for sgd]
+    #[arg(long, value_delimiter = ',')]
+    lr_mu: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    lr_sigma: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    clamp_grad: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    batch_size: Vec<usize>,
+    #[arg(long, value_delimiter = ',')]
+    epochs: Vec<usize>,
+    /// [default: 10, or 1 for sgd]
+    #[arg(long, value_delimiter = ',')]
+    train_samples: Vec<usize>,
+    /// [default: 10, or 1 for sgd]
+    #[arg(long, value_delimiter = ',')]
+    test_samples: Vec<usize>,
+    /// Seeds 0..K-1 (the paper averages 5).
+    #[arg(long, conflicts_with = "seed")]
+    seeds: Option<u64>,
+    /// Explicit seeds [default: 0].
+    #[arg(long, value_delimiter = ',')]
+    seed: Vec<u64>,
+    /// Sweep folder: runs/<run>/ per run, summary.csv, summary.json, plots
+    /// [default: results/sweep-<id of the grid>, so a rerun resumes].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Most runs per batched group.
+    #[arg(long, default_value_t = 32)]
+    max_group: usize,
+    /// Device memory budget of one group's per-run buffers, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    group_memory_mib: u64,
+    /// Print the runs, the groups and their memory estimate; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write one `mesu sweep ... --only-group G` command line per group to
+    /// FILE (for a Slurm job array or GNU parallel); run nothing.
+    #[arg(long, value_name = "FILE")]
+    emit_jobs: Option<PathBuf>,
+    /// Run only group G of the plan (as printed by --dry-run).
+    #[arg(long, value_name = "G")]
+    only_group: Option<usize>,
+    /// Build summary.csv, summary.json and the plots from the run folders
+    /// under DIR (e.g. gathered from many machines); run nothing.
+    #[arg(long, value_name = "DIR")]
+    collect: Option<PathBuf>,
+}
+
+/// Keys a grid file may hold.
+const GRID_KEYS: [&str; 15] = [
+    "hidden",
+    "optimizer",
+    "n",
+    "sigma_prior",
+    "mu_prior",
+    "lr_mu",
+    "lr_sigma",
+    "clamp_grad",
+    "batch_size",
+    "epochs",
+    "train_samples",
+    "test_samples",
+    "seeds",
+    "seed",
+    "comment",
+];
+
+/// The grid file as key -> values (each value as the text a flag would take).
+fn read_grid_file(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the grid file {}: {e}", path.display()))?;
+    let value: Value = if path.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).map_err(|e| format!("grid file {}: {e}", path.display()))?
+    } else {
+        serde_json::from_str(&text).map_err(|e| format!("grid file {}: {e}", path.display()))?
+    };
+    let Value::Object(map) = value else {
+        return Err(format!("grid file {}: expected a table of lists", path.display()));
+    };
+    let mut out = serde_json::Map::new();
+    for (key, v) in map {
+        let key = key.replace('-', "_");
+        if !GRID_KEYS.contains(&key.as_str()) {
+            return Err(format!(
+                "grid file {}: unknown key {key:?}; expected one of {}",
+                path.display(),
+                GRID_KEYS.join(", ")
+            ));
+        }
+        out.insert(key, v);
+    }
+    Ok(Value::Object(out))
+}
+
+/// A value of a grid file as flag text: 50 -> "50", [400, 400] -> "400x400".
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join("x"),
+        other => other.to_string(),
+    }
+}
+
+/// The command line's list, or else the file's.
+fn list<T: FromStr<Err: std::fmt::Display> + Clone>(
+    cli: &[T],
+    file: &Value,
+    key: &str,
+) -> Result<Vec<T>, String> {
+    if !cli.is_empty() {
+        return Ok(cli.to_vec());
+    }
+    let values = match &file[key] {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(a) => a.clone(),
+        scalar => vec![scalar.clone()],
+    };
+    values
+        .iter()
+        .map(|v| {
+            let s = text(v);
+            s.parse::<T>()
+                .map_err(|e| format!("grid file, {key} = {s:?}: {e}"))
+        })
+        .collect()
+}
+
+impl SweepArgs {
+    fn grid(&self) -> Result<Grid, String> {
+        let file = match &self.grid {
+            Some(path) => read_grid_file(path)?,
+            None => Value::Null,
+        };
+        let seeds = match (self.seeds, self.seed.is_empty()) {
+            (Some(k), _) => (0..k).collect(),
+            (None, false) => self.seed.clone(),
+            (None, true) => match &file["seeds"] {
+                Value::Null => list(&[], &file, "seed")?,
+                v => (0..v.as_u64().ok_or("grid file: seeds must be a count")?).collect(),
+            },
+        };
+        Ok(Grid {
+            hidden: list(&self.hidden, &file, "hidden")?
+                .into_iter()
+                .map(|w: Widths| w.0)
+                .collect(),
+            optimizer: list(&self.optimizer, &file, "optimizer")?,
+            n: list(&self.n, &file, "n")?,
+            sigma_prior: list(&self.sigma_prior, &file, "sigma_prior")?,
+            mu_prior: list(&self.mu_prior, &file, "mu_prior")?,
+            lr_mu: list(&self.lr_mu, &file, "lr_mu")?,
+            lr_sigma: list(&self.lr_sigma, &file, "lr_sigma")?,
+            clamp_grad: list(&self.clamp_grad, &file, "clamp_grad")?,
+            batch_size: list(&self.batch_size, &file, "batch_size")?,
+            epochs: list(&self.epochs, &file, "epochs")?,
+            train_samples: list(&self.train_samples, &file, "train_samples")?,
+            test_samples: list(&self.test_samples, &file, "test_samples")?,
+            seeds,
+        })
+    }
+}
+
+/// The command line that runs group `g` alone: this one without the
+/// planning flags, with the folder pinned.
+fn job_line(out: &Path, g: usize) -> String {
+    let mut args: Vec<String> = Vec::new();
+    let mut skip_value = false;
+    for a in std::env::args().skip(1) {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        let flag = a.split('=').next().unwrap_or("");
+        if ["--emit-jobs", "--out", "--only-group"].contains(&flag) {
+            skip_value = !a.contains('=');
+            continue;
+        }
+        if a == "--dry-run" {
+            continue;
+        }
+        args.push(a);
+    }
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "mesu".into());
+    let out = out.display().to_string();
+    let g = g.to_string();
+    std::iter::once(exe.as_str())
+        .chain(args.iter().map(String::as_str))
+        .chain(["--out", out.as_str(), "--only-group", g.as_str()])
+        .map(shell_quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=,:+".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Prints the seed-averaged table of a summary.
+fn print_summary(dir: &Path) -> Result<(), String> {
+    let rows = collect(dir)?;
+    write_summary(dir, &rows).map_err(|e| e.to_string())?;
+    let done = rows.iter().filter(|r| r.complete).count();
+    println!(
+        "\n{done} of {} runs complete; mean ± std over seeds (%):",
+        rows.len()
+    );
+    println!(
+        "{:<60} {:>5} {:>15} {:>15} {:>15}",
+        "settings", "seeds", "mean all", "last 5", "newest"
+    );
+    let pm = |(m, s): (f64, f64)| {
+        if s.is_finite() {
+            format!("{m:.2} ± {s:.2}")
+        } else {
+            format!("{m:.2}")
+        }
+    };
+    for a in aggregate(&rows) {
+        println!(
+            "{:<60} {:>5} {:>15} {:>15} {:>15}",
+            a.settings,
+            a.seeds,
+            pm(a.mean_all),
+            pm(a.mean_last5),
+            pm(a.plasticity)
+        );
+    }
+    println!("summary: {}", dir.join("summary.csv").display());
+    Ok(())
+}
+
+pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
+    if let Some(dir) = &args.collect {
+        return print_summary(dir);
+    }
+    let shared = args.stream.shared();
+    validate_shared(&shared)?;
+    let runs = args.grid()?.expand();
+    for run in &runs {
+        run.validate()?;
+    }
+    let limits = GroupLimits {
+        max_runs: args.max_group,
+        budget_bytes: args.group_memory_mib << 20,
+    };
+    if args.max_group == 0 {
+        return Err("--max-group must be at least 1".into());
+    }
+    let groups = plan_groups(&runs, &shared, limits)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("results").join(format!("sweep-{}", sweep_id(&runs, &shared)))
+    });
+    println!(
+        "sweep: {} runs in {} groups, {} tasks each -> {}",
+        runs.len(),
+        groups.len(),
+        shared.tasks,
+        out.display()
+    );
+    if args.dry_run {
+        print!("{}", describe_plan(&runs, &groups));
+        return Ok(());
+    }
+    if let Some(file) = &args.emit_jobs {
+        let lines: Vec<String> = (0..groups.len()).map(|g| job_line(&out, g)).collect();
+        std::fs::write(file, lines.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        println!(
+            "wrote {} job lines to {}; when they are done: mesu sweep --collect {}",
+            lines.len(),
+            file.display(),
+            out.display()
+        );
+        return Ok(());
+    }
+    let selected: Vec<usize> = match args.only_group {
+        Some(g) if g >= groups.len() => {
+            return Err(format!(
+                "--only-group {g}: the plan has groups 0 to {}",
+                groups.len() - 1
+            ));
+        }
+        Some(g) => vec![g],
+        None => (0..groups.len()).collect(),
+    };
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let plan = json!({
+        "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),
+        "groups": groups.iter().map(|g| g.runs.iter().map(|&i| runs[i].name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "shared": mesu::sweep::run_identity(&runs[0], &shared),
+    });
+    let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
+    mesu::report::write_atomic(&out, "sweep.json", &plan_text).map_err(|e| e.to_string())?;
+
+    let data = load_data(&shared)?;
+    let ctx = GpuContext::new(&choice).map_err(|e| e.to_string())?;
+    let adapter = ctx.describe();
+    println!("adapter: {adapter}");
+    let terminal = std::io::stdout().is_terminal();
+    let multi = MultiProgress::with_draw_target(if terminal {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let total: usize = selected.iter().map(|&g| groups[g].runs.len()).sum();
+    let sweep_bar = multi.add(ProgressBar::new(total as u64));
+    sweep_bar.set_style(
+        ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} runs, eta {eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let run_dir = |i: usize| out.join("runs").join(runs[i].name());
+    let mut failures = Vec::new();
+    for &g in &selected {
+        let group = &groups[g];
+        let todo: Vec<usize> = group
+            .runs
+            .iter()
+            .copied()
+            .filter(|&i| !is_complete(&run_dir(i), &runs[i], &shared))
+            .collect();
+        let skipped = group.runs.len() - todo.len();
+        sweep_bar.inc(skipped as u64);
+        let line = if todo.is_empty() {
+            format!("group {g}: all {} runs already complete, skipped", group.runs.len())
+        } else {
+            format!(
+                "group {g}: {} runs of {} in one batch{}",
+                todo.len(),
+                group.shape.describe(),
+                if skipped > 0 {
+                    format!(" ({skipped} already complete, skipped)")
+                } else {
+                    String::new()
+                }
+            )
+        };
+        multi.println(&line).ok();
+        if !terminal {
+            println!("{line}");
+        }
+        if todo.is_empty() {
+            continue;
+        }
+        let cfg = group.shape.stream_config(&shared)?;
+        let members: Vec<_> = todo
+            .iter()
+            .map(|&i| stream_run(&runs[i], &shared, &adapter, &data, run_dir(i)))
+            .collect();
+        let clock = Instant::now();
+        let mut progress = StreamProgress::new(shared.tasks, terminal, Some(&multi));
+        let result = run_group(ctx.clone(), &data, &cfg, &members, &mut progress);
+        progress.finish();
+        match result {
+            Ok(_) => {
+                sweep_bar.inc(todo.len() as u64);
+                let line = format!(
+                    "group {g}: {} runs done in {:.1} s",
+                    todo.len(),
+                    clock.elapsed().as_secs_f64()
+                );
+                multi.println(&line).ok();
+                if !terminal {
+                    println!("{line}");
+                }
+            }
+            Err(e) => {
+                let msg = format!("group {g} failed: {e}");
+                multi.println(&msg).ok();
+                eprintln!("{msg}");
+                failures.push(msg);
+            }
+        }
+        let rows = collect(&out)?;
+        write_summary(&out, &rows).map_err(|e| e.to_string())?;
+    }
+    sweep_bar.finish_and_clear();
+    print_summary(&out)?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} group(s) failed (their runs stay incomplete; rerun the same command to retry):\n{}",
+            failures.len(),
+            failures.join("\n")
+        ))
+    }
+}
