@@ -1,0 +1,164 @@
+//! Sweeps: grid expansion, group planning, and the acceptance property that
+//! a batched group gives each run exactly the results of the run alone.
+
+mod common;
+
+use std::path::PathBuf;
+
+use mesu::data::{Dataset, DatasetKind};
+use mesu::optim::Optimizer;
+use mesu::stream::{Progress, run_group};
+use mesu::sweep::{Grid, GroupLimits, RunSettings, Shared, plan_groups, stream_run};
+
+fn shared(tasks: usize) -> Shared {
+    Shared {
+        tasks,
+        bias: false,
+        dataset: DatasetKind::Mnist,
+        data_dir: PathBuf::from("data/mnist"),
+        shuffle: false,
+        eval_all: false,
+        train_limit: None,
+        test_limit: None,
+        profile: false,
+    }
+}
+
+#[test]
+fn grid_expands_every_combination_with_the_optimizer_defaults() {
+    let grid = Grid {
+        hidden: vec![vec![50], vec![400, 400]],
+        optimizer: vec![Optimizer::Mesu, Optimizer::Sgd],
+        n: vec![3e5, 1e15],
+        seeds: vec![0, 1, 2],
+        ..Grid::default()
+    };
+    let runs = grid.expand();
+    assert_eq!(runs.len(), 2 * 2 * 2 * 3);
+    // Architecture outermost, seed innermost.
+    assert_eq!(runs[0].hidden, [50]);
+    assert_eq!(runs[11].hidden, [50]);
+    assert_eq!(runs[12].hidden, [400, 400]);
+    assert_eq!(
+        runs[..3].iter().map(|r| r.seed).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    let sgd = runs
+        .iter()
+        .find(|r| r.hyper.optimizer == Optimizer::Sgd)
+        .unwrap();
+    assert_eq!((sgd.hyper.lr_mu, sgd.train_samples, sgd.test_samples), (0.002, 1, 1));
+    let mesu = &runs[0];
+    assert_eq!((mesu.hyper.lr_mu, mesu.train_samples), (1.0, 10));
+    // An empty grid is the paper's protocol, once.
+    assert_eq!(Grid::default().expand(), [RunSettings::paper(Optimizer::Mesu)]);
+    // Names spell every setting, so they are distinct.
+    let mut names: Vec<_> = runs.iter().map(RunSettings::name).collect();
+    names.dedup();
+    assert_eq!(names.len(), runs.len());
+    assert_eq!(
+        runs[12].name(),
+        "h400x400-mesu-N300000-sp1-mp0-lr1_1-cg0-B1-E1-K10_10-seed0"
+    );
+}
+
+#[test]
+fn groups_share_a_shape_and_split_evenly_under_the_limits() {
+    let grid = Grid {
+        hidden: vec![vec![50], vec![256]],
+        optimizer: vec![Optimizer::Mesu, Optimizer::Sgd],
+        seeds: (0..5).collect(),
+        ..Grid::default()
+    };
+    let runs = grid.expand();
+    let plan = |max_runs, mib: u64| {
+        plan_groups(
+            &runs,
+            &shared(10),
+            GroupLimits {
+                max_runs,
+                budget_bytes: mib << 20,
+            },
+        )
+    };
+    // Four shapes: (50, K 10), (50, K 1), (256, K 10), (256, K 1).
+    let groups = plan(32, 4096).unwrap();
+    assert_eq!(groups.len(), 4);
+    for g in &groups {
+        assert_eq!(g.runs.len(), 5);
+        assert!(g.runs.iter().all(|&i| runs[i].shape() == g.shape));
+    }
+    // At most 3 per group: 5 runs become 3 + 2... evenly: 3 + 2.
+    let groups = plan(3, 4096).unwrap();
+    assert_eq!(groups.len(), 8);
+    assert!(groups.iter().all(|g| (2..=3).contains(&g.runs.len())));
+    // Every run exactly once.
+    let mut all: Vec<usize> = groups.iter().flat_map(|g| g.runs.clone()).collect();
+    all.sort();
+    assert_eq!(all, (0..runs.len()).collect::<Vec<_>>());
+    // A budget below one run is a clear error.
+    let err = plan(32, 1).unwrap_err();
+    assert!(err.contains("--group-memory-mib"), "{err}");
+}
+
+struct Quiet;
+impl Progress for Quiet {
+    fn task_started(&mut self, _: usize, _: u64) {}
+    fn steps_done(&mut self, _: u64, _: f64) {}
+    fn task_finished(&mut self, _: usize, _: f64, _: f64) {}
+}
+
+#[test]
+fn a_batched_group_gives_each_run_its_results_alone() {
+    let Some(ctx) = common::gpu() else { return };
+    let mut data = common::mnist();
+    data.train.truncate(120);
+    data.test.truncate(64);
+    let data = Dataset { ..data };
+    let shared = Shared {
+        train_limit: Some(120),
+        test_limit: Some(64),
+        ..shared(2)
+    };
+    let run = |seed, optimizer, n| RunSettings {
+        hidden: vec![50],
+        train_samples: 10,
+        test_samples: 4,
+        seed,
+        hyper: mesu::optim::Hyper {
+            n,
+            ..RunSettings::paper(optimizer).hyper
+        },
+        ..RunSettings::paper(Optimizer::Mesu)
+    };
+    let runs = [
+        run(1, Optimizer::Mesu, 3e5),
+        run(2, Optimizer::Mesu, 30_000.0),
+        run(3, Optimizer::Bgd, 1e15),
+    ];
+    let cfg = runs[0].shape().stream_config(&shared).unwrap();
+    let dir = std::env::temp_dir().join(format!("mesu-group-{}", std::process::id()));
+    let members = |idx: &[usize], tag: &str| -> Vec<_> {
+        idx.iter()
+            .map(|&i| stream_run(&runs[i], &shared, "test", &data, dir.join(format!("{tag}{i}"))))
+            .collect()
+    };
+    let group = run_group(ctx.clone(), &data, &cfg, &members(&[0, 1, 2], "group"), &mut Quiet)
+        .unwrap();
+    assert_eq!(group.runs.len(), 3);
+    for i in 0..3 {
+        let alone = run_group(ctx.clone(), &data, &cfg, &members(&[i], "alone"), &mut Quiet)
+            .unwrap();
+        let (g, a) = (&group.runs[i], &alone.runs[0]);
+        assert_eq!(g.matrix.len(), 2);
+        // Bitwise equal, NaN (not evaluated) cells included.
+        let bits = |m: &Vec<Vec<f64>>| -> Vec<u64> { m.iter().flatten().map(|x| x.to_bits()).collect() };
+        assert_eq!(bits(&g.matrix), bits(&a.matrix), "run {i}: accuracy matrix");
+        let sig = |s: &[mesu::report::SigmaStat]| -> Vec<f64> {
+            s.iter().flat_map(|s| [s.mean, s.min, s.max]).collect()
+        };
+        assert_eq!(sig(&g.sigma), sig(&a.sigma), "run {i}: sigma statistics");
+    }
+    assert_ne!(group.runs[0].sigma[0].mean, group.runs[1].sigma[0].mean);
+    std::fs::remove_dir_all(&dir).ok();
+}
