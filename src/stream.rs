@@ -67,6 +67,8 @@ pub struct StreamOutcome {
     pub matrix: Vec<Vec<f64>>,
     pub metrics: StreamMetrics,
     pub sigma: Vec<SigmaStat>,
+    /// Why the run stopped early (a diverged sigma); the others went on.
+    pub diverged: Option<String>,
 }
 
 /// What a finished group produced.
@@ -122,6 +124,7 @@ pub fn run_group(
     let steps_per_task = (per_epoch * cfg.epochs) as u64;
     let mut summary = json!({});
     let mut evaluations = 0usize;
+    let mut diverged: Vec<Option<String>> = vec![None; r];
     for i in 0..t {
         progress.task_started(i, steps_per_task);
         let clock = Instant::now();
@@ -136,10 +139,21 @@ pub fn run_group(
             let mut batch = 0;
             while batch < per_epoch {
                 let n = REPORT_EVERY.min(per_epoch - batch);
-                let losses = engine.train_steps(batch, n)?;
+                let losses = match engine.train_steps(batch, n) {
+                    Ok(losses) => losses,
+                    Err(EngineError::Diverged { .. }) => {
+                        stop_diverged(&engine, runs, &matrices, &sigma, i, &mut diverged)?;
+                        if diverged.iter().all(Option::is_some) {
+                            return Ok(outcome(matrices, sigma, diverged, &summary, None));
+                        }
+                        vec![]
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 batch += n;
                 done += n as u64;
-                progress.steps_done(done, crate::metrics::mean(losses));
+                let healthy = losses.iter().zip(&diverged).filter(|(_, d)| d.is_none());
+                progress.steps_done(done, crate::metrics::mean(healthy.map(|(l, _)| *l)));
             }
         }
         train_s += clock.elapsed().as_secs_f64();
@@ -184,6 +198,9 @@ pub fn run_group(
         });
         let profile = engine.profile().map(|rows| profile_csv(&rows));
         for (run, spec) in runs.iter().enumerate() {
+            if diverged[run].is_some() {
+                continue;
+            }
             report::write_run(
                 &spec.out,
                 &RunRecord {
@@ -200,18 +217,71 @@ pub fn run_group(
             }
         }
     }
-    let outcomes = matrices
+    let profile = profile_method.zip(engine.profile());
+    Ok(outcome(matrices, sigma, diverged, &summary, profile))
+}
+
+fn outcome(
+    matrices: Vec<Vec<Vec<f64>>>,
+    sigma: Vec<Vec<SigmaStat>>,
+    diverged: Vec<Option<String>>,
+    summary: &Value,
+    profile: Option<(&'static str, Vec<ProfileRow>)>,
+) -> GroupOutcome {
+    let runs = matrices
         .into_iter()
         .zip(sigma)
-        .map(|(matrix, sigma)| StreamOutcome {
+        .zip(diverged)
+        .map(|((matrix, sigma), diverged)| StreamOutcome {
             metrics: StreamMetrics::from_matrix(&matrix),
             matrix,
             sigma,
+            diverged,
         })
         .collect();
-    Ok(GroupOutcome {
-        runs: outcomes,
-        summary,
-        profile: profile_method.zip(engine.profile()),
-    })
+    GroupOutcome {
+        runs,
+        summary: summary.clone(),
+        profile,
+    }
+}
+
+/// Marks the runs the engine found diverged during task `task` and leaves
+/// each one's folder incomplete, with the reason in diverged.txt, so a
+/// rerun redoes it.
+fn stop_diverged(
+    engine: &Engine,
+    runs: &[StreamRun],
+    matrices: &[Vec<Vec<f64>>],
+    sigma: &[Vec<SigmaStat>],
+    task: usize,
+    diverged: &mut [Option<String>],
+) -> Result<(), StreamError> {
+    for (run, at) in engine.divergences().iter().enumerate() {
+        let (Some((layer, step)), None) = (at, &diverged[run]) else {
+            continue;
+        };
+        let msg = EngineError::Diverged {
+            run,
+            layer: *layer,
+            step: *step,
+        }
+        .to_string();
+        let spec = &runs[run];
+        let summary = json!({ "diverged": msg, "diverged_in_task": task });
+        report::write_run(
+            &spec.out,
+            &RunRecord {
+                config: &spec.config,
+                matrix: &matrices[run],
+                tasks_done: task,
+                sigma: &sigma[run],
+                summary: &summary,
+                complete: false,
+            },
+        )?;
+        report::write_atomic(&spec.out, "diverged.txt", &format!("{msg}\n"))?;
+        diverged[run] = Some(msg);
+    }
+    Ok(())
 }

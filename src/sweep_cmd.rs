@@ -418,7 +418,15 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
         let result = run_group(ctx.clone(), &data, &cfg, &members, &mut progress);
         progress.finish();
         match result {
-            Ok(_) => {
+            Ok(outcome) => {
+                for (&i, run) in todo.iter().zip(&outcome.runs) {
+                    if let Some(msg) = &run.diverged {
+                        let msg = format!("{}: {msg}", runs[i].name());
+                        multi.println(&msg).ok();
+                        eprintln!("{msg}");
+                        failures.push(msg);
+                    }
+                }
                 sweep_bar.inc(todo.len() as u64);
                 let line = format!(
                     "group {g}: {} runs done in {:.1} s",
@@ -446,7 +454,7 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{} group(s) failed (their runs stay incomplete; rerun the same command to retry):\n{}",
+            "{} failure(s); those runs stay incomplete (rerun the same command to retry):\n{}",
             failures.len(),
             failures.join("\n")
         ))

@@ -207,6 +207,9 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
     let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);
     let outcome = run_group(ctx, &data, &cfg, &[run], &mut progress).map_err(|e| e.to_string())?;
     progress.finish();
+    if let Some(msg) = &outcome.runs[0].diverged {
+        return Err(format!("{msg} (results so far: {})", out.display()));
+    }
     println!("\n{}", report::summary_table(&outcome.runs[0].metrics, shared.tasks));
     if let Some((method, rows)) = &outcome.profile {
         println!("profile ({method}):\n{}", profile_table(rows));

@@ -131,10 +131,13 @@ fn a_batched_group_gives_each_run_its_results_alone() {
         },
         ..RunSettings::paper(Optimizer::Mesu)
     };
+    let mut wild = run(4, Optimizer::Mesu, 3e5);
+    wild.hyper.lr_sigma = 1e4;
     let runs = [
         run(1, Optimizer::Mesu, 3e5),
         run(2, Optimizer::Mesu, 30_000.0),
         run(3, Optimizer::Bgd, 1e15),
+        wild,
     ];
     let cfg = runs[0].shape().stream_config(&shared).unwrap();
     let dir = std::env::temp_dir().join(format!("mesu-group-{}", std::process::id()));
@@ -143,13 +146,21 @@ fn a_batched_group_gives_each_run_its_results_alone() {
             .map(|&i| stream_run(&runs[i], &shared, "test", &data, dir.join(format!("{tag}{i}"))))
             .collect()
     };
-    let group = run_group(ctx.clone(), &data, &cfg, &members(&[0, 1, 2], "group"), &mut Quiet)
+    // The fourth run diverges; the others go on undisturbed.
+    let group = run_group(ctx.clone(), &data, &cfg, &members(&[0, 1, 2, 3], "group"), &mut Quiet)
         .unwrap();
-    assert_eq!(group.runs.len(), 3);
+    assert_eq!(group.runs.len(), 4);
+    let msg = group.runs[3].diverged.as_deref().expect("run 3 diverges");
+    assert!(msg.contains("sigma"), "{msg}");
+    let left = std::fs::read_to_string(dir.join("group3/diverged.txt")).unwrap();
+    assert!(left.contains("diverged"), "{left}");
+    let metrics = std::fs::read_to_string(dir.join("group3/metrics.json")).unwrap();
+    assert!(metrics.contains("\"complete\": false"), "{metrics}");
     for i in 0..3 {
         let alone = run_group(ctx.clone(), &data, &cfg, &members(&[i], "alone"), &mut Quiet)
             .unwrap();
         let (g, a) = (&group.runs[i], &alone.runs[0]);
+        assert!(g.diverged.is_none() && a.diverged.is_none());
         assert_eq!(g.matrix.len(), 2);
         // Bitwise equal, NaN (not evaluated) cells included.
         let bits = |m: &Vec<Vec<f64>>| -> Vec<u64> { m.iter().flatten().map(|x| x.to_bits()).collect() };

@@ -86,6 +86,8 @@ pub struct Engine {
     profiler: Option<std::cell::RefCell<Profiler>>,
     /// Training steps taken: the noise counter of the next step.
     step: u64,
+    /// Per run, where it diverged (layer, step), once reported.
+    diverged: Vec<Option<(usize, u64)>>,
 }
 
 impl Engine {
@@ -156,6 +158,7 @@ impl Engine {
             evals: Vec::new(),
             profiler: None,
             step: 0,
+            diverged: vec![None; r],
         };
         engine.noise = (0..engine.arch.layers())
             .map(|l| engine.noise_dispatch(l))
@@ -446,9 +449,16 @@ impl Engine {
         Ok(self.train_graph()?.split.len / self.cfg.batch)
     }
 
+    /// Per run, the (layer, step) where its sigma went bad, once reported.
+    pub fn divergences(&self) -> &[Option<(usize, u64)>] {
+        &self.diverged
+    }
+
     /// Train `count` steps on batches first_batch.. of the current epoch
     /// order. Returns each run's mean loss per example over these steps, and
-    /// fails on the first non-finite or non-positive sigma.
+    /// fails on the first non-finite or non-positive sigma of a run not
+    /// reported before. The steps are taken either way: runs are
+    /// independent, so the others can go on (see `divergences`).
     pub fn train_steps(
         &mut self,
         first_batch: usize,
@@ -498,17 +508,20 @@ impl Engine {
         let losses = g.loss.read(&self.ctx)?;
         g.loss.fill(&self.ctx, 0.0);
         let layers = self.arch.layers();
-        if let Some((i, &step)) = bad
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| **s != u32::MAX)
-            .min_by_key(|(_, s)| **s)
-        {
-            return Err(EngineError::Diverged {
-                run: i / layers,
-                layer: i % layers,
-                step: step as u64,
-            });
+        let before: Vec<bool> = self.diverged.iter().map(Option::is_some).collect();
+        for (i, &step) in bad.iter().enumerate() {
+            let (run, layer, step) = (i / layers, i % layers, u64::from(step));
+            let earliest = self.diverged[run].is_none_or(|(_, s)| step < s);
+            if step != u64::from(u32::MAX) && !before[run] && earliest {
+                self.diverged[run] = Some((layer, step));
+            }
+        }
+        let first = (0..self.runs.len())
+            .filter(|&r| !before[r])
+            .filter_map(|r| self.diverged[r].map(|(l, s)| (r, l, s)))
+            .min_by_key(|&(_, _, s)| s);
+        if let Some((run, layer, step)) = first {
+            return Err(EngineError::Diverged { run, layer, step });
         }
         let b = self.cfg.batch;
         Ok(losses
