@@ -137,3 +137,152 @@ fn bad_flags_fail_clearly_without_a_results_folder() {
         assert!(!dir.exists(), "{args:?} left a results folder");
     }
 }
+
+fn json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn sweep_runs_groups_resumes_and_summarises() {
+    let Some(_) = common::gpu() else { return };
+    let dir = out_dir("sweep");
+    let grid = [
+        "sweep",
+        "--hidden",
+        "8,16",
+        "--n",
+        "300000,1e15",
+        "--seeds",
+        "2",
+        "--tasks",
+        "2",
+        "--train-limit",
+        "300",
+        "--test-limit",
+        "200",
+        "--test-samples",
+        "4",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let out = mesu(&grid);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("8 runs in 2 groups"), "{stdout}");
+    // Every run has its own complete results folder.
+    let runs: Vec<_> = std::fs::read_dir(dir.join("runs")).unwrap().collect();
+    assert_eq!(runs.len(), 8);
+    for run in runs {
+        let run = run.unwrap().path();
+        for f in mesu::report::FILES {
+            assert!(run.join(f).is_file(), "{f} missing in {}", run.display());
+        }
+        assert_eq!(json(&run.join("metrics.json"))["complete"], true);
+        assert_eq!(json(&run.join("metrics.json"))["summary"]["group_runs"], 4);
+    }
+    // summary.csv: a row per run with its settings and headline figures.
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 8, "{csv}");
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for row in &rows {
+        assert_eq!(row.len(), header.len());
+        let acc: f64 = row[col("mean_last5")].parse().unwrap();
+        assert!((0.0..=100.0).contains(&acc), "{csv}");
+        assert!(row[col("steps_per_s")].parse::<f64>().unwrap() > 0.0);
+    }
+    let summary = json(&dir.join("summary.json"));
+    let over_seeds = summary["over_seeds"].as_array().unwrap();
+    assert_eq!(over_seeds.len(), 4, "two widths x two N");
+    assert!(over_seeds.iter().all(|a| a["seeds"] == 2));
+    for plot in ["last5_vs_n.svg", "throughput_vs_width.svg", "sweep.json"] {
+        assert!(dir.join(plot).is_file(), "{plot} missing");
+    }
+    // The same command again skips every complete run; one removed run is redone.
+    let victim = dir
+        .join("runs")
+        .join("h8-mesu-N1e15-sp1-mp0-lr1_1-cg0-B1-E1-K10_4-seed1");
+    std::fs::remove_file(victim.join("metrics.json")).unwrap();
+    let again = mesu(&grid);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(stdout.contains("group 0: 1 runs"), "{stdout}");
+    assert!(stdout.contains("3 already complete"), "{stdout}");
+    assert!(stdout.contains("group 1: all 4 runs already complete"), "{stdout}");
+    assert_eq!(json(&victim.join("metrics.json"))["complete"], true);
+    // --collect rebuilds the summary from the folders alone.
+    std::fs::remove_file(dir.join("summary.csv")).unwrap();
+    let collected = mesu(&["sweep", "--collect", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&collected.stdout);
+    assert!(collected.status.success(), "{stdout}");
+    assert!(stdout.contains("8 of 8 runs complete"), "{stdout}");
+    assert!(dir.join("summary.csv").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sweep_plans_without_running() {
+    let dir = out_dir("sweep-plan");
+    let grid_file = std::env::temp_dir().join(format!("mesu-grid-{}.json", std::process::id()));
+    std::fs::write(
+        &grid_file,
+        r#"{"hidden": [50, [20, 20]], "n": [180000, 1e15], "seeds": 3, "optimizer": "mesu"}"#,
+    )
+    .unwrap();
+    let base = [
+        "sweep",
+        "--grid",
+        grid_file.to_str().unwrap(),
+        "--max-group",
+        "4",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let dry = mesu(&[&base[..], &["--dry-run"]].concat());
+    let stdout = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{stdout}");
+    // 2 widths x 2 N x 3 seeds; 6 runs per shape at most 4 per group: 3 + 3.
+    assert!(stdout.contains("12 runs in 4 groups"), "{stdout}");
+    assert!(stdout.contains("group 3: 3 runs of 784-20-20-10"), "{stdout}");
+    assert!(stdout.contains("MiB"), "{stdout}");
+    assert!(stdout.contains("h20x20-mesu-N1.8e5") || stdout.contains("h20x20-mesu-N180000"));
+    let jobs = std::env::temp_dir().join(format!("mesu-jobs-{}.txt", std::process::id()));
+    let emitted = mesu(&[&base[..], &["--emit-jobs", jobs.to_str().unwrap()]].concat());
+    assert!(emitted.status.success());
+    let lines: Vec<String> = std::fs::read_to_string(&jobs)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (g, line) in lines.iter().enumerate() {
+        assert!(line.ends_with(&format!("--only-group {g}")), "{line}");
+        assert!(line.contains(" sweep --grid ") && line.contains("--out "), "{line}");
+        assert!(!line.contains("--emit-jobs"), "{line}");
+    }
+    assert!(!dir.exists(), "planning must not create the sweep folder");
+    let _ = std::fs::remove_file(&jobs);
+
+    let bad_file = std::env::temp_dir().join(format!("mesu-badgrid-{}.json", std::process::id()));
+    std::fs::write(&bad_file, r#"{"widths": [50]}"#).unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["sweep", "--max-group", "0", "--dry-run"], "--max-group"),
+        (&["sweep", "--grid", bad_file.to_str().unwrap(), "--dry-run"], "unknown key"),
+        (&["sweep", "--hidden", "50,0", "--dry-run"], "at least 1"),
+        (&["sweep", "--collect", "/nonexistent/sweep"], "/nonexistent/sweep"),
+    ];
+    for (args, needle) in cases {
+        let out = mesu(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    }
+    let _ = std::fs::remove_file(&grid_file);
+    let _ = std::fs::remove_file(&bad_file);
+}
