@@ -78,7 +78,8 @@ fn main() {
             secs.push(t.elapsed().as_secs_f64());
         }
     }
-    let (rate1, rate_r, eval1, eval_r) = (median(rate1), median(rate_r), median(eval1), median(eval_r));
+    let (rate1, rate_r, eval1, eval_r) =
+        (median(rate1), median(rate_r), median(eval1), median(eval_r));
     let task_steps = data.train.len() as f64;
     let task1 = task_steps / rate1 + eval1;
     let task_r = task_steps / rate_r + eval_r;
@@ -91,13 +92,25 @@ fn main() {
     println!("{:<56} {:>12}", "benchmark (median of 5)", "value");
     let rows = [
         ("steps/s, 1 run".to_string(), rate1),
-        (format!("steps/s, group of {r} (each step moves every run)"), rate_r),
-        ("evaluation of 10000 images x 10 samples, 1 run, s".into(), eval1),
+        (
+            format!("steps/s, group of {r} (each step moves every run)"),
+            rate_r,
+        ),
+        (
+            "evaluation of 10000 images x 10 samples, 1 run, s".into(),
+            eval1,
+        ),
         (format!("evaluation, group of {r}, s"), eval_r),
         ("task (60000 steps + 1 evaluation), 1 run, s".into(), task1),
-        (format!("task, {r} separate runs one after another, s"), separate),
+        (
+            format!("task, {r} separate runs one after another, s"),
+            separate,
+        ),
         (format!("task, group of {r}, s"), task_r),
-        (format!("speed-up of the group over {r} separate runs"), separate / task_r),
+        (
+            format!("speed-up of the group over {r} separate runs"),
+            separate / task_r,
+        ),
     ];
     let mut csv = String::from("benchmark,value\n");
     for (name, value) in &rows {

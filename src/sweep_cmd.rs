@@ -135,7 +135,10 @@ fn read_grid_file(path: &Path) -> Result<Value, String> {
         serde_json::from_str(&text).map_err(|e| format!("grid file {}: {e}", path.display()))?
     };
     let Value::Object(map) = value else {
-        return Err(format!("grid file {}: expected a table of lists", path.display()));
+        return Err(format!(
+            "grid file {}: expected a table of lists",
+            path.display()
+        ));
     };
     let mut out = serde_json::Map::new();
     for (key, v) in map {
@@ -388,7 +391,10 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
         let skipped = group.runs.len() - todo.len();
         sweep_bar.inc(skipped as u64);
         let line = if todo.is_empty() {
-            format!("group {g}: all {} runs already complete, skipped", group.runs.len())
+            format!(
+                "group {g}: all {} runs already complete, skipped",
+                group.runs.len()
+            )
         } else {
             format!(
                 "group {g}: {} runs of {} in one batch{}",

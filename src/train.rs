@@ -210,7 +210,10 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
     if let Some(msg) = &outcome.runs[0].diverged {
         return Err(format!("{msg} (results so far: {})", out.display()));
     }
-    println!("\n{}", report::summary_table(&outcome.runs[0].metrics, shared.tasks));
+    println!(
+        "\n{}",
+        report::summary_table(&outcome.runs[0].metrics, shared.tasks)
+    );
     if let Some((method, rows)) = &outcome.profile {
         println!("profile ({method}):\n{}", profile_table(rows));
     }

@@ -187,7 +187,11 @@ fn sweep_runs_groups_resumes_and_summarises() {
     // summary.csv: a row per run with its settings and headline figures.
     let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     assert_eq!(rows.len(), 8, "{csv}");
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     for row in &rows {
@@ -213,7 +217,10 @@ fn sweep_runs_groups_resumes_and_summarises() {
     assert!(again.status.success(), "{stdout}");
     assert!(stdout.contains("group 0: 1 runs"), "{stdout}");
     assert!(stdout.contains("3 already complete"), "{stdout}");
-    assert!(stdout.contains("group 1: all 4 runs already complete"), "{stdout}");
+    assert!(
+        stdout.contains("group 1: all 4 runs already complete"),
+        "{stdout}"
+    );
     assert_eq!(json(&victim.join("metrics.json"))["complete"], true);
     // --collect rebuilds the summary from the folders alone.
     std::fs::remove_file(dir.join("summary.csv")).unwrap();
@@ -248,7 +255,10 @@ fn sweep_plans_without_running() {
     assert!(dry.status.success(), "{stdout}");
     // 2 widths x 2 N x 3 seeds; 6 runs per shape at most 4 per group: 3 + 3.
     assert!(stdout.contains("12 runs in 4 groups"), "{stdout}");
-    assert!(stdout.contains("group 3: 3 runs of 784-20-20-10"), "{stdout}");
+    assert!(
+        stdout.contains("group 3: 3 runs of 784-20-20-10"),
+        "{stdout}"
+    );
     assert!(stdout.contains("MiB"), "{stdout}");
     assert!(stdout.contains("h20x20-mesu-N1.8e5") || stdout.contains("h20x20-mesu-N180000"));
     let jobs = std::env::temp_dir().join(format!("mesu-jobs-{}.txt", std::process::id()));
@@ -262,7 +272,10 @@ fn sweep_plans_without_running() {
     assert_eq!(lines.len(), 4);
     for (g, line) in lines.iter().enumerate() {
         assert!(line.ends_with(&format!("--only-group {g}")), "{line}");
-        assert!(line.contains(" sweep --grid ") && line.contains("--out "), "{line}");
+        assert!(
+            line.contains(" sweep --grid ") && line.contains("--out "),
+            "{line}"
+        );
         assert!(!line.contains("--emit-jobs"), "{line}");
     }
     assert!(!dir.exists(), "planning must not create the sweep folder");
@@ -272,9 +285,15 @@ fn sweep_plans_without_running() {
     std::fs::write(&bad_file, r#"{"widths": [50]}"#).unwrap();
     let cases: [(&[&str], &str); 4] = [
         (&["sweep", "--max-group", "0", "--dry-run"], "--max-group"),
-        (&["sweep", "--grid", bad_file.to_str().unwrap(), "--dry-run"], "unknown key"),
+        (
+            &["sweep", "--grid", bad_file.to_str().unwrap(), "--dry-run"],
+            "unknown key",
+        ),
         (&["sweep", "--hidden", "50,0", "--dry-run"], "at least 1"),
-        (&["sweep", "--collect", "/nonexistent/sweep"], "/nonexistent/sweep"),
+        (
+            &["sweep", "--collect", "/nonexistent/sweep"],
+            "/nonexistent/sweep",
+        ),
     ];
     for (args, needle) in cases {
         let out = mesu(args);

@@ -47,11 +47,17 @@ fn grid_expands_every_combination_with_the_optimizer_defaults() {
         .iter()
         .find(|r| r.hyper.optimizer == Optimizer::Sgd)
         .unwrap();
-    assert_eq!((sgd.hyper.lr_mu, sgd.train_samples, sgd.test_samples), (0.002, 1, 1));
+    assert_eq!(
+        (sgd.hyper.lr_mu, sgd.train_samples, sgd.test_samples),
+        (0.002, 1, 1)
+    );
     let mesu = &runs[0];
     assert_eq!((mesu.hyper.lr_mu, mesu.train_samples), (1.0, 10));
     // An empty grid is the paper's protocol, once.
-    assert_eq!(Grid::default().expand(), [RunSettings::paper(Optimizer::Mesu)]);
+    assert_eq!(
+        Grid::default().expand(),
+        [RunSettings::paper(Optimizer::Mesu)]
+    );
     // Names spell every setting, so they are distinct.
     let mut names: Vec<_> = runs.iter().map(RunSettings::name).collect();
     names.dedup();
@@ -143,12 +149,26 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     let dir = std::env::temp_dir().join(format!("mesu-group-{}", std::process::id()));
     let members = |idx: &[usize], tag: &str| -> Vec<_> {
         idx.iter()
-            .map(|&i| stream_run(&runs[i], &shared, "test", &data, dir.join(format!("{tag}{i}"))))
+            .map(|&i| {
+                stream_run(
+                    &runs[i],
+                    &shared,
+                    "test",
+                    &data,
+                    dir.join(format!("{tag}{i}")),
+                )
+            })
             .collect()
     };
     // The fourth run diverges; the others go on undisturbed.
-    let group = run_group(ctx.clone(), &data, &cfg, &members(&[0, 1, 2, 3], "group"), &mut Quiet)
-        .unwrap();
+    let group = run_group(
+        ctx.clone(),
+        &data,
+        &cfg,
+        &members(&[0, 1, 2, 3], "group"),
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(group.runs.len(), 4);
     let msg = group.runs[3].diverged.as_deref().expect("run 3 diverges");
     assert!(msg.contains("sigma"), "{msg}");
@@ -157,13 +177,20 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     let metrics = std::fs::read_to_string(dir.join("group3/metrics.json")).unwrap();
     assert!(metrics.contains("\"complete\": false"), "{metrics}");
     for i in 0..3 {
-        let alone = run_group(ctx.clone(), &data, &cfg, &members(&[i], "alone"), &mut Quiet)
-            .unwrap();
+        let alone = run_group(
+            ctx.clone(),
+            &data,
+            &cfg,
+            &members(&[i], "alone"),
+            &mut Quiet,
+        )
+        .unwrap();
         let (g, a) = (&group.runs[i], &alone.runs[0]);
         assert!(g.diverged.is_none() && a.diverged.is_none());
         assert_eq!(g.matrix.len(), 2);
         // Bitwise equal, NaN (not evaluated) cells included.
-        let bits = |m: &Vec<Vec<f64>>| -> Vec<u64> { m.iter().flatten().map(|x| x.to_bits()).collect() };
+        let bits =
+            |m: &Vec<Vec<f64>>| -> Vec<u64> { m.iter().flatten().map(|x| x.to_bits()).collect() };
         assert_eq!(bits(&g.matrix), bits(&a.matrix), "run {i}: accuracy matrix");
         let sig = |s: &[mesu::report::SigmaStat]| -> Vec<f64> {
             s.iter().flat_map(|s| [s.mean, s.min, s.max]).collect()

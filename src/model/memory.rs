@@ -31,23 +31,23 @@ pub fn run_memory(
     );
     let chunk = cfg.eval_chunk.min(test_images.max(1)) as u64;
     let mut buffers = vec![
-        b * arch.n_in(0) as u64 * F32,                       // gathered input
-        train_images as u64 * F32,                           // example order
-        arch.n_in(0) as u64 * F32,                           // permutation
-        test_images as u64 * SCORE,                          // evaluation scores
+        b * arch.n_in(0) as u64 * F32, // gathered input
+        train_images as u64 * F32,     // example order
+        arch.n_in(0) as u64 * F32,     // permutation
+        test_images as u64 * SCORE,    // evaluation scores
     ];
     for l in 0..arch.layers() {
         let p = arch.stride(l) as u64;
         let n_out = arch.n_out(l) as u64;
         let rows = (arch.n_in(l) + arch.bias as usize) as u64;
         buffers.extend([
-            p * F32,                                         // mu
-            p * F32,                                         // sigma
-            k.max(kt) * p * F32,                             // noise
-            k * b * n_out * F32,                             // activations
-            k * b * n_out * F32,                             // errors
-            kt * chunk * n_out * F32,                        // evaluation activations
-            kt * rows * n_out.next_multiple_of(4) * F32,     // evaluation weight samples
+            p * F32,                                     // mu
+            p * F32,                                     // sigma
+            k.max(kt) * p * F32,                         // noise
+            k * b * n_out * F32,                         // activations
+            k * b * n_out * F32,                         // errors
+            kt * chunk * n_out * F32,                    // evaluation activations
+            kt * rows * n_out.next_multiple_of(4) * F32, // evaluation weight samples
         ]);
     }
     RunMemory {

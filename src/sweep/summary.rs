@@ -120,8 +120,12 @@ impl SummaryRow {
 /// Every run folder under `dir/runs`, sorted by name.
 pub fn collect(dir: &Path) -> Result<Vec<SummaryRow>, String> {
     let runs = dir.join("runs");
-    let entries = std::fs::read_dir(&runs)
-        .map_err(|e| format!("cannot read the sweep's run folders {}: {e}", runs.display()))?;
+    let entries = std::fs::read_dir(&runs).map_err(|e| {
+        format!(
+            "cannot read the sweep's run folders {}: {e}",
+            runs.display()
+        )
+    })?;
     let mut rows: Vec<SummaryRow> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| SummaryRow::read(&e.path()))
@@ -210,7 +214,10 @@ fn csv(rows: &[SummaryRow]) -> String {
 
 /// Hidden units of "400x400" (800).
 fn total_width(hidden: &str) -> usize {
-    hidden.split('x').filter_map(|w| w.parse::<usize>().ok()).sum()
+    hidden
+        .split('x')
+        .filter_map(|w| w.parse::<usize>().ok())
+        .sum()
 }
 
 /// The paper's study: last-5 accuracy against N, one line per width (and
@@ -225,9 +232,10 @@ fn last5_lines(agg: &[SeedAggregate]) -> Vec<XyLine> {
         } else {
             format!("hidden {}", a.hidden)
         };
-        let line = lines
-            .entry((width, name.clone()))
-            .or_insert(XyLine { name, points: Vec::new() });
+        let line = lines.entry((width, name.clone())).or_insert(XyLine {
+            name,
+            points: Vec::new(),
+        });
         line.points.push((a.n, a.mean_last5.0));
     }
     let mut lines: Vec<XyLine> = lines.into_values().collect();
