@@ -316,6 +316,15 @@ pub struct XyLine {
     pub points: Vec<(f64, f64)>,
 }
 
+/// Axis text: 1e5 rather than 100000.0, 512 rather than 512.0.
+fn tick(x: f64) -> String {
+    if x.abs() >= 1e5 {
+        format!("{x:.0e}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
 /// Line chart of sweep results; `log_x` for axes like N that span decades.
 pub fn xy_chart(title: &str, x_desc: &str, y_desc: &str, lines: &[XyLine], log_x: bool) -> Res {
     let pts = || lines.iter().flat_map(|l| &l.points);
@@ -356,6 +365,8 @@ pub fn xy_chart(title: &str, x_desc: &str, y_desc: &str, lines: &[XyLine], log_x
                 let mut chart = $chart.map_err(err)?;
                 chart
                     .configure_mesh()
+                    .x_labels(8)
+                    .x_label_formatter(&|x: &f64| tick(*x))
                     .x_desc(x_desc)
                     .y_desc(y_desc)
                     .axis_desc_style((FONT, 16))

@@ -151,7 +151,8 @@ pub fn aggregate(rows: &[SummaryRow]) -> Vec<SeedAggregate> {
     for row in rows.iter().filter(|r| r.complete) {
         by.entry(row.settings()).or_default().push(row);
     }
-    by.into_iter()
+    let mut out: Vec<SeedAggregate> = by
+        .into_iter()
         .map(|(settings, runs)| {
             let stat = |g: fn(&SummaryRow) -> f64| {
                 mean_std(&runs.iter().map(|r| g(r)).collect::<Vec<_>>())
@@ -169,7 +170,15 @@ pub fn aggregate(rows: &[SummaryRow]) -> Vec<SeedAggregate> {
                 bwt: stat(|r| r.bwt),
             }
         })
-        .collect()
+        .collect();
+    // Widths and N in numeric order, not string order.
+    out.sort_by(|a, b| {
+        (total_width(&a.hidden), &a.optimizer)
+            .cmp(&(total_width(&b.hidden), &b.optimizer))
+            .then(a.n.total_cmp(&b.n))
+            .then(a.settings.cmp(&b.settings))
+    });
+    out
 }
 
 fn csv(rows: &[SummaryRow]) -> String {
