@@ -56,10 +56,17 @@ pub fn forward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     )
 }
 
-/// Softmax, loss and dC/dz of the logits (about 5 FLOPs per logit).
-pub fn loss_grad(s: Shapes, arch: &Architecture) -> Cost {
-    let logits = s.rkb() * arch.n_out(arch.layers() - 1) as f64;
-    cost(5.0 * logits, 2.0 * F32 * logits)
+/// The fused output layer: its forward, softmax, loss and dC/dz (about 5
+/// FLOPs per logit) and the error back to its input. Drawing the layer's
+/// noise (batch 1) writes eps instead of reading it: the same bytes.
+pub fn output_layer(s: Shapes, arch: &Architecture) -> Cost {
+    let last = arch.layers() - 1;
+    let p = arch.params(last) as f64;
+    let (n_in, n_out) = (arch.n_in(last) as f64, arch.n_out(last) as f64);
+    cost(
+        2.0 * s.rk() * p + 4.0 * s.rkb() * n_in * n_out + 5.0 * s.rkb() * n_out,
+        F32 * (2.0 * s.runs as f64 * p + s.rk() * p + s.rkb() * (2.0 * n_in + 2.0 * n_out + 1.0)),
+    )
 }
 
 /// dC/dx of layer l's input through the sampled weights.

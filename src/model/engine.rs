@@ -237,10 +237,21 @@ impl Engine {
         Ok(())
     }
 
-    /// Batch 1: the first layer's forward draws that layer's training noise
-    /// (each (k, j) row has one invocation), so it has no noise launch.
-    pub(super) fn draws_input_noise(&self) -> bool {
+    /// Batch 1: the first layer's forward and the fused output layer draw
+    /// their layers' training noise (each noise row has one invocation), so
+    /// those layers have no noise launch.
+    pub(super) fn draws_own_noise(&self) -> bool {
         self.cfg.batch == 1
+    }
+
+    /// The noise launches of a training step.
+    fn train_noise(&self) -> Vec<&Dispatch> {
+        let last = self.arch.layers() - 1;
+        let drawn = |l: usize| self.draws_own_noise() && (l == 0 || l == last);
+        (0..=last)
+            .filter(|&l| !drawn(l))
+            .map(|l| &self.noise[l])
+            .collect()
     }
 
     pub(super) fn shapes(&self, samples: usize, batch: usize) -> Shapes {
@@ -287,7 +298,7 @@ impl Engine {
     }
 
     /// The input gather into `x0` (from `images` through `order` and `perm`)
-    /// and the sampled forward of every layer into `acts`; sized for
+    /// and the sampled forward of layers 0..`layers` into `acts`; sized for
     /// `samples` x `batch` examples. With `draw_noise` (batch 1 only) the
     /// first layer's forward draws that layer's noise itself.
     pub(super) fn forward_dispatches(
@@ -295,7 +306,7 @@ impl Engine {
         x0: &GpuBuffer<f32>,
         acts: &[GpuBuffer<f32>],
         [images, order, perm]: [&wgpu::Buffer; 3],
-        (samples, batch): (usize, usize),
+        (samples, batch, layers): (usize, usize, usize),
         draw_noise: bool,
     ) -> Vec<Dispatch> {
         assert!(!draw_noise || batch == 1, "one invocation per noise row");
@@ -330,7 +341,7 @@ impl Engine {
             r * samples * batch * self.arch.n_out(0),
             cost::forward(shapes, &self.arch, 0),
         );
-        let hidden = (1..self.arch.layers()).map(|l| {
+        let hidden = (1..layers).map(|l| {
             let entries = [
                 (0, self.layers[l].as_entire_binding()),
                 (1, self.mu[l].buffer.as_entire_binding()),
@@ -472,8 +483,7 @@ impl Engine {
             )));
         }
         let g = self.train.as_ref().expect("checked above");
-        // The first layer's noise is drawn by its forward when the graph says so.
-        let noise = &self.noise[self.draws_input_noise() as usize..];
+        let noise = self.train_noise();
         let launches = noise.len() + g.dispatches.len();
         let per_submit = self
             .uniforms
@@ -498,8 +508,14 @@ impl Engine {
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);
-            let step_launches =
-                (0..n).flat_map(|s| noise.iter().chain(&g.dispatches).map(move |d| (d, s)));
+            let noise = &noise;
+            let step_launches = (0..n).flat_map(|s| {
+                noise
+                    .iter()
+                    .copied()
+                    .chain(&g.dispatches)
+                    .map(move |d| (d, s))
+            });
             self.submit("train", step_launches)?;
             done += n;
         }
@@ -523,10 +539,11 @@ impl Engine {
         if let Some((run, layer, step)) = first {
             return Err(EngineError::Diverged { run, layer, step });
         }
-        let b = self.cfg.batch;
+        // loss is [R][K][B]: the mean over samples, per example.
+        let kb = self.cfg.train_samples * self.cfg.batch;
         Ok(losses
-            .chunks(b)
-            .map(|l| l.iter().map(|&x| x as f64).sum::<f64>() / (count * b) as f64)
+            .chunks(kb)
+            .map(|l| l.iter().map(|&x| x as f64).sum::<f64>() / (count * kb) as f64)
             .collect())
     }
 

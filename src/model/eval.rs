@@ -90,7 +90,8 @@ impl EvalGraph {
                     "eval input",
                     r * chunk * e.arch.n_in(0),
                 )?);
-                dispatches = e.forward_dispatches(x, &acts, input, (k, chunk), false);
+                let layers = e.arch.layers();
+                dispatches = e.forward_dispatches(x, &acts, input, (k, chunk, layers), false);
             }
             EvalKernels::Fast | EvalKernels::FastTiled => {
                 let tiled = e.cfg.eval_kernels == EvalKernels::FastTiled

@@ -20,6 +20,12 @@ pub struct TrainGraph {
 
 impl TrainGraph {
     pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+        if e.arch.layers() < 2 {
+            // The fused output layer sends its error to a hidden layer.
+            return Err(EngineError::Config(
+                "training needs at least one hidden layer".into(),
+            ));
+        }
         let r = e.runs.len();
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let layers = e.arch.layers();
@@ -38,7 +44,7 @@ impl TrainGraph {
             perm: GpuBuffer::from_slice(&e.ctx, "permutation", &perm)?,
             acts,
             deltas,
-            loss: GpuBuffer::zeroed(&e.ctx, "loss", r * b)?,
+            loss: GpuBuffer::zeroed(&e.ctx, "loss", r * k * b)?,
             bad: GpuBuffer::from_slice(&e.ctx, "sigma check", &vec![u32::MAX; r * layers])?,
             dispatches: Vec::new(),
             split,
@@ -57,24 +63,31 @@ impl TrainGraph {
             &self.order.buffer,
             &self.perm.buffer,
         ];
-        let mut out =
-            e.forward_dispatches(&self.x0, &self.acts, sources, (k, b), e.draws_input_noise());
         let last = layers - 1;
-        out.push(e.dispatch(
-            Shader::Output,
-            "loss_grad",
+        let draw = e.draws_own_noise();
+        let mut out = e.forward_dispatches(&self.x0, &self.acts, sources, (k, b, last), draw);
+        out.push(e.tuned_dispatch(
+            Shader::OutputLayer,
+            "output_layer",
+            vec![("DRAW_NOISE", draw as u32)],
             &[
                 (0, e.layers[last].as_entire_binding()),
-                (1, self.acts[last].buffer.as_entire_binding()),
-                (2, self.deltas[last].buffer.as_entire_binding()),
-                (3, self.loss.buffer.as_entire_binding()),
+                (1, e.run_buf.buffer.as_entire_binding()),
+                (2, e.mu[last].buffer.as_entire_binding()),
+                (3, e.sigma[last].buffer.as_entire_binding()),
+                (4, e.eps[last].buffer.as_entire_binding()),
+                (5, self.acts[last - 1].buffer.as_entire_binding()),
+                (6, self.acts[last].buffer.as_entire_binding()),
+                (7, self.deltas[last].buffer.as_entire_binding()),
+                (8, self.deltas[last - 1].buffer.as_entire_binding()),
+                (9, self.loss.buffer.as_entire_binding()),
                 (11, self.order.buffer.as_entire_binding()),
                 (13, self.split.labels.buffer.as_entire_binding()),
             ],
-            r * b,
-            cost::loss_grad(shapes, &e.arch),
+            r * k * b,
+            cost::output_layer(shapes, &e.arch),
         ));
-        for l in (1..layers).rev() {
+        for l in (1..last).rev() {
             out.push(e.dispatch(
                 Shader::Backward,
                 "backward",

@@ -1,0 +1,75 @@
+// The output layer of a training step in one kernel: the sampled forward of
+// the last layer, the softmax cross-entropy and dC/dz, and the error back
+// through the layer to its (post-ReLU) input. One invocation per (run,
+// sample, example), so a batch-1 step is a handful of invocations instead of
+// four launches. At batch 1 each invocation also draws its sample's noise
+// for the layer (DRAW_NOISE), as the noise kernel would.
+
+@group(0) @binding(0) var<uniform> layer: Layer;                      // the last layer
+@group(0) @binding(1) var<storage, read> runs: array<Run>;
+@group(0) @binding(2) var<storage, read> mu: array<f32>;
+@group(0) @binding(3) var<storage, read> sigma: array<f32>;
+@group(0) @binding(4) var<storage, read_write> eps: array<vec4<f32>>; // [R][K][stride]
+@group(0) @binding(5) var<storage, read> act_in: array<f32>;          // [R][K][B][n_in]
+@group(0) @binding(6) var<storage, read_write> logits: array<f32>;    // [R][K][B][n_out]
+@group(0) @binding(7) var<storage, read_write> delta: array<f32>;     // dC/dlogits, same shape
+@group(0) @binding(8) var<storage, read_write> delta_in: array<f32>;  // dC/d(input), as act_in
+@group(0) @binding(9) var<storage, read_write> loss: array<f32>;      // [R][K][B], accumulated
+@group(1) @binding(0) var<uniform> st: Step;
+
+override WG: u32 = 64u;
+override DRAW_NOISE: u32 = 0u;
+
+fn weight(r: u32, k: u32, e: u32) -> f32 {
+    let w = r * layer.stride + e;
+    let n = (r * st.samples + k) * layer.stride + e;
+    return mu[w] + sigma[w] * eps[n / 4u][n % 4u];
+}
+
+@compute @workgroup_size(WG)
+fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let id = linear_id(gid, nwg, WG);               // (r * K + k) * B + b
+    if (id >= layer.runs * st.samples * st.batch) { return; }
+    let b = id % st.batch;
+    let rk = id / st.batch;
+    let r = rk / st.samples;
+    let k = rk % st.samples;
+    if (DRAW_NOISE == 1u) {
+        let run = runs[r];
+        let quads = layer.stride / 4u;
+        for (var g = 0u; g < quads; g++) {
+            eps[rk * quads + g] = box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain),
+                                                     vec2<u32>(run.key0, run.key1)));
+        }
+    }
+    let x = id * layer.n_in;
+    let out = id * layer.n_out;
+    var m = -3.4e38;
+    for (var j = 0u; j < layer.n_out; j++) {
+        var z = 0.0;
+        for (var i = 0u; i < layer.n_in; i++) {
+            z += weight(r, k, j * layer.n_in + i) * act_in[x + i];
+        }
+        if (layer.has_bias == 1u) { z += weight(r, k, layer.n_out * layer.n_in + j); }
+        logits[out + j] = z;
+        m = max(m, z);
+    }
+    var s = 0.0;
+    for (var j = 0u; j < layer.n_out; j++) { s += exp(logits[out + j] - m); }
+    let lse = m + log(s);
+    let y = labels[example_index(r, b)];
+    loss[id] += lse - logits[out + y];
+    // dC/dz for this sample is softmax - onehot (the 1/K is applied in the update).
+    for (var j = 0u; j < layer.n_out; j++) {
+        delta[out + j] = exp(logits[out + j] - lse) - select(0.0, 1.0, j == y);
+    }
+    for (var i = 0u; i < layer.n_in; i++) {
+        var g = 0.0;
+        if (act_in[x + i] > 0.0) {
+            for (var j = 0u; j < layer.n_out; j++) {
+                g += weight(r, k, j * layer.n_in + i) * delta[out + j];
+            }
+        }
+        delta_in[x + i] = g;
+    }
+}
