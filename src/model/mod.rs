@@ -1,6 +1,7 @@
 //! The Bayesian MLP on the GPU: R independent runs of one architecture share
-//! every dispatch. A training step is noise -> sampled forward -> loss and
-//! its gradient -> backward -> fused update, recorded many steps per submit.
+//! every dispatch. A training step is noise -> sampled forward -> the fused
+//! output layer (forward, loss, dC/dz, error to the hidden layer) ->
+//! backward -> fused update, recorded many steps per submit.
 
 mod arch;
 mod cost;

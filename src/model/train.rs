@@ -4,8 +4,9 @@ use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Buffers and the recorded dispatch list of one training step
-/// (after the per-layer noise): forward per layer, loss gradient,
-/// backward per hidden layer, fused update per layer.
+/// (after the noise launches): forward of the layers below the output, the
+/// fused output layer, backward through the other hidden layers, fused
+/// update per layer.
 pub struct TrainGraph {
     pub split: DeviceSplit,
     pub order: GpuBuffer<u32>,
