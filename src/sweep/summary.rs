@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{RunSettings, hidden_name};
 use crate::metrics::mean;
+use crate::optim::Hyper;
 use crate::report::plots::{XyLine, xy_chart};
 use crate::report::{ReportError, write_atomic};
 
@@ -18,13 +19,8 @@ use crate::report::{ReportError, write_atomic};
 pub struct SummaryRow {
     pub name: String,
     pub hidden: String,
-    pub optimizer: String,
-    pub n: f64,
-    pub sigma_prior: f64,
-    pub mu_prior: f64,
-    pub lr_mu: f64,
-    pub lr_sigma: f64,
-    pub clamp_grad: f64,
+    #[serde(flatten)]
+    pub hyper: Hyper,
     pub batch_size: usize,
     pub epochs: usize,
     pub train_samples: usize,
@@ -82,13 +78,7 @@ impl SummaryRow {
         Some(SummaryRow {
             name: run.name(),
             hidden: hidden_name(&run.hidden),
-            optimizer: run.hyper.optimizer.to_string(),
-            n: run.hyper.n,
-            sigma_prior: run.hyper.sigma_prior,
-            mu_prior: run.hyper.mu_prior,
-            lr_mu: run.hyper.lr_mu,
-            lr_sigma: run.hyper.lr_sigma,
-            clamp_grad: run.hyper.clamp_grad,
+            hyper: run.hyper.clone(),
             batch_size: run.batch_size,
             epochs: run.epochs,
             train_samples: run.train_samples,
@@ -160,8 +150,8 @@ pub fn aggregate(rows: &[SummaryRow]) -> Vec<SeedAggregate> {
             SeedAggregate {
                 settings,
                 hidden: runs[0].hidden.clone(),
-                optimizer: runs[0].optimizer.clone(),
-                n: runs[0].n,
+                optimizer: runs[0].hyper.optimizer.to_string(),
+                n: runs[0].hyper.n,
                 seeds: runs.len(),
                 mean_all: stat(|r| r.mean_all),
                 mean_last5: stat(|r| r.mean_last5),
@@ -193,13 +183,13 @@ fn csv(rows: &[SummaryRow]) -> String {
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{}",
             r.name,
             r.hidden,
-            r.optimizer,
-            r.n,
-            r.sigma_prior,
-            r.mu_prior,
-            r.lr_mu,
-            r.lr_sigma,
-            r.clamp_grad,
+            r.hyper.optimizer,
+            r.hyper.n,
+            r.hyper.sigma_prior,
+            r.hyper.mu_prior,
+            r.hyper.lr_mu,
+            r.hyper.lr_sigma,
+            r.hyper.clamp_grad,
             r.batch_size,
             r.epochs,
             r.train_samples,
