@@ -31,7 +31,7 @@ enum Command {
     Info,
     /// Run a grid of runs (widths, N, seeds, optimizers...), batching the
     /// runs that share an architecture on one GPU; resumable; summary.csv,
-    /// summary.json and plots. `mesu sweep --help` for every flag.
+    /// summary.json and plots.
     Sweep(Box<sweep_cmd::SweepArgs>),
 }
 

@@ -44,41 +44,48 @@ pub struct SweepArgs {
     /// "seeds": 5}; a flag given on the command line wins over the file.
     #[arg(long)]
     grid: Option<PathBuf>,
-    /// Architectures: hidden widths, layers of one net joined by x (50,256,400x400).
-    #[arg(long, value_delimiter = ',')]
+    /// Architectures: hidden widths, layers of one net joined by x
+    /// (50,256,400x400) [default: 50].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     hidden: Vec<Widths>,
-    /// Learning rules (mesu, bgd, foovb-published, sgd).
-    #[arg(long, value_delimiter = ',')]
+    /// Learning rules: mesu, bgd, foovb-published, sgd [default: mesu].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     optimizer: Vec<Optimizer>,
-    /// Memory windows N.
-    #[arg(long, value_delimiter = ',')]
+    /// Memory windows N in optimizer steps [default: 300000].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     n: Vec<f64>,
-    #[arg(long, value_delimiter = ',')]
+    /// Prior standard deviations [default: 1].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     sigma_prior: Vec<f64>,
-    #[arg(long, value_delimiter = ',')]
+    /// Prior means [default: 0].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     mu_prior: Vec<f64>,
-    /// [default: 1, or 0.002 for sgd]
-    #[arg(long, value_delimiter = ',')]
+    /// Learning rates of mu [default: 1, or 0.002 for sgd].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     lr_mu: Vec<f64>,
-    #[arg(long, value_delimiter = ',')]
+    /// Learning rates of sigma [default: 1].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     lr_sigma: Vec<f64>,
-    #[arg(long, value_delimiter = ',')]
+    /// Gradient clips, 0 = off [default: 0].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     clamp_grad: Vec<f64>,
-    #[arg(long, value_delimiter = ',')]
+    /// Examples per step [default: 1].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     batch_size: Vec<usize>,
-    #[arg(long, value_delimiter = ',')]
+    /// Passes over each task's training set [default: 1].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     epochs: Vec<usize>,
-    /// [default: 10, or 1 for sgd]
-    #[arg(long, value_delimiter = ',')]
+    /// Weight samples per training step [default: 10, or 1 for sgd].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     train_samples: Vec<usize>,
-    /// [default: 10, or 1 for sgd]
-    #[arg(long, value_delimiter = ',')]
+    /// Weight samples per evaluation [default: 10, or 1 for sgd].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     test_samples: Vec<usize>,
     /// Seeds 0..K-1 (the paper averages 5).
     #[arg(long, conflicts_with = "seed")]
     seeds: Option<u64>,
     /// Explicit seeds [default: 0].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
     seed: Vec<u64>,
     /// Sweep folder: runs/<run>/ per run, summary.csv, summary.json, plots
     /// [default: results/sweep-<id of the grid>, so a rerun resumes].
