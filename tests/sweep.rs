@@ -200,3 +200,73 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     assert_ne!(group.runs[0].sigma[0].mean, group.runs[1].sigma[0].mean);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A finished run folder with the given accuracy matrix, as a sweep writes it.
+fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &[Vec<f64>]) {
+    let mut config = serde_json::json!({ "tasks": shared.tasks });
+    config["identity"] = mesu::sweep::run_identity(run, shared);
+    let summary = serde_json::json!({ "wall_s": 10.0, "steps_per_s": 100.0, "group_runs": 2 });
+    mesu::report::write_run(
+        &dir.join("runs").join(run.name()),
+        &mesu::report::RunRecord {
+            config: &config,
+            matrix,
+            tasks_done: matrix.len(),
+            sigma: &[],
+            summary: &summary,
+            complete: true,
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn summary_averages_over_seeds_from_the_folders_alone() {
+    let dir = std::env::temp_dir().join(format!("mesu-summary-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let shared = shared(2);
+    let nan = f64::NAN;
+    let run = |seed, n| {
+        let mut r = RunSettings::paper(Optimizer::Mesu);
+        r.seed = seed;
+        r.hyper.n = n;
+        r
+    };
+    // Two seeds at N = 3e5: mean over all seen after task 2 is 0.75 and 0.85.
+    fake_run(
+        &dir,
+        &run(0, 3e5),
+        &shared,
+        &[vec![0.9, nan], vec![0.6, 0.9]],
+    );
+    fake_run(
+        &dir,
+        &run(1, 3e5),
+        &shared,
+        &[vec![0.9, nan], vec![0.8, 0.9]],
+    );
+    fake_run(
+        &dir,
+        &run(0, 1e15),
+        &shared,
+        &[vec![0.5, nan], vec![0.5, 0.7]],
+    );
+    let rows = mesu::sweep::collect(&dir).unwrap();
+    assert_eq!(rows.len(), 3);
+    let agg = mesu::sweep::aggregate(&rows);
+    assert_eq!(agg.len(), 2);
+    // Numeric order of N: 3e5 before 1e15.
+    assert_eq!((agg[0].n, agg[0].seeds), (3e5, 2));
+    let (mean, std) = agg[0].mean_all;
+    assert!((mean - 80.0).abs() < 1e-9, "{mean}");
+    // Sample standard deviation of 75 and 85.
+    assert!((std - 50f64.sqrt()).abs() < 1e-9, "{std}");
+    assert!((agg[0].plasticity.0 - 90.0).abs() < 1e-9);
+    assert_eq!(agg[1].seeds, 1);
+    assert!(agg[1].mean_all.1.is_nan(), "one seed has no spread");
+    mesu::sweep::write_summary(&dir, &rows).unwrap();
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(dir.join("last5_vs_n.svg").is_file() && dir.join("throughput_vs_width.svg").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
