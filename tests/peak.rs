@@ -9,3 +9,12 @@ fn peak_kernel_reports_a_finite_positive_rate() {
     println!("peak {gflops:.1} GFLOP/s on {}", ctx.describe());
     assert!(gflops.is_finite() && gflops > 0.0, "{gflops}");
 }
+
+#[test]
+fn dispatch_overhead_is_measured_per_launch() {
+    let Some(ctx) = common::gpu() else { return };
+    let us = mesu::gpu::dispatch_overhead_us(&ctx, 200, 3).unwrap();
+    println!("{us:.1} us per empty dispatch on {}", ctx.describe());
+    // A launch costs something, and far less than the 0.1 s a hung submit would.
+    assert!(us.is_finite() && us > 0.0 && us < 1e5, "{us}");
+}

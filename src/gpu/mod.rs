@@ -10,7 +10,7 @@ mod shader;
 
 pub use buffer::{GpuBuffer, StepUniforms};
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
-pub use peak::peak_gflops;
+pub use peak::{dispatch_overhead_us, peak_gflops};
 pub use philox::philox_on_gpu;
 pub use profile::{Cost, ProfileRow, Profiler, profile_csv, profile_table};
 pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};
