@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mesu::gpu::{AdapterChoice, GpuContext};
+use mesu::gpu::{AdapterChoice, GpuContext, GpuError};
+use mesu::model::EngineError;
 use mesu::optim::Optimizer;
-use mesu::stream::run_group;
+use mesu::stream::{StreamError, run_group};
 use mesu::sweep::{
     Grid, GroupLimits, RunSettings, aggregate, collect, describe_plan, is_complete, parse_hidden,
     plan_groups, stream_run, sweep_id, write_summary,
@@ -422,40 +423,56 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
             continue;
         }
         let cfg = group.shape.stream_config(&shared)?;
-        let members: Vec<_> = todo
-            .iter()
-            .map(|&i| stream_run(&runs[i], &shared, &adapter, &data, run_dir(i)))
-            .collect();
-        let clock = Instant::now();
-        let mut progress = StreamProgress::new(shared.tasks, terminal, Some(&multi));
-        let result = run_group(ctx.clone(), &data, &cfg, &members, &mut progress);
-        progress.finish();
-        match result {
-            Ok(outcome) => {
-                for (&i, run) in todo.iter().zip(&outcome.runs) {
-                    if let Some(msg) = &run.diverged {
-                        let msg = format!("{}: {msg}", runs[i].name());
-                        multi.println(&msg).ok();
-                        eprintln!("{msg}");
-                        failures.push(msg);
+        // The group, or halves of it while one of its buffers is too big to bind.
+        let mut batches = vec![todo];
+        while let Some(batch) = batches.pop() {
+            let members: Vec<_> = batch
+                .iter()
+                .map(|&i| stream_run(&runs[i], &shared, &adapter, &data, run_dir(i)))
+                .collect();
+            let clock = Instant::now();
+            let mut progress = StreamProgress::new(shared.tasks, terminal, Some(&multi));
+            let result = run_group(ctx.clone(), &data, &cfg, &members, &mut progress);
+            progress.finish();
+            let line = match result {
+                Ok(outcome) => {
+                    for (&i, run) in batch.iter().zip(&outcome.runs) {
+                        if let Some(msg) = &run.diverged {
+                            failures.push(format!("{}: {msg}", runs[i].name()));
+                            eprintln!("{}", failures.last().expect("just pushed"));
+                        }
                     }
+                    sweep_bar.inc(batch.len() as u64);
+                    format!(
+                        "group {g}: {} runs done in {:.1} s",
+                        batch.len(),
+                        clock.elapsed().as_secs_f64()
+                    )
                 }
-                sweep_bar.inc(todo.len() as u64);
-                let line = format!(
-                    "group {g}: {} runs done in {:.1} s",
-                    todo.len(),
-                    clock.elapsed().as_secs_f64()
-                );
-                multi.println(&line).ok();
-                if !terminal {
-                    println!("{line}");
+                Err(StreamError::Engine(EngineError::Gpu(e @ GpuError::TooLarge { .. })))
+                    if batch.len() > 1 =>
+                {
+                    // Nothing was trained yet: the buffers come first.
+                    let half = batch.len() / 2;
+                    batches.push(batch[half..].to_vec());
+                    batches.push(batch[..half].to_vec());
+                    format!(
+                        "group {g}: {} runs do not fit one batch on this device ({e}); \
+                         running {} and {} one after the other",
+                        batch.len(),
+                        half,
+                        batch.len() - half
+                    )
                 }
-            }
-            Err(e) => {
-                let msg = format!("group {g} failed: {e}");
-                multi.println(&msg).ok();
-                eprintln!("{msg}");
-                failures.push(msg);
+                Err(e) => {
+                    failures.push(format!("group {g} failed: {e}"));
+                    eprintln!("{}", failures.last().expect("just pushed"));
+                    continue;
+                }
+            };
+            multi.println(&line).ok();
+            if !terminal {
+                println!("{line}");
             }
         }
         let rows = collect(&out)?;

@@ -309,3 +309,41 @@ fn sweep_plans_without_running() {
     let _ = std::fs::remove_file(&grid_file);
     let _ = std::fs::remove_file(&bad_file);
 }
+
+#[test]
+fn sweep_splits_a_group_too_big_for_the_device() {
+    let Some(ctx) = common::gpu() else { return };
+    let dir = out_dir("sweep-split");
+    let out = mesu(&[
+        "sweep",
+        "--hidden",
+        "1024",
+        "--seeds",
+        "5",
+        "--tasks",
+        "1",
+        "--train-limit",
+        "2",
+        "--test-limit",
+        "8",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Five runs' noise for the 784 -> 1024 layer: 5 x 10 samples x 802816 floats.
+    let noise_bytes = 5 * 10 * 802_816 * 4;
+    let limit = ctx
+        .limits
+        .max_storage_buffer_binding_size
+        .min(ctx.limits.max_buffer_size);
+    if noise_bytes > limit {
+        assert!(stdout.contains("do not fit one batch"), "{stdout}");
+    }
+    assert!(stdout.contains("5 of 5 runs complete"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
