@@ -334,6 +334,11 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
         shared.tasks,
         out.display()
     );
+    println!(
+        "groups: runs with the same architecture, batch size, epochs and sample counts, \
+         at most {} runs and {} MiB of per-run buffers each, split evenly",
+        args.max_group, args.group_memory_mib
+    );
     if args.dry_run {
         print!("{}", describe_plan(&runs, &groups));
         return Ok(());
