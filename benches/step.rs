@@ -1,14 +1,14 @@
 //! Training-step and evaluation throughput at the paper's shapes
 //! (784-50-10, batch 1, K = 10) on the default adapter:
 //! `cargo bench --bench step`. Prints a table and writes target/bench-step.csv.
-//! Evaluation runs with the V0 kernels (the baseline) and the fast ones;
-//! training also at the wide shape 784-1024-1024-10, B = 64.
+//! Training and evaluation each run with the V0 kernels (the baseline) and
+//! the fast ones; training also at the wide shape 784-1024-1024-10, B = 64.
 
 use std::time::Instant;
 
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
 use mesu::gpu::{AdapterChoice, GpuContext, dispatch_overhead_us, peak_gflops};
-use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels};
+use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels, TrainKernels};
 use mesu::optim::{Hyper, RunSpec};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -84,19 +84,35 @@ fn main() {
         seed: 0,
         hyper: Hyper::default(),
     }];
-    let mut e = Engine::new(ctx, arch.clone(), runs.clone(), EngineConfig::default()).unwrap();
-    e.set_train_data(&data.train).unwrap();
+    // Training: the fast kernels and the v0 ones, alternating windows.
     let perm = vec![(0..PIXELS as u32).collect::<Vec<_>>()];
-    e.set_task(&perm).unwrap();
-    e.train_steps(0, 20).unwrap(); // warm-up: pipelines, caches
-    let steps = 500;
-    let step_rates: Vec<f64> = (0..5)
-        .map(|i| {
-            let t = Instant::now();
-            e.train_steps(100 + i * steps, steps).unwrap();
-            steps as f64 / t.elapsed().as_secs_f64()
+    let mut engines: Vec<(&str, Engine)> = [("fast", TrainKernels::Fast), ("v0", TrainKernels::V0)]
+        .into_iter()
+        .map(|(name, kernels)| {
+            let ctx = GpuContext::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"));
+            let cfg = EngineConfig {
+                train_kernels: kernels,
+                ..Default::default()
+            };
+            let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+            e.set_train_data(&data.train).unwrap();
+            e.set_task(&perm).unwrap();
+            e.train_steps(0, 20).unwrap(); // warm-up: pipelines, caches
+            (name, e)
         })
         .collect();
+    let steps = 500;
+    let mut rates = vec![Vec::new(); engines.len()];
+    for i in 0..5 {
+        for ((_, e), r) in engines.iter_mut().zip(&mut rates) {
+            let t = Instant::now();
+            e.train_steps(100 + i * steps, steps).unwrap();
+            r.push(steps as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    let names: Vec<&str> = engines.iter().map(|(n, _)| *n).collect();
+    drop(engines);
+    let train_rates: Vec<f64> = rates.into_iter().map(median).collect();
     // Evaluation: a fresh engine per kernel set; one untimed evaluation
     // first (the driver compiles pipelines on first use).
     let images = data.test.len() as f64;
@@ -121,12 +137,19 @@ fn main() {
             .collect();
         evals.push((name, median(secs)));
     }
-    let rate = median(step_rates);
     println!("adapter: {adapter}");
     println!("{:<52} {:>12}", "benchmark (median)", "value");
+    for (name, rate) in names.iter().zip(&train_rates) {
+        println!(
+            "{:<52} {:>12.0}",
+            format!("train steps/s (784-50-10, B=1, K=10), {name}"),
+            rate
+        );
+    }
+    let train_speedup = train_rates[0] / train_rates[1];
     println!(
-        "{:<52} {:>12.0}",
-        "train steps/s (784-50-10, B=1, K=10)", rate
+        "{:<52} {:>12.2}",
+        "training speed-up, fast over v0", train_speedup
     );
     println!(
         "{:<52} {:>12.1}",
@@ -137,7 +160,9 @@ fn main() {
         "dispatch overhead, us per empty launch", launch_us
     );
     let mut csv = format!(
-        "benchmark,value\npeak_gflops,{peak}\ndispatch_overhead_us,{launch_us}\ntrain_steps_per_s,{rate}\n"
+        "benchmark,value\npeak_gflops,{peak}\ndispatch_overhead_us,{launch_us}\n\
+         train_steps_per_s,{}\ntrain_v0_steps_per_s,{}\ntrain_speedup_fast_over_v0,{train_speedup}\n",
+        train_rates[0], train_rates[1]
     );
     for (name, secs) in &evals {
         let per_s = images * samples / secs;

@@ -28,7 +28,7 @@ struct Layer {
     runs: u32,
     relu: u32,          // 1: ReLU after this layer (all but the last)
     stride: u32,        // per-run (and per-sample) stride of mu, sigma, eps: P rounded up to 4
-    _pad0: u32,
+    shared_input: u32,  // 1: the input is [R][B][n_in], the same for every sample (layer 0)
     _pad1: u32,
     _pad2: u32,
 }

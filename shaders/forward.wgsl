@@ -1,5 +1,7 @@
-// Sampled forward of a hidden layer for all runs, samples and examples:
+// Sampled forward of any layer for all runs, samples and examples:
 // act_out[r][k][b][j] = act(sum_i (mu + sigma * eps_k)[j][i] * x[r][k][b][i] + bias).
+// Training uses it for the hidden layers (and, in the v0 kernels, for the
+// first layer too, whose input is shared by the samples).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> mu: array<f32>;
@@ -38,7 +40,7 @@ fn finish(o: Out, dot: f32) {
 fn forward_hidden(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let o = output_of(linear_id(gid, nwg, WG));
     if (!o.valid) { return; }
-    let x = ((o.r * st.samples + o.k) * st.batch + o.b) * layer.n_in;
+    let x = input_row(o.r, o.k, o.b);
     var dot = 0.0;
     for (var i = 0u; i < layer.n_in; i++) {
         dot += weight(o.r, o.k, o.j * layer.n_in + i) * act_in[x + i];

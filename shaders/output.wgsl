@@ -1,8 +1,11 @@
 // The output layer's logits -> the prediction and the entropies
-// (evaluation; training fuses its output layer in output_layer.wgsl).
+// (evaluation), or the loss and its gradient (the v0 training kernels; the
+// fast ones fuse the output layer in output_layer.wgsl).
 
 @group(0) @binding(0) var<uniform> layer: Layer;      // the last layer
 @group(0) @binding(1) var<storage, read> logits: array<f32>;   // [R][K][B][C]
+@group(0) @binding(2) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>; // [R][K][B], accumulated
 @group(0) @binding(4) var<storage, read_write> scores: array<Score>; // [R][examples]
 @group(1) @binding(0) var<uniform> st: Step;
 
@@ -20,6 +23,24 @@ fn log_sum_exp(base: u32) -> f32 {
 
 fn logits_base(r: u32, k: u32, b: u32) -> u32 {
     return ((r * st.samples + k) * st.batch + b) * layer.n_out;
+}
+
+// dC/dz for sample k is softmax - onehot (the 1/K is applied in the update).
+@compute @workgroup_size(WG)
+fn loss_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let id = linear_id(gid, nwg, WG);
+    if (id >= layer.runs * st.batch) { return; }
+    let r = id / st.batch;
+    let b = id % st.batch;
+    let y = labels[example_index(r, b)];
+    for (var k = 0u; k < st.samples; k++) {
+        let base = logits_base(r, k, b);
+        let lse = log_sum_exp(base);
+        loss[(r * st.samples + k) * st.batch + b] += lse - logits[base + y];
+        for (var c = 0u; c < layer.n_out; c++) {
+            delta[base + c] = exp(logits[base + c] - lse) - select(0.0, 1.0, c == y);
+        }
+    }
 }
 
 // Log-sum-exp of the first LSE_CACHE samples, computed once per example.

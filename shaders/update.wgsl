@@ -1,4 +1,4 @@
-// Fused update of a hidden layer, one invocation per (run, parameter): forms
+// Fused update of any layer, one invocation per (run, parameter): forms
 // g_mu = 1/K sum_k dL_k/dw and g_sigma = 1/K sum_k eps_k dL_k/dw from the
 // errors and inputs of the step (dL_k/dw[j][i] = sum_b delta_k[b][j] x_k[b][i]),
 // then updates mu and sigma in place from their old values.
@@ -9,7 +9,7 @@
 @group(0) @binding(3) var<storage, read_write> sigma: array<f32>;
 @group(0) @binding(4) var<storage, read> eps: array<f32>;
 @group(0) @binding(5) var<storage, read> delta: array<f32>;   // [R][K][B][n_out]
-@group(0) @binding(6) var<storage, read> act_in: array<f32>;  // [R][K][B][n_in]
+@group(0) @binding(6) var<storage, read> act_in: array<f32>;  // [R][K][B][n_in] (see input_row)
 @group(0) @binding(7) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
 @group(1) @binding(0) var<uniform> st: Step;
 
@@ -54,7 +54,7 @@ fn update_hidden(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         var gw = 0.0;
         for (var b = 0u; b < st.batch; b++) {
             var x = 1.0;
-            if (!p.bias) { x = act_in[((p.r * st.samples + k) * st.batch + b) * layer.n_in + p.i]; }
+            if (!p.bias) { x = act_in[input_row(p.r, k, b) + p.i]; }
             gw += delta_at(p, k, b) * x;
         }
         gm += gw;

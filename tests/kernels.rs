@@ -6,7 +6,7 @@ mod common;
 
 use common::{random_split, rel_err, to_f64};
 use mesu::data::PIXELS;
-use mesu::model::{Architecture, Engine, EngineConfig, Params};
+use mesu::model::{Architecture, Engine, EngineConfig, Params, TrainKernels};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
 use mesu::reference;
 use rand::seq::SliceRandom;
@@ -38,7 +38,20 @@ fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
 
 /// Run one step on the GPU and check noise, forward, loss gradient,
 /// backward and the fused update of every run against the reference.
+/// Every check below, for the fast training kernels and for the v0 ones.
 fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usize) {
+    for kernels in [TrainKernels::Fast, TrainKernels::V0] {
+        check_step_with(arch.clone(), runs.clone(), batch, samples, kernels);
+    }
+}
+
+fn check_step_with(
+    arch: Architecture,
+    runs: Vec<RunSpec>,
+    batch: usize,
+    samples: usize,
+    kernels: TrainKernels,
+) {
     let Some(ctx) = common::gpu() else { return };
     let mut rng = StdRng::seed_from_u64(99);
     let split = random_split(4 * batch + 1, 5);
@@ -47,6 +60,7 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
         batch,
         train_samples: samples,
         test_samples: 4,
+        train_kernels: kernels,
         ..Default::default()
     };
     let r = runs.len();
@@ -165,7 +179,10 @@ fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usi
         "whole step (reference noise) d_sigma",
     ];
     for (name, w) in names.iter().zip(worst) {
-        println!("{} {name}: max relative error {w:.2e}", arch.describe());
+        println!(
+            "{} ({kernels:?}) {name}: max relative error {w:.2e}",
+            arch.describe()
+        );
         assert!(w < TOL, "{name}: relative error {w:.2e} exceeds {TOL:.0e}");
     }
 }

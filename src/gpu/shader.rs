@@ -20,26 +20,61 @@ pub enum Shader {
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const INPUT: &str = include_str!("../../shaders/input.wgsl");
 const RULE: &str = include_str!("../../shaders/rule.wgsl");
+const LAYER_INPUT: &str = include_str!("../../shaders/layer_input.wgsl");
 
 impl Shader {
     /// The module source: shared helpers, the input gather where the
-    /// kernels read images, the update rules where they update, then the
-    /// kernel file.
+    /// kernels read images, the update rules where they update, the layer
+    /// input rows where a kernel serves any layer, then the kernel file.
     pub fn source(self) -> String {
-        let (input, rule, body) = match self {
-            Shader::Noise => (false, false, include_str!("../../shaders/noise.wgsl")),
-            Shader::Forward => (false, false, include_str!("../../shaders/forward.wgsl")),
-            Shader::Backward => (false, false, include_str!("../../shaders/backward.wgsl")),
-            Shader::Output => (true, false, include_str!("../../shaders/output.wgsl")),
-            Shader::OutputLayer => (true, false, include_str!("../../shaders/output_layer.wgsl")),
-            Shader::Update => (false, true, include_str!("../../shaders/update.wgsl")),
-            Shader::InputLayer => (true, true, include_str!("../../shaders/input_layer.wgsl")),
-            Shader::Eval => (false, false, include_str!("../../shaders/eval.wgsl")),
-            Shader::Peak => (false, false, include_str!("../../shaders/peak.wgsl")),
+        let (input, rule, rows, body) = match self {
+            Shader::Noise => (
+                false,
+                false,
+                false,
+                include_str!("../../shaders/noise.wgsl"),
+            ),
+            Shader::Forward => (
+                false,
+                false,
+                true,
+                include_str!("../../shaders/forward.wgsl"),
+            ),
+            Shader::Backward => (
+                false,
+                false,
+                false,
+                include_str!("../../shaders/backward.wgsl"),
+            ),
+            Shader::Output => (
+                true,
+                false,
+                false,
+                include_str!("../../shaders/output.wgsl"),
+            ),
+            Shader::OutputLayer => (
+                true,
+                false,
+                false,
+                include_str!("../../shaders/output_layer.wgsl"),
+            ),
+            Shader::Update => (false, true, true, include_str!("../../shaders/update.wgsl")),
+            Shader::InputLayer => (
+                true,
+                true,
+                false,
+                include_str!("../../shaders/input_layer.wgsl"),
+            ),
+            Shader::Eval => (false, false, false, include_str!("../../shaders/eval.wgsl")),
+            Shader::Peak => (false, false, false, include_str!("../../shaders/peak.wgsl")),
         };
-        let input = if input { INPUT } else { "" };
-        let rule = if rule { RULE } else { "" };
-        format!("{COMMON}\n{input}\n{rule}\n{body}")
+        let pick = |on: bool, text: &'static str| if on { text } else { "" };
+        format!(
+            "{COMMON}\n{}\n{}\n{}\n{body}",
+            pick(input, INPUT),
+            pick(rule, RULE),
+            pick(rows, LAYER_INPUT)
+        )
     }
 }
 

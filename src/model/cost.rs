@@ -69,6 +69,12 @@ pub fn output_layer(s: Shapes, arch: &Architecture) -> Cost {
     )
 }
 
+/// Softmax, loss and dC/dz of the logits (about 5 FLOPs per logit).
+pub fn loss_grad(s: Shapes, arch: &Architecture) -> Cost {
+    let logits = s.rkb() * arch.n_out(arch.layers() - 1) as f64;
+    cost(5.0 * logits, 2.0 * F32 * logits)
+}
+
 /// dC/dx of layer l's input through the sampled weights.
 pub fn backward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;

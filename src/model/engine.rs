@@ -3,7 +3,7 @@ use wgpu::util::DeviceExt;
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::eval::{EvalGraph, EvalKernels, EvalResult, EvalSet};
-use super::train::TrainGraph;
+use super::train::{TrainGraph, TrainKernels};
 use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
 use super::{Architecture, DeviceSplit, Params, WORKGROUP};
 use crate::gpu::{
@@ -27,6 +27,8 @@ pub struct EngineConfig {
     pub steps_per_submit: usize,
     /// Kernels of evaluation (V0: the training forward, kept as baseline).
     pub eval_kernels: EvalKernels,
+    /// Kernels of training (V0: the first simple ones, kept as baseline).
+    pub train_kernels: TrainKernels,
 }
 
 impl Default for EngineConfig {
@@ -38,6 +40,7 @@ impl Default for EngineConfig {
             eval_chunk: 2000,
             steps_per_submit: 256,
             eval_kernels: EvalKernels::default(),
+            train_kernels: TrainKernels::default(),
         }
     }
 }
@@ -237,11 +240,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Batch 1: the first layer's forward and the fused output layer draw
-    /// their layers' training noise (each noise row has one invocation), so
-    /// those layers have no noise launch.
+    /// Batch 1 with the fast kernels: the first layer's forward and the
+    /// fused output layer draw their layers' training noise (each noise row
+    /// has one invocation), so those layers have no noise launch.
     pub(super) fn draws_own_noise(&self) -> bool {
-        self.cfg.batch == 1
+        self.cfg.batch == 1 && self.cfg.train_kernels == TrainKernels::Fast
     }
 
     /// The noise launches of a training step.
@@ -305,26 +308,13 @@ impl Engine {
         &self,
         x0: &GpuBuffer<f32>,
         acts: &[GpuBuffer<f32>],
-        [images, order, perm]: [&wgpu::Buffer; 3],
+        sources: [&wgpu::Buffer; 3],
         (samples, batch, layers): (usize, usize, usize),
         draw_noise: bool,
     ) -> Vec<Dispatch> {
         assert!(!draw_noise || batch == 1, "one invocation per noise row");
         let r = self.runs.len();
         let shapes = self.shapes(samples, batch);
-        let gather = self.dispatch(
-            Shader::InputLayer,
-            "gather_input",
-            &[
-                (0, self.layers[0].as_entire_binding()),
-                (5, x0.buffer.as_entire_binding()),
-                (10, images.as_entire_binding()),
-                (11, order.as_entire_binding()),
-                (12, perm.as_entire_binding()),
-            ],
-            r * batch * self.arch.n_in(0) / 4,
-            cost::gather_input(shapes, &self.arch),
-        );
         let first = self.tuned_dispatch(
             Shader::InputLayer,
             "forward_input",
@@ -341,20 +331,56 @@ impl Engine {
             r * samples * batch * self.arch.n_out(0),
             cost::forward(shapes, &self.arch, 0),
         );
-        let hidden = (1..layers).map(|l| {
-            let entries = [
-                (0, self.layers[l].as_entire_binding()),
-                (1, self.mu[l].buffer.as_entire_binding()),
-                (2, self.sigma[l].buffer.as_entire_binding()),
-                (3, self.eps[l].buffer.as_entire_binding()),
-                (4, acts[l].buffer.as_entire_binding()),
-                (5, acts[l - 1].buffer.as_entire_binding()),
-            ];
-            let threads = r * samples * batch * self.arch.n_out(l);
-            let cost = cost::forward(shapes, &self.arch, l);
-            self.dispatch(Shader::Forward, "forward_hidden", &entries, threads, cost)
-        });
-        [gather, first].into_iter().chain(hidden).collect()
+        let hidden =
+            (1..layers).map(|l| self.forward_hidden_dispatch(l, &acts[l - 1], &acts[l], shapes));
+        [self.gather_dispatch(x0, sources, shapes), first]
+            .into_iter()
+            .chain(hidden)
+            .collect()
+    }
+
+    /// The input gather into `x0` (from `images` through `order` and `perm`).
+    pub(super) fn gather_dispatch(
+        &self,
+        x0: &GpuBuffer<f32>,
+        [images, order, perm]: [&wgpu::Buffer; 3],
+        shapes: Shapes,
+    ) -> Dispatch {
+        self.dispatch(
+            Shader::InputLayer,
+            "gather_input",
+            &[
+                (0, self.layers[0].as_entire_binding()),
+                (5, x0.buffer.as_entire_binding()),
+                (10, images.as_entire_binding()),
+                (11, order.as_entire_binding()),
+                (12, perm.as_entire_binding()),
+            ],
+            shapes.runs * shapes.batch * self.arch.n_in(0) / 4,
+            cost::gather_input(shapes, &self.arch),
+        )
+    }
+
+    /// The generic sampled forward of layer `l` (any layer: layer 0 reads
+    /// the gathered input, shared by the samples).
+    pub(super) fn forward_hidden_dispatch(
+        &self,
+        l: usize,
+        act_in: &GpuBuffer<f32>,
+        act_out: &GpuBuffer<f32>,
+        shapes: Shapes,
+    ) -> Dispatch {
+        let entries = [
+            (0, self.layers[l].as_entire_binding()),
+            (1, self.mu[l].buffer.as_entire_binding()),
+            (2, self.sigma[l].buffer.as_entire_binding()),
+            (3, self.eps[l].buffer.as_entire_binding()),
+            (4, act_out.buffer.as_entire_binding()),
+            (5, act_in.buffer.as_entire_binding()),
+        ];
+        let threads = shapes.runs * shapes.samples * shapes.batch * self.arch.n_out(l);
+        let cost = cost::forward(shapes, &self.arch, l);
+        self.dispatch(Shader::Forward, "forward_hidden", &entries, threads, cost)
     }
 
     fn noise_dispatch(&self, l: usize) -> Dispatch {

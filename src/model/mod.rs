@@ -21,6 +21,7 @@ pub use eval::{EvalKernels, EvalResult, EvalSet};
 pub use image_tiles::ImageTiles;
 pub use memory::{RunMemory, run_memory};
 pub use split::DeviceSplit;
+pub use train::TrainKernels;
 pub use uniforms::{DOMAIN_EVAL, DOMAIN_TRAIN, LayerUniform, Score, StepUniform};
 
 /// Workgroup size of every kernel (a WGSL `override`).

@@ -1,7 +1,18 @@
-use super::cost;
+use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
 use crate::gpu::{GpuBuffer, Shader};
+
+/// Kernels of a training step. `V0` keeps the first simple ones as the
+/// baseline of the benchmarks: a noise launch per layer, the generic
+/// forward, backward and per-parameter update for every layer, and a
+/// separate loss kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrainKernels {
+    V0,
+    #[default]
+    Fast,
+}
 
 /// Buffers and the recorded dispatch list of one training step
 /// (after the noise launches): forward of the layers below the output, the
@@ -55,18 +66,88 @@ impl TrainGraph {
     }
 
     fn record(&self, e: &Engine) -> Vec<Dispatch> {
-        let r = e.runs.len();
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
-        let layers = e.arch.layers();
         let shapes = e.shapes(k, b);
-        let sources = [
+        let last = e.arch.layers() - 1;
+        let mut out = match e.cfg.train_kernels {
+            TrainKernels::Fast => self.fast_forward_and_errors(e, shapes),
+            TrainKernels::V0 => self.v0_forward_and_errors(e, shapes),
+        };
+        for l in (1..last).rev() {
+            out.push(e.dispatch(
+                Shader::Backward,
+                "backward",
+                &[
+                    (0, e.layers[l].as_entire_binding()),
+                    (1, e.mu[l].buffer.as_entire_binding()),
+                    (2, e.sigma[l].buffer.as_entire_binding()),
+                    (3, e.eps[l].buffer.as_entire_binding()),
+                    (4, self.deltas[l].buffer.as_entire_binding()),
+                    (5, self.acts[l - 1].buffer.as_entire_binding()),
+                    (6, self.deltas[l - 1].buffer.as_entire_binding()),
+                ],
+                shapes.runs * k * b * e.arch.n_in(l),
+                cost::backward(shapes, &e.arch, l),
+            ));
+        }
+        // The fast kernels update the first layer with its own kernel.
+        let generic_from = match e.cfg.train_kernels {
+            TrainKernels::V0 => 0,
+            TrainKernels::Fast => {
+                out.push(e.dispatch(
+                    Shader::InputLayer,
+                    "update_input",
+                    &[
+                        (0, e.layers[0].as_entire_binding()),
+                        (1, e.run_buf.buffer.as_entire_binding()),
+                        (2, e.mu[0].buffer.as_entire_binding()),
+                        (3, e.sigma[0].buffer.as_entire_binding()),
+                        (4, e.eps[0].buffer.as_entire_binding()),
+                        (5, self.x0.buffer.as_entire_binding()),
+                        (7, self.deltas[0].buffer.as_entire_binding()),
+                        (8, self.bad.buffer.as_entire_binding()),
+                    ],
+                    shapes.runs * e.arch.n_out(0) * WORKGROUP as usize,
+                    cost::update(shapes, &e.arch, 0),
+                ));
+                1
+            }
+        };
+        for l in generic_from..=last {
+            let input = if l == 0 { &self.x0 } else { &self.acts[l - 1] };
+            let entries = [
+                (0, e.layers[l].as_entire_binding()),
+                (1, e.run_buf.buffer.as_entire_binding()),
+                (2, e.mu[l].buffer.as_entire_binding()),
+                (3, e.sigma[l].buffer.as_entire_binding()),
+                (4, e.eps[l].buffer.as_entire_binding()),
+                (5, self.deltas[l].buffer.as_entire_binding()),
+                (6, input.buffer.as_entire_binding()),
+                (7, self.bad.buffer.as_entire_binding()),
+            ];
+            let threads = shapes.runs * e.arch.params(l);
+            let cost = cost::update(shapes, &e.arch, l);
+            out.push(e.dispatch(Shader::Update, "update_hidden", &entries, threads, cost));
+        }
+        out
+    }
+
+    fn sources(&self) -> [&wgpu::Buffer; 3] {
+        [
             &self.split.images.buffer,
             &self.order.buffer,
             &self.perm.buffer,
-        ];
-        let last = layers - 1;
+        ]
+    }
+
+    /// Forward below the output layer, then the fused output layer: logits,
+    /// loss, dC/dz and the error to the last hidden layer.
+    fn fast_forward_and_errors(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
+        let (k, b) = (shapes.samples, shapes.batch);
+        let last = e.arch.layers() - 1;
         let draw = e.draws_own_noise();
-        let mut out = e.forward_dispatches(&self.x0, &self.acts, sources, (k, b, last), draw);
+        let mut out =
+            e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), draw);
         out.push(e.tuned_dispatch(
             Shader::OutputLayer,
             "output_layer",
@@ -85,57 +166,51 @@ impl TrainGraph {
                 (11, self.order.buffer.as_entire_binding()),
                 (13, self.split.labels.buffer.as_entire_binding()),
             ],
-            r * k * b,
+            shapes.runs * k * b,
             cost::output_layer(shapes, &e.arch),
         ));
-        for l in (1..last).rev() {
-            out.push(e.dispatch(
-                Shader::Backward,
-                "backward",
-                &[
-                    (0, e.layers[l].as_entire_binding()),
-                    (1, e.mu[l].buffer.as_entire_binding()),
-                    (2, e.sigma[l].buffer.as_entire_binding()),
-                    (3, e.eps[l].buffer.as_entire_binding()),
-                    (4, self.deltas[l].buffer.as_entire_binding()),
-                    (5, self.acts[l - 1].buffer.as_entire_binding()),
-                    (6, self.deltas[l - 1].buffer.as_entire_binding()),
-                ],
-                r * k * b * e.arch.n_in(l),
-                cost::backward(shapes, &e.arch, l),
-            ));
+        out
+    }
+
+    /// The v0 kernels: the generic forward for every layer (the first reads
+    /// the gathered input), the loss kernel, and the generic backward of
+    /// the output layer.
+    fn v0_forward_and_errors(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
+        let last = e.arch.layers() - 1;
+        let mut out = vec![e.gather_dispatch(&self.x0, self.sources(), shapes)];
+        for l in 0..=last {
+            let input = if l == 0 { &self.x0 } else { &self.acts[l - 1] };
+            out.push(e.forward_hidden_dispatch(l, input, &self.acts[l], shapes));
         }
         out.push(e.dispatch(
-            Shader::InputLayer,
-            "update_input",
+            Shader::Output,
+            "loss_grad",
             &[
-                (0, e.layers[0].as_entire_binding()),
-                (1, e.run_buf.buffer.as_entire_binding()),
-                (2, e.mu[0].buffer.as_entire_binding()),
-                (3, e.sigma[0].buffer.as_entire_binding()),
-                (4, e.eps[0].buffer.as_entire_binding()),
-                (5, self.x0.buffer.as_entire_binding()),
-                (7, self.deltas[0].buffer.as_entire_binding()),
-                (8, self.bad.buffer.as_entire_binding()),
+                (0, e.layers[last].as_entire_binding()),
+                (1, self.acts[last].buffer.as_entire_binding()),
+                (2, self.deltas[last].buffer.as_entire_binding()),
+                (3, self.loss.buffer.as_entire_binding()),
+                (11, self.order.buffer.as_entire_binding()),
+                (13, self.split.labels.buffer.as_entire_binding()),
             ],
-            r * e.arch.n_out(0) * WORKGROUP as usize,
-            cost::update(shapes, &e.arch, 0),
+            shapes.runs * shapes.batch,
+            cost::loss_grad(shapes, &e.arch),
         ));
-        for l in 1..layers {
-            let entries = [
-                (0, e.layers[l].as_entire_binding()),
-                (1, e.run_buf.buffer.as_entire_binding()),
-                (2, e.mu[l].buffer.as_entire_binding()),
-                (3, e.sigma[l].buffer.as_entire_binding()),
-                (4, e.eps[l].buffer.as_entire_binding()),
-                (5, self.deltas[l].buffer.as_entire_binding()),
-                (6, self.acts[l - 1].buffer.as_entire_binding()),
-                (7, self.bad.buffer.as_entire_binding()),
-            ];
-            let threads = r * e.arch.params(l);
-            let cost = cost::update(shapes, &e.arch, l);
-            out.push(e.dispatch(Shader::Update, "update_hidden", &entries, threads, cost));
-        }
+        out.push(e.dispatch(
+            Shader::Backward,
+            "backward",
+            &[
+                (0, e.layers[last].as_entire_binding()),
+                (1, e.mu[last].buffer.as_entire_binding()),
+                (2, e.sigma[last].buffer.as_entire_binding()),
+                (3, e.eps[last].buffer.as_entire_binding()),
+                (4, self.deltas[last].buffer.as_entire_binding()),
+                (5, self.acts[last - 1].buffer.as_entire_binding()),
+                (6, self.deltas[last - 1].buffer.as_entire_binding()),
+            ],
+            shapes.runs * shapes.samples * shapes.batch * e.arch.n_in(last),
+            cost::backward(shapes, &e.arch, last),
+        ));
         out
     }
 }

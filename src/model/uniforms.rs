@@ -35,7 +35,8 @@ pub struct LayerUniform {
     pub runs: u32,
     pub relu: u32,
     pub stride: u32,
-    pub _pad: [u32; 3],
+    pub shared_input: u32,
+    pub _pad: [u32; 2],
 }
 
 impl LayerUniform {
@@ -50,7 +51,8 @@ impl LayerUniform {
             runs: runs as u32,
             relu: (l + 1 < arch.layers()) as u32,
             stride: arch.stride(l) as u32,
-            _pad: [0; 3],
+            shared_input: (l == 0) as u32,
+            _pad: [0; 2],
         }
     }
 }
