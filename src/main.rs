@@ -2,6 +2,7 @@
 
 mod progress;
 mod sweep_cmd;
+mod sweep_run;
 mod train;
 
 use std::process::ExitCode;

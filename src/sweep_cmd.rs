@@ -1,26 +1,21 @@
 //! `mesu sweep`: expand a grid of runs, group the runs that share an
-//! architecture into batched executions, run the groups (skipping finished
-//! runs), and summarise.
+//! architecture into batched executions, plan, emit job lines or collect;
+//! running the groups is in sweep_run.rs.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Instant;
 
 use clap::Args;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mesu::gpu::{AdapterChoice, GpuContext, GpuError};
-use mesu::model::EngineError;
+use mesu::gpu::AdapterChoice;
 use mesu::optim::Optimizer;
-use mesu::stream::{StreamError, run_group};
 use mesu::sweep::{
-    Grid, GroupLimits, RunSettings, aggregate, collect, describe_plan, is_complete, parse_hidden,
-    plan_groups, stream_run, sweep_id, write_summary,
+    Grid, GroupLimits, RunSettings, aggregate, collect, describe_plan, parse_hidden, plan_groups,
+    sweep_id, write_summary,
 };
 use serde_json::{Value, json};
 
-use crate::progress::StreamProgress;
-use crate::train::{StreamArgs, load_data, validate_shared};
+use crate::sweep_run::Sweeper;
+use crate::train::{StreamArgs, validate_shared};
 
 /// Widths of one architecture's hidden layers: "50" or "400x400".
 #[derive(Clone, Debug)]
@@ -273,7 +268,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Prints the seed-averaged table of a summary.
-fn print_summary(dir: &Path) -> Result<(), String> {
+pub fn print_summary(dir: &Path) -> Result<(), String> {
     let rows = collect(dir)?;
     write_summary(dir, &rows).map_err(|e| e.to_string())?;
     let done = rows.iter().filter(|r| r.complete).count();
@@ -374,124 +369,11 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
     mesu::report::write_atomic(&out, "sweep.json", &plan_text).map_err(|e| e.to_string())?;
 
-    let data = load_data(&shared)?;
-    let ctx = GpuContext::new(&choice).map_err(|e| e.to_string())?;
-    let adapter = ctx.describe();
-    println!("adapter: {adapter}");
-    let terminal = std::io::stdout().is_terminal();
-    let multi = MultiProgress::with_draw_target(if terminal {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
+    let mut sweeper = Sweeper::new(&runs, &shared, &out, choice)?;
     let total: usize = selected.iter().map(|&g| groups[g].runs.len()).sum();
-    let sweep_bar = multi.add(ProgressBar::new(total as u64));
-    sweep_bar.set_style(
-        ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} runs, eta {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let run_dir = |i: usize| out.join("runs").join(runs[i].name());
-    let mut failures = Vec::new();
+    sweeper.sweep_bar.set_length(total as u64);
     for &g in &selected {
-        let group = &groups[g];
-        let todo: Vec<usize> = group
-            .runs
-            .iter()
-            .copied()
-            .filter(|&i| !is_complete(&run_dir(i), &runs[i], &shared))
-            .collect();
-        let skipped = group.runs.len() - todo.len();
-        sweep_bar.inc(skipped as u64);
-        let line = if todo.is_empty() {
-            format!(
-                "group {g}: all {} runs already complete, skipped",
-                group.runs.len()
-            )
-        } else {
-            format!(
-                "group {g}: {} runs of {} in one batch{}",
-                todo.len(),
-                group.shape.describe(),
-                if skipped > 0 {
-                    format!(" ({skipped} already complete, skipped)")
-                } else {
-                    String::new()
-                }
-            )
-        };
-        multi.println(&line).ok();
-        if !terminal {
-            println!("{line}");
-        }
-        if todo.is_empty() {
-            continue;
-        }
-        let cfg = group.shape.stream_config(&shared)?;
-        // The group, or halves of it while one of its buffers is too big to bind.
-        let mut batches = vec![todo];
-        while let Some(batch) = batches.pop() {
-            let members: Vec<_> = batch
-                .iter()
-                .map(|&i| stream_run(&runs[i], &shared, &adapter, &data, run_dir(i)))
-                .collect();
-            let clock = Instant::now();
-            let mut progress = StreamProgress::new(shared.tasks, terminal, Some(&multi));
-            let result = run_group(ctx.clone(), &data, &cfg, &members, &mut progress);
-            progress.finish();
-            let line = match result {
-                Ok(outcome) => {
-                    for (&i, run) in batch.iter().zip(&outcome.runs) {
-                        if let Some(msg) = &run.diverged {
-                            failures.push(format!("{}: {msg}", runs[i].name()));
-                            eprintln!("{}", failures.last().expect("just pushed"));
-                        }
-                    }
-                    sweep_bar.inc(batch.len() as u64);
-                    format!(
-                        "group {g}: {} runs done in {:.1} s",
-                        batch.len(),
-                        clock.elapsed().as_secs_f64()
-                    )
-                }
-                Err(StreamError::Engine(EngineError::Gpu(e @ GpuError::TooLarge { .. })))
-                    if batch.len() > 1 =>
-                {
-                    // Nothing was trained yet: the buffers come first.
-                    let half = batch.len() / 2;
-                    batches.push(batch[half..].to_vec());
-                    batches.push(batch[..half].to_vec());
-                    format!(
-                        "group {g}: {} runs do not fit one batch on this device ({e}); \
-                         running {} and {} one after the other",
-                        batch.len(),
-                        half,
-                        batch.len() - half
-                    )
-                }
-                Err(e) => {
-                    failures.push(format!("group {g} failed: {e}"));
-                    eprintln!("{}", failures.last().expect("just pushed"));
-                    continue;
-                }
-            };
-            multi.println(&line).ok();
-            if !terminal {
-                println!("{line}");
-            }
-        }
-        let rows = collect(&out)?;
-        write_summary(&out, &rows).map_err(|e| e.to_string())?;
+        sweeper.run_group(g, &groups[g])?;
     }
-    sweep_bar.finish_and_clear();
-    print_summary(&out)?;
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} failure(s); those runs stay incomplete (rerun the same command to retry):\n{}",
-            failures.len(),
-            failures.join("\n")
-        ))
-    }
+    sweeper.finish()
 }

@@ -13,6 +13,18 @@ fn mesu(args: &[&str]) -> std::process::Output {
         .expect("run mesu")
 }
 
+/// Runs mesu, asserts that it succeeded, and returns its stdout.
+fn mesu_ok(args: &[&str]) -> String {
+    let out = mesu(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mesu-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -169,13 +181,7 @@ fn sweep_runs_groups_resumes_and_summarises() {
         "--out",
         dir.to_str().unwrap(),
     ];
-    let out = mesu(&grid);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = mesu_ok(&grid);
     assert!(stdout.contains("8 runs in 2 groups"), "{stdout}");
     // Every run has its own complete results folder.
     let runs: Vec<_> = std::fs::read_dir(dir.join("runs")).unwrap().collect();
@@ -216,9 +222,7 @@ fn sweep_runs_groups_resumes_and_summarises() {
         .join("runs")
         .join("h8-mesu-N1e15-sp1-mp0-lr1_1-cg0-B1-E1-K10_4-seed1");
     std::fs::remove_file(victim.join("metrics.json")).unwrap();
-    let again = mesu(&grid);
-    let stdout = String::from_utf8_lossy(&again.stdout);
-    assert!(again.status.success(), "{stdout}");
+    let stdout = mesu_ok(&grid);
     assert!(stdout.contains("group 0: 1 runs"), "{stdout}");
     assert!(stdout.contains("3 already complete"), "{stdout}");
     assert!(
@@ -228,9 +232,7 @@ fn sweep_runs_groups_resumes_and_summarises() {
     assert_eq!(json(&victim.join("metrics.json"))["complete"], true);
     // --collect rebuilds the summary from the folders alone.
     std::fs::remove_file(dir.join("summary.csv")).unwrap();
-    let collected = mesu(&["sweep", "--collect", dir.to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&collected.stdout);
-    assert!(collected.status.success(), "{stdout}");
+    let stdout = mesu_ok(&["sweep", "--collect", dir.to_str().unwrap()]);
     assert!(stdout.contains("8 of 8 runs complete"), "{stdout}");
     assert!(dir.join("summary.csv").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -254,9 +256,7 @@ fn sweep_plans_without_running() {
         "--out",
         dir.to_str().unwrap(),
     ];
-    let dry = mesu(&[&base[..], &["--dry-run"]].concat());
-    let stdout = String::from_utf8_lossy(&dry.stdout);
-    assert!(dry.status.success(), "{stdout}");
+    let stdout = mesu_ok(&[&base[..], &["--dry-run"]].concat());
     // 2 widths x 2 N x 3 seeds; 6 runs per shape at most 4 per group: 3 + 3.
     assert!(stdout.contains("12 runs in 4 groups"), "{stdout}");
     assert!(
@@ -266,8 +266,7 @@ fn sweep_plans_without_running() {
     assert!(stdout.contains("MiB"), "{stdout}");
     assert!(stdout.contains("h20x20-mesu-N1.8e5") || stdout.contains("h20x20-mesu-N180000"));
     let jobs = std::env::temp_dir().join(format!("mesu-jobs-{}.txt", std::process::id()));
-    let emitted = mesu(&[&base[..], &["--emit-jobs", jobs.to_str().unwrap()]].concat());
-    assert!(emitted.status.success());
+    mesu_ok(&[&base[..], &["--emit-jobs", jobs.to_str().unwrap()]].concat());
     let lines: Vec<String> = std::fs::read_to_string(&jobs)
         .unwrap()
         .lines()
@@ -314,7 +313,7 @@ fn sweep_plans_without_running() {
 fn sweep_splits_a_group_too_big_for_the_device() {
     let Some(ctx) = common::gpu() else { return };
     let dir = out_dir("sweep-split");
-    let out = mesu(&[
+    let stdout = mesu_ok(&[
         "sweep",
         "--hidden",
         "1024",
@@ -329,12 +328,6 @@ fn sweep_splits_a_group_too_big_for_the_device() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // Five runs' noise for the 784 -> 1024 layer: 5 x 10 samples x 802816 floats.
     let noise_bytes = 5 * 10 * 802_816 * 4;
     let limit = ctx

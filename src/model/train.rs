@@ -74,21 +74,7 @@ impl TrainGraph {
             TrainKernels::V0 => self.v0_forward_and_errors(e, shapes),
         };
         for l in (1..last).rev() {
-            out.push(e.dispatch(
-                Shader::Backward,
-                "backward",
-                &[
-                    (0, e.layers[l].as_entire_binding()),
-                    (1, e.mu[l].buffer.as_entire_binding()),
-                    (2, e.sigma[l].buffer.as_entire_binding()),
-                    (3, e.eps[l].buffer.as_entire_binding()),
-                    (4, self.deltas[l].buffer.as_entire_binding()),
-                    (5, self.acts[l - 1].buffer.as_entire_binding()),
-                    (6, self.deltas[l - 1].buffer.as_entire_binding()),
-                ],
-                shapes.runs * k * b * e.arch.n_in(l),
-                cost::backward(shapes, &e.arch, l),
-            ));
+            out.push(self.backward_dispatch(e, l, shapes));
         }
         // The fast kernels update the first layer with its own kernel.
         let generic_from = match e.cfg.train_kernels {
@@ -130,6 +116,25 @@ impl TrainGraph {
             out.push(e.dispatch(Shader::Update, "update_hidden", &entries, threads, cost));
         }
         out
+    }
+
+    /// The generic error through layer l (l >= 1) to its input.
+    fn backward_dispatch(&self, e: &Engine, l: usize, shapes: Shapes) -> Dispatch {
+        e.dispatch(
+            Shader::Backward,
+            "backward",
+            &[
+                (0, e.layers[l].as_entire_binding()),
+                (1, e.mu[l].buffer.as_entire_binding()),
+                (2, e.sigma[l].buffer.as_entire_binding()),
+                (3, e.eps[l].buffer.as_entire_binding()),
+                (4, self.deltas[l].buffer.as_entire_binding()),
+                (5, self.acts[l - 1].buffer.as_entire_binding()),
+                (6, self.deltas[l - 1].buffer.as_entire_binding()),
+            ],
+            shapes.runs * shapes.samples * shapes.batch * e.arch.n_in(l),
+            cost::backward(shapes, &e.arch, l),
+        )
     }
 
     fn sources(&self) -> [&wgpu::Buffer; 3] {
@@ -196,21 +201,7 @@ impl TrainGraph {
             shapes.runs * shapes.batch,
             cost::loss_grad(shapes, &e.arch),
         ));
-        out.push(e.dispatch(
-            Shader::Backward,
-            "backward",
-            &[
-                (0, e.layers[last].as_entire_binding()),
-                (1, e.mu[last].buffer.as_entire_binding()),
-                (2, e.sigma[last].buffer.as_entire_binding()),
-                (3, e.eps[last].buffer.as_entire_binding()),
-                (4, self.deltas[last].buffer.as_entire_binding()),
-                (5, self.acts[last - 1].buffer.as_entire_binding()),
-                (6, self.deltas[last - 1].buffer.as_entire_binding()),
-            ],
-            shapes.runs * shapes.samples * shapes.batch * e.arch.n_in(last),
-            cost::backward(shapes, &e.arch, last),
-        ));
+        out.push(self.backward_dispatch(e, last, shapes));
         out
     }
 }

@@ -1,0 +1,180 @@
+//! Running a sweep's groups: skip finished runs, train the rest of each
+//! group as one batched execution (halved while the device cannot bind its
+//! buffers), keep the summary current, and report what failed.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mesu::data::Dataset;
+use mesu::gpu::{AdapterChoice, GpuContext, GpuError};
+use mesu::model::EngineError;
+use mesu::stream::{StreamError, run_group};
+use mesu::sweep::{Group, RunSettings, Shared, collect, is_complete, stream_run, write_summary};
+
+use crate::progress::StreamProgress;
+use crate::sweep_cmd::print_summary;
+use crate::train::load_data;
+
+pub struct Sweeper<'a> {
+    runs: &'a [RunSettings],
+    shared: &'a Shared,
+    out: &'a Path,
+    data: Dataset,
+    ctx: GpuContext,
+    adapter: String,
+    terminal: bool,
+    multi: MultiProgress,
+    pub sweep_bar: ProgressBar,
+    failures: Vec<String>,
+}
+
+impl<'a> Sweeper<'a> {
+    pub fn new(
+        runs: &'a [RunSettings],
+        shared: &'a Shared,
+        out: &'a Path,
+        choice: AdapterChoice,
+    ) -> Result<Self, String> {
+        let data = load_data(shared)?;
+        let ctx = GpuContext::new(&choice).map_err(|e| e.to_string())?;
+        let adapter = ctx.describe();
+        println!("adapter: {adapter}");
+        let terminal = std::io::stdout().is_terminal();
+        let multi = MultiProgress::with_draw_target(if terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let sweep_bar = multi.add(ProgressBar::new(0));
+        sweep_bar.set_style(
+            ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} runs, eta {eta} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Ok(Sweeper {
+            runs,
+            shared,
+            out,
+            data,
+            ctx,
+            adapter,
+            terminal,
+            multi,
+            sweep_bar,
+            failures: Vec::new(),
+        })
+    }
+
+    /// A line above the bars, or on stdout when it is not a terminal.
+    fn say(&self, line: &str) {
+        if self.terminal {
+            self.multi.println(line).ok();
+        } else {
+            println!("{line}");
+        }
+    }
+
+    fn fail(&mut self, msg: String) {
+        eprintln!("{msg}");
+        self.failures.push(msg);
+    }
+
+    fn run_dir(&self, i: usize) -> std::path::PathBuf {
+        self.out.join("runs").join(self.runs[i].name())
+    }
+
+    /// Group `g`'s unfinished runs, then the summary of the whole folder.
+    pub fn run_group(&mut self, g: usize, group: &Group) -> Result<(), String> {
+        let todo: Vec<usize> = group
+            .runs
+            .iter()
+            .copied()
+            .filter(|&i| !is_complete(&self.run_dir(i), &self.runs[i], self.shared))
+            .collect();
+        let skipped = group.runs.len() - todo.len();
+        self.sweep_bar.inc(skipped as u64);
+        if todo.is_empty() {
+            self.say(&format!(
+                "group {g}: all {} runs already complete, skipped",
+                group.runs.len()
+            ));
+            return Ok(());
+        }
+        let note = if skipped > 0 {
+            format!(" ({skipped} already complete, skipped)")
+        } else {
+            String::new()
+        };
+        self.say(&format!(
+            "group {g}: {} runs of {} in one batch{note}",
+            todo.len(),
+            group.shape.describe()
+        ));
+        let cfg = group.shape.stream_config(self.shared)?;
+        // The group, or halves of it while one of its buffers is too big to bind.
+        let mut batches = vec![todo];
+        while let Some(batch) = batches.pop() {
+            let members: Vec<_> = batch
+                .iter()
+                .map(|&i| {
+                    let (run, dir) = (&self.runs[i], self.run_dir(i));
+                    stream_run(run, self.shared, &self.adapter, &self.data, dir)
+                })
+                .collect();
+            let clock = Instant::now();
+            let mut progress =
+                StreamProgress::new(self.shared.tasks, self.terminal, Some(&self.multi));
+            let result = run_group(self.ctx.clone(), &self.data, &cfg, &members, &mut progress);
+            progress.finish();
+            match result {
+                Ok(outcome) => {
+                    for (&i, run) in batch.iter().zip(&outcome.runs) {
+                        if let Some(msg) = &run.diverged {
+                            self.fail(format!("{}: {msg}", self.runs[i].name()));
+                        }
+                    }
+                    self.sweep_bar.inc(batch.len() as u64);
+                    self.say(&format!(
+                        "group {g}: {} runs done in {:.1} s",
+                        batch.len(),
+                        clock.elapsed().as_secs_f64()
+                    ));
+                }
+                Err(StreamError::Engine(EngineError::Gpu(e @ GpuError::TooLarge { .. })))
+                    if batch.len() > 1 =>
+                {
+                    // Nothing was trained yet: the buffers come first.
+                    let half = batch.len() / 2;
+                    self.say(&format!(
+                        "group {g}: {} runs do not fit one batch on this device ({e}); \
+                         running {} and {} one after the other",
+                        batch.len(),
+                        half,
+                        batch.len() - half
+                    ));
+                    batches.push(batch[half..].to_vec());
+                    batches.push(batch[..half].to_vec());
+                }
+                Err(e) => self.fail(format!("group {g} failed: {e}")),
+            }
+        }
+        let rows = collect(self.out)?;
+        write_summary(self.out, &rows).map_err(|e| e.to_string())
+    }
+
+    /// The closing table; an error naming every failure if there was one.
+    pub fn finish(self) -> Result<(), String> {
+        self.sweep_bar.finish_and_clear();
+        print_summary(self.out)?;
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} failure(s); those runs stay incomplete (rerun the same command to retry):\n{}",
+            self.failures.len(),
+            self.failures.join("\n")
+        ))
+    }
+}
