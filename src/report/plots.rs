@@ -345,10 +345,11 @@ pub fn xy_chart(title: &str, x_desc: &str, y_desc: &str, lines: &[XyLine], log_x
     let (x0, x1) = if log_x {
         (x0 / 2.0, x1 * 2.0)
     } else {
-        let pad = ((x1 - x0) * 0.05).max(0.5);
+        // At least 10 % of the value, so one point still gets distinct ticks.
+        let pad = ((x1 - x0) * 0.05).max(x1.abs() * 0.1).max(0.5);
         (x0 - pad, x1 + pad)
     };
-    let pad = ((y1 - y0) * 0.1).max(0.5);
+    let pad = ((y1 - y0) * 0.1).max(y1.abs() * 0.02).max(0.5);
     let (y0, y1) = (y0 - pad, y1 + pad);
     let mut svg = String::new();
     {
