@@ -13,19 +13,10 @@ override WG: u32 = 64u;
 
 struct Score { pred: u32, correct: u32, h_pred: f32, h_alea: f32 }
 
-fn log_sum_exp(base: u32) -> f32 {
-    var m = logits[base];
-    for (var c = 1u; c < layer.n_out; c++) { m = max(m, logits[base + c]); }
-    var s = 0.0;
-    for (var c = 0u; c < layer.n_out; c++) { s += exp(logits[base + c] - m); }
-    return m + log(s);
-}
-
 fn logits_base(r: u32, k: u32, b: u32) -> u32 {
     return ((r * st.samples + k) * st.batch + b) * layer.n_out;
 }
 
-// dC/dz for sample k is softmax - onehot (the 1/K is applied in the update).
 @compute @workgroup_size(WG)
 fn loss_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let id = linear_id(gid, nwg, WG);
@@ -34,12 +25,7 @@ fn loss_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let b = id % st.batch;
     let y = labels[example_index(r, b)];
     for (var k = 0u; k < st.samples; k++) {
-        let base = logits_base(r, k, b);
-        let lse = log_sum_exp(base);
-        loss[(r * st.samples + k) * st.batch + b] += lse - logits[base + y];
-        for (var c = 0u; c < layer.n_out; c++) {
-            delta[base + c] = exp(logits[base + c] - lse) - select(0.0, 1.0, c == y);
-        }
+        loss[(r * st.samples + k) * st.batch + b] += cross_entropy(logits_base(r, k, b), y);
     }
 }
 

@@ -44,7 +44,6 @@ fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     let x = id * layer.n_in;
     let out = id * layer.n_out;
-    var m = -3.4e38;
     for (var j = 0u; j < layer.n_out; j++) {
         var z = 0.0;
         for (var i = 0u; i < layer.n_in; i++) {
@@ -52,17 +51,8 @@ fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         }
         if (layer.has_bias == 1u) { z += weight(r, k, layer.n_out * layer.n_in + j); }
         logits[out + j] = z;
-        m = max(m, z);
     }
-    var s = 0.0;
-    for (var j = 0u; j < layer.n_out; j++) { s += exp(logits[out + j] - m); }
-    let lse = m + log(s);
-    let y = labels[example_index(r, b)];
-    loss[id] += lse - logits[out + y];
-    // dC/dz for this sample is softmax - onehot (the 1/K is applied in the update).
-    for (var j = 0u; j < layer.n_out; j++) {
-        delta[out + j] = exp(logits[out + j] - lse) - select(0.0, 1.0, j == y);
-    }
+    loss[id] += cross_entropy(out, labels[example_index(r, b)]);
     for (var i = 0u; i < layer.n_in; i++) {
         var g = 0.0;
         if (act_in[x + i] > 0.0) {

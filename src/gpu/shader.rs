@@ -21,60 +21,36 @@ const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const INPUT: &str = include_str!("../../shaders/input.wgsl");
 const RULE: &str = include_str!("../../shaders/rule.wgsl");
 const LAYER_INPUT: &str = include_str!("../../shaders/layer_input.wgsl");
+const SOFTMAX: &str = include_str!("../../shaders/softmax.wgsl");
 
 impl Shader {
-    /// The module source: shared helpers, the input gather where the
-    /// kernels read images, the update rules where they update, the layer
-    /// input rows where a kernel serves any layer, then the kernel file.
+    /// The module source: the shared helpers, then the pieces this family
+    /// uses (the input gather where kernels read images, the update rules
+    /// where they update, the layer input rows where a kernel serves any
+    /// layer, the softmax where logits become a loss or a prediction), then
+    /// the kernel file.
     pub fn source(self) -> String {
-        let (input, rule, rows, body) = match self {
-            Shader::Noise => (
-                false,
-                false,
-                false,
-                include_str!("../../shaders/noise.wgsl"),
-            ),
-            Shader::Forward => (
-                false,
-                false,
-                true,
-                include_str!("../../shaders/forward.wgsl"),
-            ),
-            Shader::Backward => (
-                false,
-                false,
-                false,
-                include_str!("../../shaders/backward.wgsl"),
-            ),
-            Shader::Output => (
-                true,
-                false,
-                false,
-                include_str!("../../shaders/output.wgsl"),
-            ),
+        let (pieces, body): (&[&str], &str) = match self {
+            Shader::Noise => (&[], include_str!("../../shaders/noise.wgsl")),
+            Shader::Forward => (&[LAYER_INPUT], include_str!("../../shaders/forward.wgsl")),
+            Shader::Backward => (&[], include_str!("../../shaders/backward.wgsl")),
+            Shader::Output => (&[INPUT, SOFTMAX], include_str!("../../shaders/output.wgsl")),
             Shader::OutputLayer => (
-                true,
-                false,
-                false,
+                &[INPUT, SOFTMAX],
                 include_str!("../../shaders/output_layer.wgsl"),
             ),
-            Shader::Update => (false, true, true, include_str!("../../shaders/update.wgsl")),
+            Shader::Update => (
+                &[RULE, LAYER_INPUT],
+                include_str!("../../shaders/update.wgsl"),
+            ),
             Shader::InputLayer => (
-                true,
-                true,
-                false,
+                &[INPUT, RULE],
                 include_str!("../../shaders/input_layer.wgsl"),
             ),
-            Shader::Eval => (false, false, false, include_str!("../../shaders/eval.wgsl")),
-            Shader::Peak => (false, false, false, include_str!("../../shaders/peak.wgsl")),
+            Shader::Eval => (&[], include_str!("../../shaders/eval.wgsl")),
+            Shader::Peak => (&[], include_str!("../../shaders/peak.wgsl")),
         };
-        let pick = |on: bool, text: &'static str| if on { text } else { "" };
-        format!(
-            "{COMMON}\n{}\n{}\n{}\n{body}",
-            pick(input, INPUT),
-            pick(rule, RULE),
-            pick(rows, LAYER_INPUT)
-        )
+        format!("{COMMON}\n{}\n{body}", pieces.join("\n"))
     }
 }
 

@@ -550,19 +550,20 @@ impl Engine {
         let losses = g.loss.read(&self.ctx)?;
         g.loss.fill(&self.ctx, 0.0);
         let layers = self.arch.layers();
-        let before: Vec<bool> = self.diverged.iter().map(Option::is_some).collect();
-        for (i, &step) in bad.iter().enumerate() {
-            let (run, layer, step) = (i / layers, i % layers, u64::from(step));
-            let earliest = self.diverged[run].is_none_or(|(_, s)| step < s);
-            if step != u64::from(u32::MAX) && !before[run] && earliest {
-                self.diverged[run] = Some((layer, step));
-            }
+        // Runs newly gone bad, each at its earliest (step, layer).
+        let fresh: Vec<(usize, usize, u64)> = bad
+            .chunks(layers)
+            .enumerate()
+            .filter(|(run, _)| self.diverged[*run].is_none())
+            .filter_map(|(run, steps)| {
+                let (layer, &step) = steps.iter().enumerate().min_by_key(|(_, s)| **s)?;
+                (step != u32::MAX).then_some((run, layer, u64::from(step)))
+            })
+            .collect();
+        for &(run, layer, step) in &fresh {
+            self.diverged[run] = Some((layer, step));
         }
-        let first = (0..self.runs.len())
-            .filter(|&r| !before[r])
-            .filter_map(|r| self.diverged[r].map(|(l, s)| (r, l, s)))
-            .min_by_key(|&(_, _, s)| s);
-        if let Some((run, layer, step)) = first {
+        if let Some(&(run, layer, step)) = fresh.iter().min_by_key(|f| f.2) {
             return Err(EngineError::Diverged { run, layer, step });
         }
         // loss is [R][K][B]: the mean over samples, per example.
