@@ -369,9 +369,8 @@ pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
     mesu::report::write_atomic(&out, "sweep.json", &plan_text).map_err(|e| e.to_string())?;
 
-    let mut sweeper = Sweeper::new(&runs, &shared, &out, choice)?;
-    let total: usize = selected.iter().map(|&g| groups[g].runs.len()).sum();
-    sweeper.sweep_bar.set_length(total as u64);
+    let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
+    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, choice)?;
     for &g in &selected {
         sweeper.run_group(g, &groups[g])?;
     }

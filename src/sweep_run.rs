@@ -26,15 +26,17 @@ pub struct Sweeper<'a> {
     adapter: String,
     terminal: bool,
     multi: MultiProgress,
-    pub sweep_bar: ProgressBar,
+    sweep_bar: ProgressBar,
     failures: Vec<String>,
 }
 
 impl<'a> Sweeper<'a> {
+    /// A sweeper for `total` runs (the sweep bar's length).
     pub fn new(
         runs: &'a [RunSettings],
         shared: &'a Shared,
         out: &'a Path,
+        total: usize,
         choice: AdapterChoice,
     ) -> Result<Self, String> {
         let data = load_data(shared)?;
@@ -47,7 +49,7 @@ impl<'a> Sweeper<'a> {
         } else {
             ProgressDrawTarget::hidden()
         });
-        let sweep_bar = multi.add(ProgressBar::new(0));
+        let sweep_bar = multi.add(ProgressBar::new(total as u64));
         sweep_bar.set_style(
             ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} runs, eta {eta} {msg}")
                 .expect("valid template")

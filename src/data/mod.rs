@@ -15,8 +15,9 @@ pub const IMAGE_SIDE: usize = 28;
 pub const PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 pub const CLASSES: usize = 10;
 
-const TRAIN_LEN: u32 = 60_000;
-const TEST_LEN: u32 = 10_000;
+/// Images in the training and test splits of MNIST and Fashion-MNIST.
+pub const TRAIN_LEN: u32 = 60_000;
+pub const TEST_LEN: u32 = 10_000;
 const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
 const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::data::{CLASSES, Dataset, DatasetKind, PIXELS};
+use crate::data::{CLASSES, Dataset, DatasetKind, PIXELS, TEST_LEN, TRAIN_LEN};
 use crate::model::{Architecture, EngineConfig, RunMemory, run_memory};
 use crate::optim::{Hyper, Optimizer};
 use crate::stream::{StreamConfig, StreamRun};
@@ -193,17 +193,12 @@ impl Shape {
     }
 
     pub fn describe(&self) -> String {
+        let arch = self
+            .architecture(false)
+            .map_or_else(|e| e, |a| a.describe());
         format!(
-            "784-{}-10, B {}, K {}/{}, {} epoch(s)",
-            self.hidden
-                .iter()
-                .map(|h| h.to_string())
-                .collect::<Vec<_>>()
-                .join("-"),
-            self.batch_size,
-            self.train_samples,
-            self.test_samples,
-            self.epochs
+            "{arch}, B {}, K {}/{}, {} epoch(s)",
+            self.batch_size, self.train_samples, self.test_samples, self.epochs
         )
     }
 }
@@ -220,8 +215,8 @@ impl Shared {
         Ok(run_memory(
             &shape.architecture(self.bias)?,
             &shape.engine_config(),
-            Self::limited(self.train_limit, 60_000),
-            Self::limited(self.test_limit, 10_000),
+            Self::limited(self.train_limit, TRAIN_LEN as usize),
+            Self::limited(self.test_limit, TEST_LEN as usize),
         ))
     }
 }
