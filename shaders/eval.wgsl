@@ -1,7 +1,9 @@
 // Fast evaluation: the K weight samples are materialised once per evaluation
 // as w[r][k][row][c] (vec4 over outputs, rows = inputs then the bias), the
 // first layer runs over the nonzero pixels of tiles of images, the others as
-// a tiled GEMM. Layouts and costs: docs/perf-notes-eval.md.
+// a tiled GEMM. Layouts and costs: docs/perf-notes-eval.md. Training at
+// batch > 1 uses sample_weights and the GEMMs too, for every layer below the
+// output (its first layer reads the gathered input, shared by the samples).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> mu: array<f32>;
@@ -22,6 +24,9 @@ override WG: u32 = 64u;
 override ROW4: u32 = 1u; // vec4 per row of w: the outputs, padded with zeros
 override GN: u32 = 1u;   // GEMM: invocations along columns in a workgroup
 override TK: u32 = 8u;   // GEMM: inputs per workgroup-memory stage
+// 1: the first layer's rows are stored at the original pixel (evaluation
+// reads raw images); 0: in input order (training gathers its input).
+override PERMUTE_INPUT: u32 = 1u;
 
 // Register blocks are fixed: lavapipe (Mesa 22) keeps a function array in
 // memory, one gather per lane and access, so the blocks are mat4x4 values
@@ -31,8 +36,9 @@ fn w_rows() -> u32 {
 }
 
 // w[r][k][row][c] = mu + sigma * eps_k (the expression of forward.wgsl, so the
-// values are the same f32). The first layer's input rows are stored at the
-// original pixel perm[i], so the image tiles need no permutation.
+// values are the same f32). With PERMUTE_INPUT the first layer's input rows
+// are stored at the original pixel perm[i], so the image tiles need no
+// permutation.
 @compute @workgroup_size(WG)
 fn sample_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let n4 = ROW4;
@@ -53,7 +59,9 @@ fn sample_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         }
     }
     var dest = row;
-    if (layer.index == 0u && row < layer.n_in) { dest = perm[r * layer.n_in + row]; }
+    if (PERMUTE_INPUT == 1u && layer.index == 0u && row < layer.n_in) {
+        dest = perm[r * layer.n_in + row];
+    }
     w_out[(rk * w_rows() + dest) * n4 + c] = v;
 }
 
@@ -137,6 +145,12 @@ fn forward_sparse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     store_block(rk, b + 4u, c + 1u, a3);
 }
 
+// Where input row b of sample rk starts (input_row: shared by the samples in
+// the first layer).
+fn a_row(rk: u32, b: u32) -> u32 {
+    return input_row(rk / st.samples, rk % st.samples, b);
+}
+
 // Hidden layers: act_out[rk] = act(act_in[rk] (B x n_in) * w[rk] (n_in x n) + bias),
 // batched over rk. A workgroup of (WG / GN) x GN invocations computes a
 // (WG / GN * 4) x GN vec4 tile, staging TK inputs of both operands in
@@ -166,7 +180,7 @@ fn gemm(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
             let m = rt * bm + q / TK;
             let k = k0 + q % TK;
             var a = 0.0;
-            if (m < st.batch && k < layer.n_in) { a = act_in[(rk * st.batch + m) * layer.n_in + k]; }
+            if (m < st.batch && k < layer.n_in) { a = act_in[a_row(rk, m) + k]; }
             a_tile[q] = a;
         }
         for (var q = lid; q < TK * GN; q += WG) {
@@ -210,7 +224,7 @@ fn gemm_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     for (var m = 1u; m < 4u; m++) {
         if (first + m < st.batch) { rows[m] = first + m; }
     }
-    let a = (rk * st.batch + rows) * layer.n_in;
+    let a = vec4<u32>(a_row(rk, rows.x), a_row(rk, rows.y), a_row(rk, rows.z), a_row(rk, rows.w));
     var acc = mat4x4<f32>();
     for (var k = 0u; k < layer.n_in; k++) {
         let x = vec4<f32>(act_in[a.x + k], act_in[a.y + k], act_in[a.z + k], act_in[a.w + k]);

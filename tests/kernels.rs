@@ -38,9 +38,14 @@ fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
 
 /// Run one step on the GPU and check noise, forward, loss gradient,
 /// backward and the fused update of every run against the reference.
-/// Every check below, for the fast training kernels and for the v0 ones.
+/// Every check below, for the fast training kernels (at batch > 1 also with
+/// the GEMM tiled as on GPUs) and for the v0 ones.
 fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usize) {
-    for kernels in [TrainKernels::Fast, TrainKernels::V0] {
+    let tiled = (batch > 1).then_some(TrainKernels::FastTiled);
+    for kernels in [TrainKernels::Fast, TrainKernels::V0]
+        .into_iter()
+        .chain(tiled)
+    {
         check_step_with(arch.clone(), runs.clone(), batch, samples, kernels);
     }
 }
@@ -229,6 +234,36 @@ fn batch_one_step_with_noise_drawn_in_forward_matches_reference() {
         },
     ];
     check_step(arch, runs, 1, 4);
+}
+
+/// The batched GEMM path with widths that are multiples of 4 (its vec4
+/// loads), a batch that is not (a partial block of examples), and a bias
+/// (the scalar column after the inputs). The error is summed over the
+/// batch, so the rates are lowered to keep every sigma positive.
+#[test]
+fn batched_step_with_aligned_widths_matches_reference() {
+    let hyper = |optimizer| Hyper {
+        optimizer,
+        lr_mu: 0.1,
+        lr_sigma: 0.1,
+        ..Hyper::default()
+    };
+    let runs = |optimizer| {
+        vec![
+            RunSpec {
+                seed: 21,
+                hyper: hyper(Optimizer::Mesu),
+            },
+            RunSpec {
+                seed: 22,
+                hyper: hyper(optimizer),
+            },
+        ]
+    };
+    let arch = Architecture::new(PIXELS, &[24, 16], 12, false).unwrap();
+    check_step(arch, runs(Optimizer::Bgd), 6, 3);
+    let arch = Architecture::new(PIXELS, &[16, 8], 10, true).unwrap();
+    check_step(arch, runs(Optimizer::Mesu), 5, 2);
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub enum Shader {
     Update,
     InputLayer,
     Eval,
+    TrainGemm,
     Peak,
 }
 
@@ -47,7 +48,11 @@ impl Shader {
                 &[INPUT, RULE],
                 include_str!("../../shaders/input_layer.wgsl"),
             ),
-            Shader::Eval => (&[], include_str!("../../shaders/eval.wgsl")),
+            Shader::Eval => (&[LAYER_INPUT], include_str!("../../shaders/eval.wgsl")),
+            Shader::TrainGemm => (
+                &[RULE, LAYER_INPUT],
+                include_str!("../../shaders/train_gemm.wgsl"),
+            ),
             Shader::Peak => (&[], include_str!("../../shaders/peak.wgsl")),
         };
         format!("{COMMON}\n{}\n{body}", pieces.join("\n"))

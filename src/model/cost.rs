@@ -85,6 +85,17 @@ pub fn backward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     )
 }
 
+/// dC/dx of layer l's input through its materialised weight samples (the
+/// GEMM path): reads the samples, the errors and the input, writes dC/dx.
+pub fn backward_gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
+    let rows = n_in + arch.bias as usize as f64;
+    cost(
+        2.0 * s.rkb() * n_in * n_out,
+        F32 * (s.rk() * rows * (4.0 * (n_out / 4.0).ceil()) + s.rkb() * (n_out + 2.0 * n_in)),
+    )
+}
+
 /// Gradients of mu and sigma (3 FLOPs per weight, sample and example) and
 /// the rule (about 15 FLOPs per weight); mu and sigma read and written.
 pub fn update(s: Shapes, arch: &Architecture, l: usize) -> Cost {

@@ -244,7 +244,7 @@ impl Engine {
     /// fused output layer draw their layers' training noise (each noise row
     /// has one invocation), so those layers have no noise launch.
     pub(super) fn draws_own_noise(&self) -> bool {
-        self.cfg.batch == 1 && self.cfg.train_kernels == TrainKernels::Fast
+        self.cfg.batch == 1 && self.cfg.train_kernels != TrainKernels::V0
     }
 
     /// The noise launches of a training step.

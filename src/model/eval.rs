@@ -1,6 +1,7 @@
 use super::cost;
 use super::dispatch::Dispatch;
 use super::eval_fast::{FastEval, IMAGES_PER_TILE};
+use super::sampled_gemm;
 use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
 use super::{DeviceSplit, Engine, EngineError};
 use crate::gpu::{GpuBuffer, Shader};
@@ -95,7 +96,7 @@ impl EvalGraph {
             }
             EvalKernels::Fast | EvalKernels::FastTiled => {
                 let tiled = e.cfg.eval_kernels == EvalKernels::FastTiled
-                    || e.ctx.info.device_type != wgpu::DeviceType::Cpu;
+                    || sampled_gemm::tiles_by_default(e);
                 let f = fast.insert(FastEval::new(e, &host.images, &perm, &acts, chunk, tiled)?);
                 dispatches.append(&mut f.per_chunk);
             }

@@ -5,30 +5,13 @@
 use super::cost;
 use super::dispatch::Dispatch;
 use super::image_tiles::ImageTiles;
-use super::{Engine, EngineError, WORKGROUP};
-use crate::gpu::{GpuBuffer, GpuContext, Overrides, Shader};
+use super::sampled_gemm::{self, row_overrides, row4};
+use super::{Engine, EngineError};
+use crate::gpu::{GpuBuffer, GpuContext, Shader};
 
 /// Images per tile of the first layer (fixed by `forward_sparse`): every
 /// weight vec4 it loads serves this many images.
 pub const IMAGES_PER_TILE: usize = 8;
-/// GEMM: most invocations along columns, and the workgroup-memory
-/// capacities (A_CAP floats, B_CAP vec4) of shaders/eval.wgsl.
-const GEMM_MAX_GN: usize = 8;
-const GEMM_ROWS: usize = 4;
-const A_CAP: usize = 1024;
-const B_CAP: usize = 512;
-
-/// Vec4 per row of layer `l`'s materialised weights: its outputs padded with
-/// zeros, to pairs of vec4 in the first layer (`forward_sparse` takes two).
-fn row4(n_out: usize, first: bool) -> usize {
-    let n4 = n_out.div_ceil(4);
-    if first { n4.next_multiple_of(2) } else { n4 }
-}
-
-fn row_overrides(row4: usize) -> Overrides {
-    vec![("ROW4", row4 as u32)]
-}
-
 /// Buffers and dispatches of the fast path for one evaluation split.
 pub struct FastEval {
     /// After the noise, once per evaluation: weights, row sums.
@@ -66,23 +49,16 @@ impl FastEval {
         let offset = GpuBuffer::zeroed(&e.ctx, "first-layer offsets", rk * first4 * 4)?;
         for l in 0..arch.layers() {
             let cols = row4(arch.n_out(l), l == 0);
-            let rows = arch.n_in(l) + arch.bias as usize;
-            let w = GpuBuffer::zeroed(&e.ctx, "weight samples", rk * rows * cols * 4)?;
+            let w = sampled_gemm::weight_buffer(e, l, cols, e.cfg.test_samples)?;
             let layer = e.layers[l].as_entire_binding();
-            prologue.push(e.tuned_dispatch(
-                Shader::Eval,
-                "sample_weights",
-                row_overrides(cols),
-                &[
-                    (0, layer.clone()),
-                    (1, e.mu[l].buffer.as_entire_binding()),
-                    (2, e.sigma[l].buffer.as_entire_binding()),
-                    (3, e.eps[l].buffer.as_entire_binding()),
-                    (4, w.buffer.as_entire_binding()),
-                    (8, perm.buffer.as_entire_binding()),
-                ],
-                rk * rows * cols,
-                cost::sample_weights(shapes, arch, l),
+            prologue.push(sampled_gemm::sample_weights(
+                e,
+                l,
+                cols,
+                &w,
+                perm,
+                e.cfg.test_samples,
+                true,
             ));
             if l == 0 {
                 prologue.push(e.tuned_dispatch(
@@ -114,7 +90,15 @@ impl FastEval {
                     cost::forward(e.shapes(e.cfg.test_samples, chunk), arch, 0),
                 ));
             } else {
-                per_chunk.push(gemm(e, l, cols, &w, acts, rk, chunk, tiled_gemm));
+                per_chunk.push(sampled_gemm::gemm(
+                    e,
+                    l,
+                    (cols, &w),
+                    &acts[l - 1],
+                    &acts[l],
+                    e.shapes(e.cfg.test_samples, chunk),
+                    tiled_gemm,
+                ));
             }
             weights.push(w);
         }
@@ -133,56 +117,4 @@ impl FastEval {
             buf.fill(ctx, f32::NAN);
         }
     }
-}
-
-/// The GEMM of hidden layer `l` (`cols` vec4 outputs), each invocation
-/// GEMM_ROWS rows x 1 vec4: tiled through workgroup memory in workgroups of
-/// (WG / GN) x GN invocations, or reading directly (for CPU adapters:
-/// measured on lavapipe, 76 -> 16 ms per 2000-image chunk at 50 -> 10).
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    e: &Engine,
-    l: usize,
-    cols: usize,
-    w: &GpuBuffer<f32>,
-    acts: &[GpuBuffer<f32>],
-    rk: usize,
-    chunk: usize,
-    tiled: bool,
-) -> Dispatch {
-    let wg = WORKGROUP as usize;
-    let bindings = [
-        (0, e.layers[l].as_entire_binding()),
-        (5, w.buffer.as_entire_binding()),
-        (11, acts[l - 1].buffer.as_entire_binding()),
-        (12, acts[l].buffer.as_entire_binding()),
-    ];
-    let cost = cost::forward(e.shapes(e.cfg.test_samples, chunk), &e.arch, l);
-    if !tiled {
-        let threads = rk * chunk.div_ceil(GEMM_ROWS) * cols;
-        let overrides = row_overrides(cols);
-        return e.tuned_dispatch(
-            Shader::Eval,
-            "gemm_direct",
-            overrides,
-            &bindings,
-            threads,
-            cost,
-        );
-    }
-    // A power of two, so that it divides the workgroup.
-    let gn = 1 << cols.min(GEMM_MAX_GN).ilog2();
-    let bm = wg / gn * GEMM_ROWS;
-    let tk = 16.min(A_CAP / bm).min(B_CAP / gn).max(1);
-    let groups = rk * chunk.div_ceil(bm) * cols.div_ceil(gn);
-    let mut overrides = row_overrides(cols);
-    overrides.extend([("GN", gn as u32), ("TK", tk as u32)]);
-    e.tuned_dispatch(
-        Shader::Eval,
-        "gemm",
-        overrides,
-        &bindings,
-        groups * wg,
-        cost,
-    )
 }

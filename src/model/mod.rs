@@ -11,8 +11,10 @@ mod eval;
 mod eval_fast;
 mod image_tiles;
 mod memory;
+mod sampled_gemm;
 mod split;
 mod train;
+mod train_gemm;
 mod uniforms;
 
 pub use arch::{Architecture, Params};

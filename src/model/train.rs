@@ -1,17 +1,22 @@
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
+use super::sampled_gemm::{row4, weight_buffer};
 use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Kernels of a training step. `V0` keeps the first simple ones as the
 /// baseline of the benchmarks: a noise launch per layer, the generic
 /// forward, backward and per-parameter update for every layer, and a
-/// separate loss kernel.
+/// separate loss kernel. `Fast` is latency-bound at batch 1 (few launches,
+/// noise drawn where it is used) and a GEMM path at batch > 1 (train_gemm.rs)
+/// whose forward GEMM tiles through workgroup memory on GPUs and reads
+/// directly on CPU adapters; `FastTiled` forces the tiled one (tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TrainKernels {
     V0,
     #[default]
     Fast,
+    FastTiled,
 }
 
 /// Buffers and the recorded dispatch list of one training step
@@ -27,6 +32,8 @@ pub struct TrainGraph {
     pub deltas: Vec<GpuBuffer<f32>>,
     pub loss: GpuBuffer<f32>,
     pub bad: GpuBuffer<u32>,
+    /// The GEMM path's weight samples of each layer below the output.
+    pub weights: Vec<GpuBuffer<f32>>,
     pub dispatches: Vec<Dispatch>,
 }
 
@@ -50,6 +57,13 @@ impl TrainGraph {
             acts.push(GpuBuffer::zeroed(&e.ctx, "activations", n)?);
             deltas.push(GpuBuffer::zeroed(&e.ctx, "errors", n)?);
         }
+        let weights = if e.trains_by_gemm() {
+            (0..layers - 1)
+                .map(|l| weight_buffer(e, l, row4(e.arch.n_out(l), false), k))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
         let mut g = TrainGraph {
             x0: GpuBuffer::zeroed(&e.ctx, "input", r * b * e.arch.n_in(0))?,
             order: GpuBuffer::from_slice(&e.ctx, "order", &identity)?,
@@ -58,6 +72,7 @@ impl TrainGraph {
             deltas,
             loss: GpuBuffer::zeroed(&e.ctx, "loss", r * k * b)?,
             bad: GpuBuffer::from_slice(&e.ctx, "sigma check", &vec![u32::MAX; r * layers])?,
+            weights,
             dispatches: Vec::new(),
             split,
         };
@@ -69,8 +84,11 @@ impl TrainGraph {
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let shapes = e.shapes(k, b);
         let last = e.arch.layers() - 1;
+        if e.trains_by_gemm() {
+            return self.gemm_step(e, shapes);
+        }
         let mut out = match e.cfg.train_kernels {
-            TrainKernels::Fast => self.fast_forward_and_errors(e, shapes),
+            TrainKernels::Fast | TrainKernels::FastTiled => self.fast_forward_and_errors(e, shapes),
             TrainKernels::V0 => self.v0_forward_and_errors(e, shapes),
         };
         for l in (1..last).rev() {
@@ -79,7 +97,7 @@ impl TrainGraph {
         // The fast kernels update the first layer with its own kernel.
         let generic_from = match e.cfg.train_kernels {
             TrainKernels::V0 => 0,
-            TrainKernels::Fast => {
+            TrainKernels::Fast | TrainKernels::FastTiled => {
                 out.push(e.dispatch(
                     Shader::InputLayer,
                     "update_input",
@@ -137,7 +155,7 @@ impl TrainGraph {
         )
     }
 
-    fn sources(&self) -> [&wgpu::Buffer; 3] {
+    pub(super) fn sources(&self) -> [&wgpu::Buffer; 3] {
         [
             &self.split.images.buffer,
             &self.order.buffer,
@@ -153,7 +171,14 @@ impl TrainGraph {
         let draw = e.draws_own_noise();
         let mut out =
             e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), draw);
-        out.push(e.tuned_dispatch(
+        out.push(self.output_layer_dispatch(e, shapes, draw));
+        out
+    }
+
+    /// The fused output layer (`draw`: it draws its layer's noise).
+    pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes, draw: bool) -> Dispatch {
+        let last = e.arch.layers() - 1;
+        e.tuned_dispatch(
             Shader::OutputLayer,
             "output_layer",
             vec![("DRAW_NOISE", draw as u32)],
@@ -171,10 +196,9 @@ impl TrainGraph {
                 (11, self.order.buffer.as_entire_binding()),
                 (13, self.split.labels.buffer.as_entire_binding()),
             ],
-            shapes.runs * k * b,
+            shapes.runs * shapes.samples * shapes.batch,
             cost::output_layer(shapes, &e.arch),
-        ));
-        out
+        )
     }
 
     /// The v0 kernels: the generic forward for every layer (the first reads

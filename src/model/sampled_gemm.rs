@@ -1,0 +1,131 @@
+//! Launches of shaders/eval.wgsl shared by evaluation and batched training:
+//! each sample's weights materialised as vec4 rows over outputs, and the
+//! GEMM of a layer over those weights.
+
+use super::cost::{self, Shapes};
+use super::dispatch::Dispatch;
+use super::{Engine, WORKGROUP};
+use crate::gpu::{GpuBuffer, Overrides, Shader};
+
+/// GEMM: most invocations along columns, and the workgroup-memory
+/// capacities (A_CAP floats, B_CAP vec4) of shaders/eval.wgsl.
+const GEMM_MAX_GN: usize = 8;
+const GEMM_ROWS: usize = 4;
+const A_CAP: usize = 1024;
+const B_CAP: usize = 512;
+
+/// Vec4 per row of a layer's materialised weights: its outputs padded with
+/// zeros (to pairs of vec4 with `pairs`, as `forward_sparse` takes two).
+pub fn row4(n_out: usize, pairs: bool) -> usize {
+    let n4 = n_out.div_ceil(4);
+    if pairs { n4.next_multiple_of(2) } else { n4 }
+}
+
+pub fn row_overrides(row4: usize) -> Overrides {
+    vec![("ROW4", row4 as u32)]
+}
+
+/// Rows of layer l's materialised weights: its inputs, then the bias.
+pub fn weight_rows(e: &Engine, l: usize) -> usize {
+    e.arch.n_in(l) + e.arch.bias as usize
+}
+
+/// A buffer for the `samples` weight samples of layer l of every run.
+pub fn weight_buffer(
+    e: &Engine,
+    l: usize,
+    cols: usize,
+    samples: usize,
+) -> Result<GpuBuffer<f32>, crate::gpu::GpuError> {
+    let n = e.runs.len() * samples * weight_rows(e, l) * cols * 4;
+    GpuBuffer::zeroed(&e.ctx, "weight samples", n)
+}
+
+/// w = mu + sigma * eps for the first `samples` noise samples of layer l,
+/// into `w` (`cols` vec4 per row). With `permute` the first layer's rows
+/// go to the original pixels through `perm` (evaluation of raw images).
+pub fn sample_weights(
+    e: &Engine,
+    l: usize,
+    cols: usize,
+    w: &GpuBuffer<f32>,
+    perm: &GpuBuffer<u32>,
+    samples: usize,
+    permute: bool,
+) -> Dispatch {
+    let mut overrides = row_overrides(cols);
+    overrides.push(("PERMUTE_INPUT", permute as u32));
+    e.tuned_dispatch(
+        Shader::Eval,
+        "sample_weights",
+        overrides,
+        &[
+            (0, e.layers[l].as_entire_binding()),
+            (1, e.mu[l].buffer.as_entire_binding()),
+            (2, e.sigma[l].buffer.as_entire_binding()),
+            (3, e.eps[l].buffer.as_entire_binding()),
+            (4, w.buffer.as_entire_binding()),
+            (8, perm.buffer.as_entire_binding()),
+        ],
+        e.runs.len() * samples * weight_rows(e, l) * cols,
+        cost::sample_weights(e.shapes(samples, 1), &e.arch, l),
+    )
+}
+
+/// act_out = act(act_in w + bias) of layer l (`cols` vec4 outputs) for
+/// `shapes.batch` rows per sample, each invocation GEMM_ROWS rows x 1 vec4:
+/// tiled through workgroup memory in workgroups of (WG / GN) x GN
+/// invocations, or reading directly (for CPU adapters: measured on
+/// lavapipe, 76 -> 16 ms per 2000-image chunk at 50 -> 10).
+pub fn gemm(
+    e: &Engine,
+    l: usize,
+    (cols, w): (usize, &GpuBuffer<f32>),
+    act_in: &GpuBuffer<f32>,
+    act_out: &GpuBuffer<f32>,
+    shapes: Shapes,
+    tiled: bool,
+) -> Dispatch {
+    let wg = WORKGROUP as usize;
+    let rk = shapes.runs * shapes.samples;
+    let bindings = [
+        (0, e.layers[l].as_entire_binding()),
+        (5, w.buffer.as_entire_binding()),
+        (11, act_in.buffer.as_entire_binding()),
+        (12, act_out.buffer.as_entire_binding()),
+    ];
+    let cost = cost::forward(shapes, &e.arch, l);
+    if !tiled {
+        let threads = rk * shapes.batch.div_ceil(GEMM_ROWS) * cols;
+        let overrides = row_overrides(cols);
+        return e.tuned_dispatch(
+            Shader::Eval,
+            "gemm_direct",
+            overrides,
+            &bindings,
+            threads,
+            cost,
+        );
+    }
+    // A power of two, so that it divides the workgroup.
+    let gn = 1 << cols.min(GEMM_MAX_GN).ilog2();
+    let bm = wg / gn * GEMM_ROWS;
+    let tk = 16.min(A_CAP / bm).min(B_CAP / gn).max(1);
+    let groups = rk * shapes.batch.div_ceil(bm) * cols.div_ceil(gn);
+    let mut overrides = row_overrides(cols);
+    overrides.extend([("GN", gn as u32), ("TK", tk as u32)]);
+    e.tuned_dispatch(
+        Shader::Eval,
+        "gemm",
+        overrides,
+        &bindings,
+        groups * wg,
+        cost,
+    )
+}
+
+/// Whether the GEMM should tile through workgroup memory: on GPUs, not on
+/// CPU adapters (where a workgroup-memory load costs a storage load).
+pub fn tiles_by_default(e: &Engine) -> bool {
+    e.ctx.info.device_type != wgpu::DeviceType::Cpu
+}
