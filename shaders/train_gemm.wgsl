@@ -2,8 +2,9 @@
 // w[r][k][row][c] (eval.wgsl's sample_weights: vec4 over outputs, rows =
 // inputs then the bias): the error through a hidden layer, and the fused
 // update with the weight gradient of each sample as a GEMM over the batch.
-// Each invocation owns a 4 x 4 block; operands are read as vec4 where the
-// widths are multiples of 4 (the vec4 views alias the scalar bindings).
+// Each invocation owns a block of 4 x 4 blocks; operands are read as vec4
+// where the widths are multiples of 4 (the vec4 views alias the scalar
+// bindings).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
@@ -79,26 +80,49 @@ fn noise_block(rk: u32, j: vec4<u32>, i0: u32) -> mat4x4<f32> {
 
 // dC/d(input) of a hidden layer l >= 1 through the sampled weights:
 // delta_in[rk][b][i] = [x > 0] sum_j w_k[i][j] delta[rk][b][j], one
-// invocation per (rk, 4 examples, 4 inputs).
+// invocation per (rk, 8 examples, 8 inputs): 16 loads per 256 FMAs.
 @compute @workgroup_size(WG)
 fn backward_gemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let id = linear_id(gid, nwg, WG);
-    let i_blocks = (layer.n_in + 3u) / 4u;
-    let b_blocks = (st.batch + 3u) / 4u;
-    let i0 = id % i_blocks * 4u;
-    let b0 = (id / i_blocks) % b_blocks * 4u;
+    let i_blocks = (layer.n_in + 7u) / 8u;
+    let b_blocks = (st.batch + 7u) / 8u;
+    let i0 = id % i_blocks * 8u;
+    let b0 = (id / i_blocks) % b_blocks * 8u;
     let rk = id / (i_blocks * b_blocks);
     if (rk >= layer.runs * st.samples) { return; }
-    let i = quad(i0, layer.n_in);
-    let b = quad(b0, st.batch);
     let rows = layer.n_in + layer.has_bias;
-    let w_row = (vec4<u32>(rk * rows) + i) * ROW4;
-    var acc = mat4x4<f32>(); // column m: example b0 + m, over the 4 inputs
+    let w_lo = (vec4<u32>(rk * rows) + quad(i0, layer.n_in)) * ROW4;
+    let w_hi = (vec4<u32>(rk * rows) + quad(i0 + 4u, layer.n_in)) * ROW4;
+    let b_lo = quad(b0, st.batch);
+    let b_hi = quad(b0 + 4u, st.batch);
+    // Column m: example b0 + m (or b0 + 4 + m), over 4 inputs.
+    var a0 = mat4x4<f32>(); // examples lo, inputs lo
+    var a1 = mat4x4<f32>(); // examples lo, inputs hi
+    var a2 = mat4x4<f32>(); // examples hi, inputs lo
+    var a3 = mat4x4<f32>(); // examples hi, inputs hi
     for (var c = 0u; c < ROW4; c++) {
-        let wc = mat4x4<f32>(w[w_row.x + c], w[w_row.y + c], w[w_row.z + c], w[w_row.w + c]);
-        acc += mat4x4<f32>(delta_quad(rk, b.x, c * 4u) * wc, delta_quad(rk, b.y, c * 4u) * wc,
-                           delta_quad(rk, b.z, c * 4u) * wc, delta_quad(rk, b.w, c * 4u) * wc);
+        let wl = mat4x4<f32>(w[w_lo.x + c], w[w_lo.y + c], w[w_lo.z + c], w[w_lo.w + c]);
+        let wh = mat4x4<f32>(w[w_hi.x + c], w[w_hi.y + c], w[w_hi.z + c], w[w_hi.w + c]);
+        let j0 = c * 4u;
+        let d_lo = mat4x4<f32>(delta_quad(rk, b_lo.x, j0), delta_quad(rk, b_lo.y, j0),
+                               delta_quad(rk, b_lo.z, j0), delta_quad(rk, b_lo.w, j0));
+        let d_hi = mat4x4<f32>(delta_quad(rk, b_hi.x, j0), delta_quad(rk, b_hi.y, j0),
+                               delta_quad(rk, b_hi.z, j0), delta_quad(rk, b_hi.w, j0));
+        // (d * W)[q] = dot(d, w row of input q)
+        a0 += mat4x4<f32>(d_lo[0] * wl, d_lo[1] * wl, d_lo[2] * wl, d_lo[3] * wl);
+        a1 += mat4x4<f32>(d_lo[0] * wh, d_lo[1] * wh, d_lo[2] * wh, d_lo[3] * wh);
+        a2 += mat4x4<f32>(d_hi[0] * wl, d_hi[1] * wl, d_hi[2] * wl, d_hi[3] * wl);
+        a3 += mat4x4<f32>(d_hi[0] * wh, d_hi[1] * wh, d_hi[2] * wh, d_hi[3] * wh);
     }
+    store_errors(rk, b0, i0, a0);
+    store_errors(rk, b0, i0 + 4u, a1);
+    store_errors(rk, b0 + 4u, i0, a2);
+    store_errors(rk, b0 + 4u, i0 + 4u, a3);
+}
+
+// delta_in of examples b0..b0+3 (columns) and inputs i0..i0+3 that exist,
+// masked by the ReLU of the input.
+fn store_errors(rk: u32, b0: u32, i0: u32, acc: mat4x4<f32>) {
     for (var m = 0u; m < 4u; m++) {
         for (var q = 0u; q < 4u; q++) {
             if (b0 + m < st.batch && i0 + q < layer.n_in) {
@@ -112,33 +136,61 @@ fn backward_gemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 // The fused update of any layer: per sample k the weight gradient
 // G_k[j][i] = sum_b delta_k[b][j] x_k[b][i] over the batch, then
 // g_mu = 1/K sum_k G_k and g_sigma = 1/K sum_k eps_k G_k, and the rule on the
-// old mu and sigma. One invocation per (run, 4 outputs, 4 inputs), the bias
-// being input n_in.
+// old mu and sigma. One invocation per (run, 8 outputs, 8 inputs), the bias
+// being input n_in: 4 loads per 64 FMAs of the gradient.
 @compute @workgroup_size(WG)
 fn update_gemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let id = linear_id(gid, nwg, WG);
-    let i_blocks = (layer.n_in + layer.has_bias + 3u) / 4u;
-    let j_blocks = (layer.n_out + 3u) / 4u;
-    let i0 = id % i_blocks * 4u;
-    let j0 = (id / i_blocks) % j_blocks * 4u;
+    let i_blocks = (layer.n_in + layer.has_bias + 7u) / 8u;
+    let j_blocks = (layer.n_out + 7u) / 8u;
+    let i0 = id % i_blocks * 8u;
+    let j0 = (id / i_blocks) % j_blocks * 8u;
     let r = id / (i_blocks * j_blocks);
     if (r >= layer.runs) { return; }
-    let j = quad(j0, layer.n_out);
-    var gm = mat4x4<f32>(); // column m: output j0 + m, over the 4 inputs
-    var gs = mat4x4<f32>();
+    let j_lo = quad(j0, layer.n_out);
+    let j_hi = quad(j0 + 4u, layer.n_out);
+    // Per (outputs, inputs) quad pair: column m is output m of the quad.
+    var gm = array<mat4x4<f32>, 4>();
+    var gs = array<mat4x4<f32>, 4>();
     for (var k = 0u; k < st.samples; k++) {
         let rk = r * st.samples + k;
-        var g = mat4x4<f32>();
+        var g0 = mat4x4<f32>(); // outputs lo, inputs lo
+        var g1 = mat4x4<f32>(); // outputs lo, inputs hi
+        var g2 = mat4x4<f32>(); // outputs hi, inputs lo
+        var g3 = mat4x4<f32>(); // outputs hi, inputs hi
         for (var b = 0u; b < st.batch; b++) {
-            let d = delta_quad(rk, b, j0);
-            let x = input_quad(r, k, b, i0);
-            g += mat4x4<f32>(x * d.x, x * d.y, x * d.z, x * d.w);
+            let d_lo = delta_quad(rk, b, j0);
+            let d_hi = delta_quad(rk, b, j0 + 4u);
+            let x_lo = input_quad(r, k, b, i0);
+            let x_hi = input_quad(r, k, b, i0 + 4u);
+            g0 += mat4x4<f32>(x_lo * d_lo.x, x_lo * d_lo.y, x_lo * d_lo.z, x_lo * d_lo.w);
+            g1 += mat4x4<f32>(x_hi * d_lo.x, x_hi * d_lo.y, x_hi * d_lo.z, x_hi * d_lo.w);
+            g2 += mat4x4<f32>(x_lo * d_hi.x, x_lo * d_hi.y, x_lo * d_hi.z, x_lo * d_hi.w);
+            g3 += mat4x4<f32>(x_hi * d_hi.x, x_hi * d_hi.y, x_hi * d_hi.z, x_hi * d_hi.w);
         }
-        let e = noise_block(rk, j, i0);
-        gm += g;
-        gs += mat4x4<f32>(e[0] * g[0], e[1] * g[1], e[2] * g[2], e[3] * g[3]);
+        gm[0] += g0;
+        gm[1] += g1;
+        gm[2] += g2;
+        gm[3] += g3;
+        gs[0] += noisy(noise_block(rk, j_lo, i0), g0);
+        gs[1] += noisy(noise_block(rk, j_lo, i0 + 4u), g1);
+        gs[2] += noisy(noise_block(rk, j_hi, i0), g2);
+        gs[3] += noisy(noise_block(rk, j_hi, i0 + 4u), g3);
     }
     let run = runs[r];
+    let ok = apply_block(run, r, j0, i0, gm[0], gs[0]) & apply_block(run, r, j0, i0 + 4u, gm[1], gs[1])
+           & apply_block(run, r, j0 + 4u, i0, gm[2], gs[2]) & apply_block(run, r, j0 + 4u, i0 + 4u, gm[3], gs[3]);
+    if (!ok) { atomicMin(&bad[r * layer.n_layers + layer.index], st.step); }
+}
+
+// The elementwise product eps_k * G_k of one block.
+fn noisy(e: mat4x4<f32>, g: mat4x4<f32>) -> mat4x4<f32> {
+    return mat4x4<f32>(e[0] * g[0], e[1] * g[1], e[2] * g[2], e[3] * g[3]);
+}
+
+// The rule on the parameters of outputs j0..j0+3 and inputs i0..i0+3 that
+// exist; whether all of them stay healthy.
+fn apply_block(run: Run, r: u32, j0: u32, i0: u32, gm: mat4x4<f32>, gs: mat4x4<f32>) -> bool {
     var ok = true;
     for (var m = 0u; m < 4u; m++) {
         for (var q = 0u; q < 4u; q++) {
@@ -151,5 +203,5 @@ fn update_gemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
             }
         }
     }
-    if (!ok) { atomicMin(&bad[r * layer.n_layers + layer.index], st.step); }
+    return ok;
 }

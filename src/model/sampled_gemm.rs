@@ -96,7 +96,10 @@ pub fn gemm(
     ];
     let cost = cost::forward(shapes, &e.arch, l);
     if !tiled {
-        let threads = rk * shapes.batch.div_ceil(GEMM_ROWS) * cols;
+        // The direct kernel also reads its input as vec4 (binding 13).
+        let mut bindings = bindings.to_vec();
+        bindings.push((13, act_in.buffer.as_entire_binding()));
+        let threads = rk * shapes.batch.div_ceil(8) * cols.div_ceil(2);
         let overrides = row_overrides(cols);
         return e.tuned_dispatch(
             Shader::Eval,

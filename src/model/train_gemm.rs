@@ -75,8 +75,8 @@ impl TrainGraph {
             ],
             shapes.runs
                 * shapes.samples
-                * shapes.batch.div_ceil(BLOCK)
-                * e.arch.n_in(l).div_ceil(BLOCK),
+                * shapes.batch.div_ceil(2 * BLOCK)
+                * e.arch.n_in(l).div_ceil(2 * BLOCK),
             cost::backward_gemm(shapes, &e.arch, l),
         )
     }
@@ -90,7 +90,7 @@ impl TrainGraph {
             input.buffer.as_entire_binding(),
         );
         let rows = e.arch.n_in(l) + e.arch.bias as usize;
-        let threads = shapes.runs * e.arch.n_out(l).div_ceil(BLOCK) * rows.div_ceil(BLOCK);
+        let threads = shapes.runs * e.arch.n_out(l).div_ceil(2 * BLOCK) * rows.div_ceil(2 * BLOCK);
         e.tuned_dispatch(
             Shader::TrainGemm,
             "update_gemm",
