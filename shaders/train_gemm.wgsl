@@ -23,6 +23,10 @@
 
 override WG: u32 = 64u;
 override ROW4: u32 = 1u; // vec4 per row of w
+// 1: n_in (IN4) or n_out (OUT4) is a multiple of 4, so rows of the input or
+// of the errors can be read as vec4 (constants, so the branch compiles away).
+override IN4: u32 = 0u;
+override OUT4: u32 = 0u;
 
 const LANES = vec4<u32>(0u, 1u, 2u, 3u);
 
@@ -34,7 +38,7 @@ fn quad(first: u32, end: u32) -> vec4<u32> {
 // dC/dz of outputs j0..j0+3 of example b of sample rk; zero past n_out.
 fn delta_quad(rk: u32, b: u32, j0: u32) -> vec4<f32> {
     let at = (rk * st.batch + b) * layer.n_out + j0;
-    if (layer.n_out % 4u == 0u) { return delta4[at / 4u]; }
+    if (OUT4 == 1u) { return delta4[at / 4u]; }
     var d = vec4<f32>(0.0);
     for (var q = 0u; q < 4u; q++) {
         if (j0 + q < layer.n_out) { d[q] = delta[at + q]; }
@@ -46,7 +50,7 @@ fn delta_quad(rk: u32, b: u32, j0: u32) -> vec4<f32> {
 // (i = n_in), zero past it.
 fn input_quad(r: u32, k: u32, b: u32, i0: u32) -> vec4<f32> {
     let at = input_row(r, k, b) + i0;
-    if (layer.n_in % 4u == 0u && i0 < layer.n_in) { return act_in4[at / 4u]; }
+    if (IN4 == 1u && i0 < layer.n_in) { return act_in4[at / 4u]; }
     var x = vec4<f32>(0.0);
     for (var q = 0u; q < 4u; q++) {
         let i = i0 + q;
@@ -66,7 +70,7 @@ fn param_index(j: u32, i: u32) -> u32 {
 fn noise_block(rk: u32, j: vec4<u32>, i0: u32) -> mat4x4<f32> {
     let base = rk * layer.stride;
     var e = mat4x4<f32>();
-    if (layer.n_in % 4u == 0u && i0 < layer.n_in) {
+    if (IN4 == 1u && i0 < layer.n_in) {
         for (var m = 0u; m < 4u; m++) { e[m] = eps4[(base + j[m] * layer.n_in + i0) / 4u]; }
         return e;
     }

@@ -9,10 +9,21 @@ use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::sampled_gemm::{self, row_overrides, row4, tiles_by_default};
 use super::train::{TrainGraph, TrainKernels};
-use crate::gpu::Shader;
+use crate::gpu::{Overrides, Shader};
 
 /// Rows and columns (4 x 4) each invocation of train_gemm.wgsl owns.
 const BLOCK: usize = 4;
+
+/// `overrides` and whether layer l's inputs (IN4) and outputs (OUT4) come in
+/// whole vec4.
+fn alignment(e: &Engine, l: usize, mut overrides: Overrides) -> Overrides {
+    let whole = |n: usize| n.is_multiple_of(4) as u32;
+    overrides.extend([
+        ("IN4", whole(e.arch.n_in(l))),
+        ("OUT4", whole(e.arch.n_out(l))),
+    ]);
+    overrides
+}
 
 impl Engine {
     /// Whether a training step runs as GEMMs (the fast kernels at batch > 1).
@@ -64,7 +75,7 @@ impl TrainGraph {
         e.tuned_dispatch(
             Shader::TrainGemm,
             "backward_gemm",
-            row_overrides(cols),
+            alignment(e, l, row_overrides(cols)),
             &[
                 (0, e.layers[l].as_entire_binding()),
                 (6, self.weights[l].buffer.as_entire_binding()),
@@ -94,7 +105,7 @@ impl TrainGraph {
         e.tuned_dispatch(
             Shader::TrainGemm,
             "update_gemm",
-            Vec::new(),
+            alignment(e, l, Vec::new()),
             &[
                 (0, e.layers[l].as_entire_binding()),
                 (1, e.run_buf.buffer.as_entire_binding()),
