@@ -66,8 +66,11 @@ pub fn sample_weights(
             (3, e.eps[l].buffer.as_entire_binding()),
             (4, w.buffer.as_entire_binding()),
             (8, perm.buffer.as_entire_binding()),
+            (14, e.mu[l].buffer.as_entire_binding()),
+            (15, e.sigma[l].buffer.as_entire_binding()),
+            (16, e.eps[l].buffer.as_entire_binding()),
         ],
-        e.runs.len() * samples * weight_rows(e, l) * cols,
+        e.runs.len() * samples * weight_rows(e, l).div_ceil(4) * cols,
         cost::sample_weights(e.shapes(samples, 1), &e.arch, l),
     )
 }
