@@ -96,14 +96,31 @@ pub fn backward_gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     )
 }
 
-/// Gradients of mu and sigma (3 FLOPs per weight, sample and example) and
-/// the rule (about 15 FLOPs per weight); mu and sigma read and written.
+/// Gradients of mu and sigma (a multiply-add per weight, sample and
+/// example, then 3 FLOPs per weight and sample for the sums over samples)
+/// and the rule (about 15 FLOPs per weight); mu and sigma read and written.
 pub fn update(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
     cost(
-        3.0 * s.rkb() * p + 15.0 * s.runs as f64 * p,
+        2.0 * s.rkb() * p + 3.0 * s.rk() * p + 15.0 * s.runs as f64 * p,
         F32 * (4.0 * s.runs as f64 * p + s.rk() * p + s.rkb() * (n_in + n_out)),
+    )
+}
+
+/// The GEMM over materialised weight samples (the GEMM path's forward):
+/// reads the samples and the input, writes the activations.
+pub fn gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
+    let rows = n_in + arch.bias as usize as f64;
+    let input = if l == 0 {
+        s.runs as f64 * s.batch as f64
+    } else {
+        s.rkb()
+    };
+    cost(
+        2.0 * s.rkb() * n_in * n_out,
+        F32 * (s.rk() * rows * 4.0 * (n_out / 4.0).ceil() + input * n_in + s.rkb() * n_out),
     )
 }
 

@@ -97,7 +97,7 @@ pub fn gemm(
         (11, act_in.buffer.as_entire_binding()),
         (12, act_out.buffer.as_entire_binding()),
     ];
-    let cost = cost::forward(shapes, &e.arch, l);
+    let cost = cost::gemm(shapes, &e.arch, l);
     if !tiled {
         // The direct kernel also reads its input as vec4 (binding 13).
         let mut bindings = bindings.to_vec();
