@@ -7,10 +7,12 @@ use super::dispatch::Dispatch;
 use super::{Engine, WORKGROUP};
 use crate::gpu::{GpuBuffer, Overrides, Shader};
 
-/// GEMM: most invocations along columns, and the workgroup-memory
-/// capacities (A_CAP floats, B_CAP vec4) of shaders/eval.wgsl.
+/// GEMM: most invocations along columns, the rows and vec4 columns each
+/// invocation owns (tiled, direct), and the workgroup-memory capacities
+/// (A_CAP floats, B_CAP vec4) of shaders/eval.wgsl.
 const GEMM_MAX_GN: usize = 8;
 const GEMM_ROWS: usize = 4;
+const DIRECT_BLOCK: (usize, usize) = (8, 2);
 const A_CAP: usize = 1024;
 const B_CAP: usize = 512;
 
@@ -76,10 +78,10 @@ pub fn sample_weights(
 }
 
 /// act_out = act(act_in w + bias) of layer l (`cols` vec4 outputs) for
-/// `shapes.batch` rows per sample, each invocation GEMM_ROWS rows x 1 vec4:
-/// tiled through workgroup memory in workgroups of (WG / GN) x GN
-/// invocations, or reading directly (for CPU adapters: measured on
-/// lavapipe, 76 -> 16 ms per 2000-image chunk at 50 -> 10).
+/// `shapes.batch` rows per sample: tiled through workgroup memory in
+/// workgroups of (WG / GN) x GN invocations of GEMM_ROWS rows x 1 vec4, or
+/// reading directly in blocks of DIRECT_BLOCK (for CPU adapters: measured
+/// on lavapipe, 76 -> 16 ms per 2000-image chunk at 50 -> 10).
 pub fn gemm(
     e: &Engine,
     l: usize,
@@ -102,7 +104,7 @@ pub fn gemm(
         // The direct kernel also reads its input as vec4 (binding 13).
         let mut bindings = bindings.to_vec();
         bindings.push((13, act_in.buffer.as_entire_binding()));
-        let threads = rk * shapes.batch.div_ceil(8) * cols.div_ceil(2);
+        let threads = rk * shapes.batch.div_ceil(DIRECT_BLOCK.0) * cols.div_ceil(DIRECT_BLOCK.1);
         let overrides = row_overrides(cols);
         return e.tuned_dispatch(
             Shader::Eval,
