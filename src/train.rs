@@ -95,7 +95,10 @@ pub struct TrainArgs {
     /// Learning rule: mesu, bgd, foovb-published (BGD with the published sign error), sgd.
     #[arg(long, default_value = "mesu")]
     optimizer: Optimizer,
-    /// Examples per step.
+    /// Examples per step. The loss sums over the batch (as the spec and the
+    /// reference), so at batch B scale --lr-mu and --lr-sigma by about 1/B
+    /// and N by 1/B (the same memory window in examples). Batch > 1 trains
+    /// through the GEMM kernels.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
     /// Passes over each task's training set.
