@@ -2,9 +2,9 @@
 // w[r][k][row][c] (eval.wgsl's sample_weights: vec4 over outputs, rows =
 // inputs then the bias): the error through a hidden layer, and the fused
 // update with the weight gradient of each sample as a GEMM over the batch.
-// Each invocation owns a block of 4 x 4 blocks; operands are read as vec4
-// where the widths are multiples of 4 (the vec4 views alias the scalar
-// bindings).
+// Each invocation owns 8 x 8 outputs as 2 x 2 mat4x4 blocks; operands are
+// read as vec4 where the widths are multiples of 4 (the vec4 views alias the
+// scalar bindings).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
@@ -35,7 +35,8 @@ fn quad(first: u32, end: u32) -> vec4<u32> {
     return min(vec4<u32>(first) + LANES, vec4<u32>(end - 1u));
 }
 
-// dC/dz of outputs j0..j0+3 of example b of sample rk; zero past n_out.
+// dC/dz of outputs j0..j0+3 of example b of sample rk: zero past n_out, or
+// with OUT4 whatever follows (it only meets outputs that are never stored).
 fn delta_quad(rk: u32, b: u32, j0: u32) -> vec4<f32> {
     let at = (rk * st.batch + b) * layer.n_out + j0;
     if (OUT4 == 1u) { return delta4[at / 4u]; }

@@ -11,8 +11,9 @@ use super::sampled_gemm::{self, row_overrides, row4, tiles_by_default};
 use super::train::{TrainGraph, TrainKernels};
 use crate::gpu::{Overrides, Shader};
 
-/// Rows and columns (4 x 4) each invocation of train_gemm.wgsl owns.
-const BLOCK: usize = 4;
+/// Rows and columns each invocation of train_gemm.wgsl owns (8 x 8, as
+/// 2 x 2 mat4x4 blocks).
+const BLOCK: usize = 8;
 
 /// `overrides` and whether layer l's inputs (IN4) and outputs (OUT4) come in
 /// whole vec4.
@@ -86,8 +87,8 @@ impl TrainGraph {
             ],
             shapes.runs
                 * shapes.samples
-                * shapes.batch.div_ceil(2 * BLOCK)
-                * e.arch.n_in(l).div_ceil(2 * BLOCK),
+                * shapes.batch.div_ceil(BLOCK)
+                * e.arch.n_in(l).div_ceil(BLOCK),
             cost::backward_gemm(shapes, &e.arch, l),
         )
     }
@@ -101,7 +102,7 @@ impl TrainGraph {
             input.buffer.as_entire_binding(),
         );
         let rows = e.arch.n_in(l) + e.arch.bias as usize;
-        let threads = shapes.runs * e.arch.n_out(l).div_ceil(2 * BLOCK) * rows.div_ceil(2 * BLOCK);
+        let threads = shapes.runs * e.arch.n_out(l).div_ceil(BLOCK) * rows.div_ceil(BLOCK);
         e.tuned_dispatch(
             Shader::TrainGemm,
             "update_gemm",
