@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo bench --bench step
-torch_csv=$(python3 benches/baselines/mesu_step_torch.py "$@" | tee /dev/stderr | grep '^torch_')
+torch_out=$(python3 benches/baselines/mesu_step_torch.py "$@")
+echo "$torch_out"
+torch_csv=$(grep '^torch_' <<<"$torch_out")
 { cat target/bench-step.csv; echo "$torch_csv"; } | awk -F, '
     { v[$1] = $2 }
     END {
