@@ -23,8 +23,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// peak; then one profiled step of the fast kernels for each GEMM kernel's
 /// own rate. Returns the CSV rows.
 fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) -> String {
-    let hidden = [h, h];
-    let arch = Architecture::new(PIXELS, &hidden, CLASSES, false).unwrap();
+    let arch = Architecture::new(PIXELS, &[h, h], CLASSES, false).unwrap();
     // The batch sums the errors: rates of 1/B keep every sigma positive.
     let runs = vec![RunSpec {
         seed: 0,
@@ -62,13 +61,14 @@ fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) 
     let weights = (0..arch.layers())
         .map(|l| arch.params(l) as f64)
         .sum::<f64>();
-    let dense = 6.0 * 10.0 * batch as f64 * weights;
-    let name = format!("784-{}-{}-10, B = {batch}, K = 10", hidden[0], hidden[1]);
+    let k = EngineConfig::default().train_samples;
+    let dense = 6.0 * (k * batch) as f64 * weights;
+    let name = format!("784-{h}-{h}-10, B = {batch}, K = {k}");
     let medians: Vec<f64> = secs.into_iter().map(median).collect();
     let speedup = medians[1] / medians[0];
     println!(
         "{:<52} {:>12.1}",
-        format!("train 784-{h}-{h}-10: speed-up, fast over v0"),
+        format!("train {name}: speed-up, fast over v0"),
         speedup
     );
     let key = format!("wide{h}");

@@ -54,6 +54,12 @@ fn linear_id(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
     return gid.x + gid.y * nwg.x * wg;
 }
 
+// first + 0..3, indices past `end` replaced by the last valid one (the
+// rows or columns of a register block that overhang a matrix).
+fn quad(first: u32, end: u32) -> vec4<u32> {
+    return min(vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(end - 1u));
+}
+
 // 32x32 -> 64-bit product as (hi, lo) from 16-bit halves (WGSL has no u64).
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
     let a_lo = a & 0xffffu;

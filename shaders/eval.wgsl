@@ -252,14 +252,9 @@ fn gemm_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     // An odd last column reads column c again and is not stored.
     let c1 = min(c + 1u, ROW4 - 1u);
     let w_base = rk * w_rows() * ROW4;
-    // Rows past the batch read row `first` again and are not stored.
-    var rows = vec4<u32>(first);
-    var rows_hi = vec4<u32>(first);
-    for (var m = 1u; m < 4u; m++) {
-        if (first + m < st.batch) { rows[m] = first + m; }
-        if (first + 4u + m < st.batch) { rows_hi[m] = first + 4u + m; }
-    }
-    if (first + 4u < st.batch) { rows_hi[0] = first + 4u; }
+    // Rows past the batch read the last row again and are not stored.
+    let rows = quad(first, st.batch);
+    let rows_hi = quad(first + 4u, st.batch);
     let a = vec4<u32>(a_row(rk, rows.x), a_row(rk, rows.y), a_row(rk, rows.z), a_row(rk, rows.w));
     let ah = vec4<u32>(a_row(rk, rows_hi.x), a_row(rk, rows_hi.y), a_row(rk, rows_hi.z), a_row(rk, rows_hi.w));
     var acc0 = mat4x4<f32>(); // rows 0-3, outputs c

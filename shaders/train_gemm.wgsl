@@ -28,13 +28,6 @@ override ROW4: u32 = 1u; // vec4 per row of w
 override IN4: u32 = 0u;
 override OUT4: u32 = 0u;
 
-const LANES = vec4<u32>(0u, 1u, 2u, 3u);
-
-// first + 0..3, indices past `end` replaced by the last valid one.
-fn quad(first: u32, end: u32) -> vec4<u32> {
-    return min(vec4<u32>(first) + LANES, vec4<u32>(end - 1u));
-}
-
 // dC/dz of outputs j0..j0+3 of example b of sample rk: zero past n_out, or
 // with OUT4 whatever follows (it only meets outputs that are never stored).
 fn delta_quad(rk: u32, b: u32, j0: u32) -> vec4<f32> {

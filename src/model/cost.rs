@@ -85,14 +85,20 @@ pub fn backward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     )
 }
 
+/// Floats of layer l's materialised weight samples: K per run, rows of
+/// inputs then the bias, outputs padded to vec4.
+fn weight_samples(s: Shapes, arch: &Architecture, l: usize) -> f64 {
+    let rows = (arch.n_in(l) + arch.bias as usize) as f64;
+    s.rk() * rows * arch.n_out(l).next_multiple_of(4) as f64
+}
+
 /// dC/dx of layer l's input through its materialised weight samples (the
 /// GEMM path): reads the samples, the errors and the input, writes dC/dx.
 pub fn backward_gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
-    let rows = n_in + arch.bias as usize as f64;
     cost(
         2.0 * s.rkb() * n_in * n_out,
-        F32 * (s.rk() * rows * (4.0 * (n_out / 4.0).ceil()) + s.rkb() * (n_out + 2.0 * n_in)),
+        F32 * (weight_samples(s, arch, l) + s.rkb() * (n_out + 2.0 * n_in)),
     )
 }
 
@@ -112,7 +118,6 @@ pub fn update(s: Shapes, arch: &Architecture, l: usize) -> Cost {
 /// reads the samples and the input, writes the activations.
 pub fn gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
-    let rows = n_in + arch.bias as usize as f64;
     let input = if l == 0 {
         s.runs as f64 * s.batch as f64
     } else {
@@ -120,7 +125,7 @@ pub fn gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     };
     cost(
         2.0 * s.rkb() * n_in * n_out,
-        F32 * (s.rk() * rows * 4.0 * (n_out / 4.0).ceil() + input * n_in + s.rkb() * n_out),
+        F32 * (weight_samples(s, arch, l) + input * n_in + s.rkb() * n_out),
     )
 }
 

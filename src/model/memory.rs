@@ -1,7 +1,7 @@
 //! Device memory that one run adds to a batched execution, from the shapes
 //! alone (no device needed): what a sweep uses to size its groups.
 
-use super::{Architecture, EngineConfig, TrainKernels};
+use super::{Architecture, EngineConfig};
 
 const F32: u64 = 4;
 /// `struct Score`: four 32-bit words per evaluated image.
@@ -36,7 +36,6 @@ pub fn run_memory(
         arch.n_in(0) as u64 * F32,     // permutation
         test_images as u64 * SCORE,    // evaluation scores
     ];
-    let gemm_path = cfg.batch > 1 && cfg.train_kernels != TrainKernels::V0;
     for l in 0..arch.layers() {
         let p = arch.stride(l) as u64;
         let n_out = arch.n_out(l) as u64;
@@ -50,7 +49,7 @@ pub fn run_memory(
             kt * chunk * n_out * F32,                    // evaluation activations
             kt * rows * n_out.next_multiple_of(4) * F32, // evaluation weight samples
         ]);
-        if gemm_path && l + 1 < arch.layers() {
+        if cfg.trains_by_gemm() && l + 1 < arch.layers() {
             buffers.push(k * rows * n_out.next_multiple_of(4) * F32); // training weight samples
         }
     }

@@ -57,7 +57,7 @@ impl TrainGraph {
             acts.push(GpuBuffer::zeroed(&e.ctx, "activations", n)?);
             deltas.push(GpuBuffer::zeroed(&e.ctx, "errors", n)?);
         }
-        let weights = if e.trains_by_gemm() {
+        let weights = if e.cfg.trains_by_gemm() {
             (0..layers - 1)
                 .map(|l| weight_buffer(e, l, row4(e.arch.n_out(l), false), k))
                 .collect::<Result<_, _>>()?
@@ -84,7 +84,7 @@ impl TrainGraph {
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let shapes = e.shapes(k, b);
         let last = e.arch.layers() - 1;
-        if e.trains_by_gemm() {
+        if e.cfg.trains_by_gemm() {
             return self.gemm_step(e, shapes);
         }
         let mut out = match e.cfg.train_kernels {
