@@ -2,23 +2,33 @@
 // the last layer, the softmax cross-entropy and dC/dz, and the error back
 // through the layer to its (post-ReLU) input. One invocation per (run,
 // sample, example), so a batch-1 step is a handful of invocations instead of
-// four launches. At batch 1 each invocation also draws its sample's noise
-// for the layer (DRAW_NOISE), as the noise kernel would.
+// four launches. At batch 1 (BATCH_ONE) one workgroup per run does it all:
+// its lanes draw their samples' noise for the layer, as the noise kernel
+// would, and then update the layer themselves, so no other launch has to
+// wait for the errors.
 
 @group(0) @binding(0) var<uniform> layer: Layer;                      // the last layer
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
-@group(0) @binding(2) var<storage, read> mu: array<f32>;
-@group(0) @binding(3) var<storage, read> sigma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mu: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sigma: array<f32>;
 @group(0) @binding(4) var<storage, read_write> eps: array<vec4<f32>>; // [R][K][stride]
 @group(0) @binding(5) var<storage, read> act_in: array<f32>;          // [R][K][B][n_in]
 @group(0) @binding(6) var<storage, read_write> logits: array<f32>;    // [R][K][B][n_out]
 @group(0) @binding(7) var<storage, read_write> delta: array<f32>;     // dC/dlogits, same shape
 @group(0) @binding(8) var<storage, read_write> delta_in: array<f32>;  // dC/d(input), as act_in
 @group(0) @binding(9) var<storage, read_write> loss: array<f32>;      // [R][K][B], accumulated
+@group(0) @binding(14) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
-override DRAW_NOISE: u32 = 0u;
+// 1: batch 1, one workgroup per run: draws the layer's noise and updates
+// mu and sigma of the layer (param_update.wgsl).
+override BATCH_ONE: u32 = 0u;
+
+fn noise_at(p: Param, k: u32) -> f32 {
+    let n = (p.r * st.samples + k) * layer.stride + p.e;
+    return eps[n / 4u][n % 4u];
+}
 
 fn weight(r: u32, k: u32, e: u32) -> f32 {
     let w = r * layer.stride + e;
@@ -26,15 +36,14 @@ fn weight(r: u32, k: u32, e: u32) -> f32 {
     return mu[w] + sigma[w] * eps[n / 4u][n % 4u];
 }
 
-@compute @workgroup_size(WG)
-fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let id = linear_id(gid, nwg, WG);               // (r * K + k) * B + b
-    if (id >= layer.runs * st.samples * st.batch) { return; }
+// Forward, loss, dC/dz and the error to the input of (run, sample, example)
+// `id` = (r * K + k) * B + b.
+fn sample_errors(id: u32) {
     let b = id % st.batch;
     let rk = id / st.batch;
     let r = rk / st.samples;
     let k = rk % st.samples;
-    if (DRAW_NOISE == 1u) {
+    if (BATCH_ONE == 1u) {
         let run = runs[r];
         let quads = layer.stride / 4u;
         for (var g = 0u; g < quads; g++) {
@@ -61,5 +70,23 @@ fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
             }
         }
         delta_in[x + i] = g;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    if (BATCH_ONE == 0u) {
+        let id = linear_id(gid, nwg, WG);
+        if (id < layer.runs * st.samples * st.batch) { sample_errors(id); }
+        return;
+    }
+    let r = wid.x + wid.y * nwg.x;
+    if (r >= layer.runs) { return; }
+    for (var k = lane; k < st.samples; k += WG) { sample_errors(r * st.samples + k); }
+    // The samples' noise and errors, written above, are read by every lane.
+    storageBarrier();
+    for (var e = lane; e < layer.params; e += WG) {
+        update_param(param_of(r * layer.params + e));
     }
 }

@@ -23,11 +23,13 @@ const INPUT: &str = include_str!("../../shaders/input.wgsl");
 const RULE: &str = include_str!("../../shaders/rule.wgsl");
 const LAYER_INPUT: &str = include_str!("../../shaders/layer_input.wgsl");
 const SOFTMAX: &str = include_str!("../../shaders/softmax.wgsl");
+const PARAM_UPDATE: &str = include_str!("../../shaders/param_update.wgsl");
 
 impl Shader {
     /// The module source: the shared helpers, then the pieces this family
     /// uses (the input gather where kernels read images, the update rules
-    /// where they update, the layer input rows where a kernel serves any
+    /// where they update, with the per-parameter update where a kernel
+    /// updates any layer, the layer input rows where a kernel serves any
     /// layer, the softmax where logits become a loss or a prediction), then
     /// the kernel file.
     pub fn source(self) -> String {
@@ -37,11 +39,11 @@ impl Shader {
             Shader::Backward => (&[], include_str!("../../shaders/backward.wgsl")),
             Shader::Output => (&[INPUT, SOFTMAX], include_str!("../../shaders/output.wgsl")),
             Shader::OutputLayer => (
-                &[INPUT, SOFTMAX],
+                &[INPUT, SOFTMAX, RULE, LAYER_INPUT, PARAM_UPDATE],
                 include_str!("../../shaders/output_layer.wgsl"),
             ),
             Shader::Update => (
-                &[RULE, LAYER_INPUT],
+                &[RULE, LAYER_INPUT, PARAM_UPDATE],
                 include_str!("../../shaders/update.wgsl"),
             ),
             Shader::InputLayer => (

@@ -242,7 +242,8 @@ impl Engine {
 
     /// Batch 1 with the fast kernels: the first layer's forward and the
     /// fused output layer draw their layers' training noise (each noise row
-    /// has one invocation), so those layers have no noise launch.
+    /// has one invocation), so those layers have no noise launch; the output
+    /// layer's kernel, one workgroup per run, also updates that layer.
     pub(super) fn draws_own_noise(&self) -> bool {
         self.cfg.batch == 1 && self.cfg.train_kernels != TrainKernels::V0
     }

@@ -117,7 +117,9 @@ impl TrainGraph {
                 1
             }
         };
-        for l in generic_from..=last {
+        // At batch 1 the output layer updated itself.
+        let generic_to = last + 1 - e.draws_own_noise() as usize;
+        for l in generic_from..generic_to {
             let input = if l == 0 { &self.x0 } else { &self.acts[l - 1] };
             let entries = [
                 (0, e.layers[l].as_entire_binding()),
@@ -171,17 +173,30 @@ impl TrainGraph {
         let draw = e.draws_own_noise();
         let mut out =
             e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), draw);
-        out.push(self.output_layer_dispatch(e, shapes, draw));
+        out.push(self.output_layer_dispatch(e, shapes));
         out
     }
 
-    /// The fused output layer (`draw`: it draws its layer's noise).
-    pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes, draw: bool) -> Dispatch {
+    /// The fused output layer; at batch 1 it draws its layer's noise and,
+    /// one workgroup per run, updates the layer.
+    pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
+        let batch_one = e.draws_own_noise();
+        let (threads, cost) = if batch_one {
+            (
+                shapes.runs * WORKGROUP as usize,
+                cost::output_layer(shapes, &e.arch) + cost::update(shapes, &e.arch, last),
+            )
+        } else {
+            (
+                shapes.runs * shapes.samples * shapes.batch,
+                cost::output_layer(shapes, &e.arch),
+            )
+        };
         e.tuned_dispatch(
             Shader::OutputLayer,
             "output_layer",
-            vec![("DRAW_NOISE", draw as u32)],
+            vec![("BATCH_ONE", batch_one as u32)],
             &[
                 (0, e.layers[last].as_entire_binding()),
                 (1, e.run_buf.buffer.as_entire_binding()),
@@ -195,9 +210,10 @@ impl TrainGraph {
                 (9, self.loss.buffer.as_entire_binding()),
                 (11, self.order.buffer.as_entire_binding()),
                 (13, self.split.labels.buffer.as_entire_binding()),
+                (14, self.bad.buffer.as_entire_binding()),
             ],
-            shapes.runs * shapes.samples * shapes.batch,
-            cost::output_layer(shapes, &e.arch),
+            threads,
+            cost,
         )
     }
 

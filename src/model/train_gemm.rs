@@ -59,7 +59,7 @@ impl TrainGraph {
                 tiled,
             ));
         }
-        out.push(self.output_layer_dispatch(e, shapes, false));
+        out.push(self.output_layer_dispatch(e, shapes));
         for l in (1..last).rev() {
             out.push(self.backward_gemm(e, l, shapes));
         }
