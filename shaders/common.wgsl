@@ -12,9 +12,9 @@ struct Step {
     x_scale: f32,       // pixel byte -> standardised input: byte * x_scale + x_shift
     x_shift: f32,
     examples: u32,      // examples in the split: stride of per-example outputs
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    x_half: u32,        // batch-1 training: the half of x0 (two inputs) this step reads
+    prefetch: u32,      // 1: this step's output layer gathers the next step's input
+    pixels: u32,        // the first layer's inputs (for that gather)
 }
 
 // Static shape of one layer for R runs.

@@ -17,3 +17,10 @@ fn pixel(img: u32, r: u32, i: u32, pixels: u32) -> f32 {
     let byte = (images[off >> 2u] >> ((off & 3u) * 8u)) & 0xffu;
     return f32(byte) * st.x_scale + st.x_shift;
 }
+
+// Pixels 4q..4q+3 of `img` for run r.
+fn pixel_quad(img: u32, r: u32, q: u32, pixels: u32) -> vec4<f32> {
+    let i = q * 4u;
+    return vec4<f32>(pixel(img, r, i, pixels), pixel(img, r, i + 1u, pixels),
+                     pixel(img, r, i + 2u, pixels), pixel(img, r, i + 3u, pixels));
+}

@@ -9,7 +9,7 @@
 @group(0) @binding(2) var<storage, read_write> mu: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> sigma: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> eps: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> x0: array<vec4<f32>>;   // [R][B][n_in]
+@group(0) @binding(5) var<storage, read_write> x0: array<vec4<f32>>;   // [halves][R][B][n_in]
 @group(0) @binding(6) var<storage, read_write> act_out: array<f32>;    // [R][K][B][n_out]
 @group(0) @binding(7) var<storage, read> delta: array<f32>;            // [R][K][B][n_out]
 @group(0) @binding(8) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
@@ -27,6 +27,12 @@ fn workgroup_index(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 }
 
 
+// Where the input of (run r, example b) starts in x0, in quads: batch-1
+// training keeps two inputs, the step's and the next one.
+fn x0_row(r: u32, b: u32) -> u32 {
+    return ((st.x_half * layer.runs + r) * st.batch + b) * (layer.n_in / 4u);
+}
+
 // x0[r][b] = standardised pixels of example b of run r under its permutation.
 @compute @workgroup_size(WG)
 fn gather_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -36,10 +42,8 @@ fn gather_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let q = id % quads;
     let rb = id / quads;
     let r = rb / st.batch;
-    let img = example_index(r, rb % st.batch);
-    let i = q * 4u;
-    x0[id] = vec4<f32>(pixel(img, r, i, layer.n_in), pixel(img, r, i + 1u, layer.n_in),
-                       pixel(img, r, i + 2u, layer.n_in), pixel(img, r, i + 3u, layer.n_in));
+    let b = rb % st.batch;
+    x0[x0_row(r, b) + q] = pixel_quad(example_index(r, b), r, q, layer.n_in);
 }
 
 // Sum of `partial` over the workgroup (WG a power of two), in lane 0.
@@ -76,7 +80,7 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     let quads = layer.n_in / 4u;
     let w = r * layer.stride / 4u + j * quads;
     let k = rk % st.samples;
-    let x = (r * st.batch + rkb % st.batch) * quads;
+    let x = x0_row(r, rkb % st.batch);
     var acc = vec4<f32>(0.0);
     for (var q = 0u; q < quads; q++) {
         acc += (mu[w + q] + sigma[w + q] * noise_quad(r, k, j * quads + q, true)) * x0[x + q];
@@ -114,7 +118,7 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         var gm = vec4<f32>(0.0);
         var gs = vec4<f32>(0.0);
         for (var b = 0u; b < st.batch; b++) {
-            let x = x0[(r * st.batch + b) * quads + q];
+            let x = x0[x0_row(r, b) + q];
             var dm = 0.0;
             var ds = vec4<f32>(0.0);
             for (var k = 0u; k < st.samples; k++) {

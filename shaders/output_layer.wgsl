@@ -5,7 +5,8 @@
 // four launches. At batch 1 (BATCH_ONE) one workgroup per run does it all:
 // its lanes draw their samples' noise for the layer, as the noise kernel
 // would, and then update the layer themselves, so no other launch has to
-// wait for the errors.
+// wait for the errors; it also gathers the run's next input into the other
+// half of x0, so the next step needs no gather launch.
 
 @group(0) @binding(0) var<uniform> layer: Layer;                      // the last layer
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
@@ -18,6 +19,7 @@
 @group(0) @binding(8) var<storage, read_write> delta_in: array<f32>;  // dC/d(input), as act_in
 @group(0) @binding(9) var<storage, read_write> loss: array<f32>;      // [R][K][B], accumulated
 @group(0) @binding(14) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
+@group(0) @binding(15) var<storage, read_write> x0: array<vec4<f32>>;   // [2][R][pixels] (BATCH_ONE)
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
@@ -88,5 +90,13 @@ fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     storageBarrier();
     for (var e = lane; e < layer.params; e += WG) {
         update_param(param_of(r * layer.params + e));
+    }
+    if (st.prefetch == 1u) {
+        let quads = st.pixels / 4u;
+        let next = example_index(r, 1u); // batch 1: the next step's example
+        let at = ((1u - st.x_half) * layer.runs + r) * quads;
+        for (var q = lane; q < quads; q += WG) {
+            x0[at + q] = pixel_quad(next, r, q, st.pixels);
+        }
     }
 }

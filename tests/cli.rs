@@ -92,8 +92,9 @@ fn tiny_stream_writes_a_complete_results_folder() {
         .collect();
     let kernels: Vec<&str> = rows.iter().map(|r| r[0]).collect();
     // Batch 1: the first layer and the fused output layer draw their own
-    // noise and the output layer updates itself, so a step of 784-50-10 has
-    // these four launches and no other.
+    // noise, and the output layer updates itself and gathers the next
+    // step's input, so a step of 784-50-10 has three launches, plus the
+    // gather on the first step of each submit.
     let train = [
         "gather_input",
         "forward_input",
@@ -120,10 +121,15 @@ fn tiny_stream_writes_a_complete_results_folder() {
         kernels.iter().any(|k| k.starts_with("eval/gemm")),
         "{profile}"
     );
-    for k in &train {
-        let calls = rows.iter().find(|r| r[0] == k).unwrap()[1];
-        assert_eq!(calls, "600", "one {k} per training step: {profile}");
+    let calls = |k: &str| -> usize { rows.iter().find(|r| r[0] == k).unwrap()[1].parse().unwrap() };
+    for k in &train[1..] {
+        assert_eq!(calls(k), 600, "one {k} per training step: {profile}");
     }
+    let gathers = calls("train/gather_input");
+    assert!(
+        (3..600).contains(&gathers),
+        "a gather per submit: {profile}"
+    );
     let share: f64 = rows.iter().map(|r| r[6].parse::<f64>().unwrap()).sum();
     assert!((share - 1.0).abs() < 1e-6, "{profile}");
     assert!(stdout.contains("GFLOP/s"), "{stdout}");

@@ -1,5 +1,6 @@
-//! Whole-engine behaviour: batched runs equal the same runs alone, MESU
-//! learns real MNIST, and a diverging run stops with a clear error.
+//! Whole-engine behaviour: batched runs equal the same runs alone, batch-1
+//! steps do not depend on how they are split into submits, MESU learns real
+//! MNIST, and a diverging run stops with a clear error.
 
 mod common;
 
@@ -78,6 +79,50 @@ fn batched_runs_equal_the_same_runs_alone() {
         assert_eq!(eval[i].scores, e1[0].scores, "run {i}: evaluation differs");
     }
     assert_ne!(params[0], params[1], "distinct runs must differ");
+}
+
+/// Batch 1: each step's output layer gathers the next step's input inside a
+/// submit, and only a submit's first step runs the gather launch; how the
+/// steps are split into submits must not change a bit.
+#[test]
+fn batch_one_steps_equal_across_submit_splits() {
+    let Some(_) = common::gpu() else { return };
+    let arch = Architecture::new(PIXELS, &[11], 10, true).unwrap();
+    let runs: Vec<RunSpec> = (0..2)
+        .map(|seed| RunSpec {
+            seed,
+            hyper: Hyper {
+                lr_sigma: 0.1,
+                ..Hyper::default()
+            },
+        })
+        .collect();
+    let cfg = EngineConfig {
+        batch: 1,
+        train_samples: 3,
+        ..Default::default()
+    };
+    let train = random_split(9, 3);
+    let train_in = |splits: &[usize]| {
+        let ctx = common::gpu().unwrap();
+        let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg.clone()).unwrap();
+        e.set_train_data(&train).unwrap();
+        e.set_task(&[perm(1, PIXELS), perm(2, PIXELS)]).unwrap();
+        e.set_order(&[perm(3, 9), perm(4, 9)]).unwrap();
+        let mut first = 0;
+        let mut losses = Vec::new();
+        for &n in splits {
+            losses.push(e.train_steps(first, n).unwrap());
+            first += n;
+        }
+        (e.params().unwrap(), losses.concat())
+    };
+    let (one_by_one, _) = train_in(&[1; 7]);
+    for splits in [&[7][..], &[3, 4], &[2, 5]] {
+        let (params, losses) = train_in(splits);
+        assert_eq!(params, one_by_one, "steps split as {splits:?}");
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    }
 }
 
 #[test]

@@ -520,9 +520,10 @@ impl Engine {
         let mut done = 0;
         while done < count {
             let n = (count - done).min(per_submit);
+            let step = |s: usize| self.step + (done + s) as u64;
             let steps: Vec<StepUniform> = (0..n)
                 .map(|s| StepUniform {
-                    step: (self.step + (done + s) as u64) as u32,
+                    step: step(s) as u32,
                     pos: ((first_batch + done + s) * self.cfg.batch) as u32,
                     batch: self.cfg.batch as u32,
                     samples: self.cfg.train_samples as u32,
@@ -531,16 +532,20 @@ impl Engine {
                     x_scale: g.split.x_scale,
                     x_shift: g.split.x_shift,
                     examples: g.split.len as u32,
-                    _pad: [0; 3],
+                    x_half: (g.gathers_ahead && step(s) % 2 == 1) as u32,
+                    prefetch: (g.gathers_ahead && s + 1 < n) as u32,
+                    pixels: self.arch.n_in(0) as u32,
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);
             let noise = &noise;
             let step_launches = (0..n).flat_map(|s| {
+                // The steps after a submit's first had their input gathered ahead.
+                let gathered = (g.gathers_ahead && s > 0) as usize;
                 noise
                     .iter()
                     .copied()
-                    .chain(&g.dispatches)
+                    .chain(g.dispatches.iter().skip(gathered))
                     .map(move |d| (d, s))
             });
             self.submit("train", step_launches)?;

@@ -149,7 +149,9 @@ impl EvalGraph {
                 x_scale: self.split.x_scale,
                 x_shift: self.split.x_shift,
                 examples: n as u32,
-                _pad: [0; 3],
+                x_half: 0,
+                prefetch: 0,
+                pixels: e.arch.n_in(0) as u32,
             })
             .collect();
         let noise = e.noise_dispatches();

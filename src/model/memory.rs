@@ -30,11 +30,13 @@ pub fn run_memory(
         cfg.batch as u64,
     );
     let chunk = cfg.eval_chunk.min(test_images.max(1)) as u64;
+    // Batch 1 gathers the next step's input ahead: two inputs.
+    let inputs = if b == 1 { 2 } else { b };
     let mut buffers = vec![
-        b * arch.n_in(0) as u64 * F32, // gathered input
-        train_images as u64 * F32,     // example order
-        arch.n_in(0) as u64 * F32,     // permutation
-        test_images as u64 * SCORE,    // evaluation scores
+        inputs * arch.n_in(0) as u64 * F32, // gathered input
+        train_images as u64 * F32,          // example order
+        arch.n_in(0) as u64 * F32,          // permutation
+        test_images as u64 * SCORE,         // evaluation scores
     ];
     for l in 0..arch.layers() {
         let p = arch.stride(l) as u64;

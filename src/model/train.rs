@@ -35,6 +35,10 @@ pub struct TrainGraph {
     /// The GEMM path's weight samples of each layer below the output.
     pub weights: Vec<GpuBuffer<f32>>,
     pub dispatches: Vec<Dispatch>,
+    /// Batch 1: each step's output layer gathers the next step's input into
+    /// the other half of `x0`, so the gather (the first dispatch) runs only
+    /// on a submit's first step.
+    pub gathers_ahead: bool,
 }
 
 impl TrainGraph {
@@ -64,8 +68,10 @@ impl TrainGraph {
         } else {
             Vec::new()
         };
+        let gathers_ahead = e.draws_own_noise();
+        let halves = 1 + gathers_ahead as usize;
         let mut g = TrainGraph {
-            x0: GpuBuffer::zeroed(&e.ctx, "input", r * b * e.arch.n_in(0))?,
+            x0: GpuBuffer::zeroed(&e.ctx, "input", halves * r * b * e.arch.n_in(0))?,
             order: GpuBuffer::from_slice(&e.ctx, "order", &identity)?,
             perm: GpuBuffer::from_slice(&e.ctx, "permutation", &perm)?,
             acts,
@@ -74,6 +80,7 @@ impl TrainGraph {
             bad: GpuBuffer::from_slice(&e.ctx, "sigma check", &vec![u32::MAX; r * layers])?,
             weights,
             dispatches: Vec::new(),
+            gathers_ahead,
             split,
         };
         g.dispatches = g.record(e);
@@ -178,7 +185,7 @@ impl TrainGraph {
     }
 
     /// The fused output layer; at batch 1 it draws its layer's noise and,
-    /// one workgroup per run, updates the layer.
+    /// one workgroup per run, updates the layer and gathers the next input.
     pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
         let batch_one = e.draws_own_noise();
@@ -211,6 +218,9 @@ impl TrainGraph {
                 (11, self.order.buffer.as_entire_binding()),
                 (13, self.split.labels.buffer.as_entire_binding()),
                 (14, self.bad.buffer.as_entire_binding()),
+                (15, self.x0.buffer.as_entire_binding()),
+                (10, self.split.images.buffer.as_entire_binding()),
+                (12, self.perm.buffer.as_entire_binding()),
             ],
             threads,
             cost,

@@ -15,7 +15,11 @@ pub struct StepUniform {
     pub x_scale: f32,
     pub x_shift: f32,
     pub examples: u32,
-    pub _pad: [u32; 3],
+    /// Batch-1 training: the half of x0 this step reads.
+    pub x_half: u32,
+    /// 1: this step's output layer gathers the next step's input.
+    pub prefetch: u32,
+    pub pixels: u32,
 }
 
 /// Noise domains: training steps and evaluations draw from disjoint counters.
