@@ -68,23 +68,37 @@ fn noise_quad(r: u32, k: u32, g: u32, owner: bool) -> vec4<f32> {
     return z;
 }
 
-// One invocation per output (r, k, b, j), reading its weight row as vec4s.
+// One invocation per output pair (r, k, b, j), (r, k + 1, b, j) for even
+// k, reading the weight row as vec4s once for both samples.
 @compute @workgroup_size(WG)
 fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let pairs = (st.samples + 1u) / 2u;
     let out = linear_id(gid, nwg, WG);
-    if (out >= layer.runs * st.samples * st.batch * layer.n_out) { return; }
+    if (out >= layer.runs * pairs * st.batch * layer.n_out) { return; }
     let j = out % layer.n_out;
-    let rkb = out / layer.n_out;
-    let rk = rkb / st.batch;
-    let r = rk / st.samples;
+    let rpb = out / layer.n_out;
+    let rp = rpb / st.batch;
+    let b = rpb % st.batch;
+    let r = rp / pairs;
+    let k0 = (rp % pairs) * 2u;
+    let two = k0 + 1u < st.samples;
     let quads = layer.n_in / 4u;
     let w = r * layer.stride / 4u + j * quads;
-    let k = rk % st.samples;
-    let x = x0_row(r, rkb % st.batch);
-    var acc = vec4<f32>(0.0);
+    let x = x0_row(r, b);
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
     for (var q = 0u; q < quads; q++) {
-        acc += (mu[w + q] + sigma[w + q] * noise_quad(r, k, j * quads + q, true)) * x0[x + q];
+        let m = mu[w + q];
+        let s = sigma[w + q];
+        let xq = x0[x + q];
+        acc0 += (m + s * noise_quad(r, k0, j * quads + q, true)) * xq;
+        if (two) { acc1 += (m + s * noise_quad(r, k0 + 1u, j * quads + q, true)) * xq; }
     }
+    finish_input(r, k0, b, j, acc0);
+    if (two) { finish_input(r, k0 + 1u, b, j, acc1); }
+}
+
+fn finish_input(r: u32, k: u32, b: u32, j: u32, acc: vec4<f32>) {
     var z = acc.x + acc.y + acc.z + acc.w;
     if (layer.has_bias == 1u) {
         let e = layer.n_out * layer.n_in + j;
@@ -95,7 +109,7 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         z += mu[wb / 4u][wb % 4u] + sigma[wb / 4u][wb % 4u] * nz;
     }
     if (layer.relu == 1u) { z = max(z, 0.0); }
-    act_out[out] = z;
+    act_out[(((r * st.samples + k) * st.batch + b) * layer.n_out) + j] = z;
 }
 
 fn flag(r: u32) {

@@ -329,7 +329,7 @@ impl Engine {
                 (5, x0.buffer.as_entire_binding()),
                 (6, acts[0].buffer.as_entire_binding()),
             ],
-            r * samples * batch * self.arch.n_out(0),
+            r * samples.div_ceil(2) * batch * self.arch.n_out(0),
             cost::forward(shapes, &self.arch, 0),
         );
         let hidden =
