@@ -160,8 +160,7 @@ pub fn run_group(
         let clock = Instant::now();
         let evaluated = if cfg.eval_all { t } else { i + 1 };
         for j in 0..evaluated {
-            let eval_id = (i * t + j) as u32;
-            let res = engine.evaluate(test, &task_perms(j), eval_id)?;
+            let res = engine.evaluate(test, &task_perms(j), eval_id(i, j))?;
             for (m, res) in matrices.iter_mut().zip(&res) {
                 m[i][j] = res.accuracy();
             }
@@ -219,6 +218,16 @@ pub fn run_group(
     }
     let profile = profile_method.zip(engine.profile());
     Ok(outcome(matrices, sigma, diverged, &summary, profile))
+}
+
+/// Most tasks a stream may have: the evaluation ids below fit a u32.
+pub const MAX_TASKS: usize = 1 << 16;
+
+/// The noise id of the evaluation of task j after training task i: not a
+/// function of the stream's length, so a longer run of the same seed
+/// repeats a shorter one's accuracy matrix exactly.
+fn eval_id(i: usize, j: usize) -> u32 {
+    ((i << 16) | j) as u32
 }
 
 fn outcome(

@@ -162,8 +162,11 @@ impl TrainArgs {
 
 /// Rejects shared settings no stream could use, naming the flag.
 pub fn validate_shared(shared: &Shared) -> Result<(), String> {
-    if shared.tasks == 0 {
-        return Err("--tasks must be at least 1".into());
+    if shared.tasks == 0 || shared.tasks > mesu::stream::MAX_TASKS {
+        return Err(format!(
+            "--tasks must be between 1 and {}",
+            mesu::stream::MAX_TASKS
+        ));
     }
     if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
         return Err("--train-limit and --test-limit must be at least 1".into());

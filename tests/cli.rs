@@ -82,6 +82,25 @@ fn tiny_stream_writes_a_complete_results_folder() {
     }
     let sigma = std::fs::read_to_string(dir.join("sigma_stats.csv")).unwrap();
     assert_eq!(sigma.lines().count(), 1 + 3 * 2, "{sigma}");
+    // A shorter stream of the same seed is the longer one's beginning.
+    let short = out_dir("tiny-short");
+    mesu_ok(&[
+        "--tasks",
+        "2",
+        "--train-limit",
+        "200",
+        "--test-limit",
+        "150",
+        "--test-samples",
+        "4",
+        "--out",
+        short.to_str().unwrap(),
+    ]);
+    let short_csv = std::fs::read_to_string(short.join("accuracy_matrix.csv")).unwrap();
+    for (i, line) in short_csv.lines().skip(1).enumerate() {
+        assert_eq!(line.split(',').collect::<Vec<_>>(), rows[i][..3], "R[{i}]");
+    }
+    std::fs::remove_dir_all(&short).unwrap();
     assert!(stdout.contains("task 3/3"), "{stdout}");
     // --profile: every kernel of the step and of evaluation timed, shares summing to 1.
     let profile = std::fs::read_to_string(dir.join("profile.csv")).unwrap();
