@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn mesu(args: &[&str]) -> std::process::Output {
@@ -31,23 +31,28 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
-#[test]
-fn tiny_stream_writes_a_complete_results_folder() {
-    let Some(_) = common::gpu() else { return };
-    let dir = out_dir("tiny");
-    let out = mesu(&[
+/// A tiny stream of `tasks` tasks into `dir`, plus `extra` flags.
+fn tiny_stream(tasks: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let flags = [
         "--tasks",
-        "3",
+        tasks,
         "--train-limit",
         "200",
         "--test-limit",
         "150",
         "--test-samples",
         "4",
-        "--profile",
         "--out",
         dir.to_str().unwrap(),
-    ]);
+    ];
+    mesu(&[&flags[..], extra].concat())
+}
+
+#[test]
+fn tiny_stream_writes_a_complete_results_folder() {
+    let Some(_) = common::gpu() else { return };
+    let dir = out_dir("tiny");
+    let out = tiny_stream("3", &dir, &["--profile"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -84,18 +89,7 @@ fn tiny_stream_writes_a_complete_results_folder() {
     assert_eq!(sigma.lines().count(), 1 + 3 * 2, "{sigma}");
     // A shorter stream of the same seed is the longer one's beginning.
     let short = out_dir("tiny-short");
-    mesu_ok(&[
-        "--tasks",
-        "2",
-        "--train-limit",
-        "200",
-        "--test-limit",
-        "150",
-        "--test-samples",
-        "4",
-        "--out",
-        short.to_str().unwrap(),
-    ]);
+    assert!(tiny_stream("2", &short, &[]).status.success());
     let short_csv = std::fs::read_to_string(short.join("accuracy_matrix.csv")).unwrap();
     for (i, line) in short_csv.lines().skip(1).enumerate() {
         assert_eq!(line.split(',').collect::<Vec<_>>(), rows[i][..3], "R[{i}]");
