@@ -240,18 +240,19 @@ impl Engine {
         Ok(())
     }
 
-    /// Batch 1 with the fast kernels: the first layer's forward and the
-    /// fused output layer draw their layers' training noise (each noise row
-    /// has one invocation), so those layers have no noise launch; the output
-    /// layer's kernel, one workgroup per run, also updates that layer.
-    pub(super) fn draws_own_noise(&self) -> bool {
+    /// Batch 1 with the fast kernels, the latency path: the first layer's
+    /// forward and the fused output layer draw their layers' training noise
+    /// (each noise row has one invocation), so those layers have no noise
+    /// launch; the output layer's kernel, one workgroup per run, also
+    /// updates that layer and gathers the next step's input.
+    pub(super) fn fused_batch_one(&self) -> bool {
         self.cfg.batch == 1 && self.cfg.train_kernels != TrainKernels::V0
     }
 
     /// The noise launches of a training step.
     fn train_noise(&self) -> Vec<&Dispatch> {
         let last = self.arch.layers() - 1;
-        let drawn = |l: usize| self.draws_own_noise() && (l == 0 || l == last);
+        let drawn = |l: usize| self.fused_batch_one() && (l == 0 || l == last);
         (0..=last)
             .filter(|&l| !drawn(l))
             .map(|l| &self.noise[l])

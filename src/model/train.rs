@@ -68,7 +68,7 @@ impl TrainGraph {
         } else {
             Vec::new()
         };
-        let gathers_ahead = e.draws_own_noise();
+        let gathers_ahead = e.fused_batch_one();
         let halves = 1 + gathers_ahead as usize;
         let mut g = TrainGraph {
             x0: GpuBuffer::zeroed(&e.ctx, "input", halves * r * b * e.arch.n_in(0))?,
@@ -84,6 +84,7 @@ impl TrainGraph {
             split,
         };
         g.dispatches = g.record(e);
+        debug_assert!(!gathers_ahead || g.dispatches[0].kernel.name == "gather_input");
         Ok(g)
     }
 
@@ -125,7 +126,7 @@ impl TrainGraph {
             }
         };
         // At batch 1 the output layer updated itself.
-        let generic_to = last + 1 - e.draws_own_noise() as usize;
+        let generic_to = last + 1 - e.fused_batch_one() as usize;
         for l in generic_from..generic_to {
             let input = if l == 0 { &self.x0 } else { &self.acts[l - 1] };
             let entries = [
@@ -177,7 +178,7 @@ impl TrainGraph {
     fn fast_forward_and_errors(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
         let (k, b) = (shapes.samples, shapes.batch);
         let last = e.arch.layers() - 1;
-        let draw = e.draws_own_noise();
+        let draw = e.fused_batch_one();
         let mut out =
             e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), draw);
         out.push(self.output_layer_dispatch(e, shapes));
@@ -188,11 +189,13 @@ impl TrainGraph {
     /// one workgroup per run, updates the layer and gathers the next input.
     pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
-        let batch_one = e.draws_own_noise();
+        let batch_one = e.fused_batch_one();
         let (threads, cost) = if batch_one {
             (
                 shapes.runs * WORKGROUP as usize,
-                cost::output_layer(shapes, &e.arch) + cost::update(shapes, &e.arch, last),
+                cost::output_layer(shapes, &e.arch)
+                    + cost::update(shapes, &e.arch, last)
+                    + cost::gather_input(shapes, &e.arch),
             )
         } else {
             (
@@ -215,12 +218,12 @@ impl TrainGraph {
                 (7, self.deltas[last].buffer.as_entire_binding()),
                 (8, self.deltas[last - 1].buffer.as_entire_binding()),
                 (9, self.loss.buffer.as_entire_binding()),
+                (10, self.split.images.buffer.as_entire_binding()),
                 (11, self.order.buffer.as_entire_binding()),
+                (12, self.perm.buffer.as_entire_binding()),
                 (13, self.split.labels.buffer.as_entire_binding()),
                 (14, self.bad.buffer.as_entire_binding()),
                 (15, self.x0.buffer.as_entire_binding()),
-                (10, self.split.images.buffer.as_entire_binding()),
-                (12, self.perm.buffer.as_entire_binding()),
             ],
             threads,
             cost,
