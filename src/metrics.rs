@@ -7,6 +7,11 @@
 pub struct StreamMetrics {
     /// Mean accuracy over every task seen so far (tasks 0..=i), per task i.
     pub mean_all: Vec<f64>,
+    /// Mean over the tasks learnt before the newest (tasks 0..i; NaN at
+    /// i = 0). The paper's Fig. 3 "average test accuracy" at x = t is this
+    /// after task t (0-based), i.e. after t + 1 tasks: its notebook plots
+    /// `mean_acc[t][:t]`, one row later than the tasks it averages.
+    pub mean_earlier: Vec<f64>,
     /// Mean over the last 5 seen tasks.
     pub mean_last5: Vec<f64>,
     /// Mean over the last 20 seen tasks.
@@ -57,6 +62,7 @@ impl StreamMetrics {
         };
         StreamMetrics {
             mean_all: (0..t).map(|i| windowed_mean(r, i, usize::MAX)).collect(),
+            mean_earlier: (0..t).map(|i| mean(seen(i).map(|j| r[i][j]))).collect(),
             mean_last5: (0..t).map(|i| windowed_mean(r, i, 5)).collect(),
             mean_last20: (0..t).map(|i| windowed_mean(r, i, 20)).collect(),
             plasticity,

@@ -277,8 +277,8 @@ pub fn print_summary(dir: &Path) -> Result<(), String> {
         rows.len()
     );
     println!(
-        "{:<60} {:>5} {:>15} {:>15} {:>15}",
-        "settings", "seeds", "mean all", "last 5", "newest"
+        "{:<60} {:>5} {:>15} {:>15} {:>15} {:>15}",
+        "settings", "seeds", "mean all", "earlier", "last 5", "newest"
     );
     let pm = |(m, s): (f64, f64)| {
         if s.is_finite() {
@@ -289,10 +289,11 @@ pub fn print_summary(dir: &Path) -> Result<(), String> {
     };
     for a in aggregate(&rows) {
         println!(
-            "{:<60} {:>5} {:>15} {:>15} {:>15}",
+            "{:<60} {:>5} {:>15} {:>15} {:>15} {:>15}",
             a.settings,
             a.seeds,
             pm(a.mean_all),
+            pm(a.mean_earlier),
             pm(a.mean_last5),
             pm(a.plasticity)
         );

@@ -23,6 +23,8 @@ fn metrics_of_a_hand_computed_matrix() {
     ];
     let m = StreamMetrics::from_matrix(&r);
     assert_all(&m.mean_all, &[0.90, 0.75, (0.60 + 0.75 + 0.95) / 3.0]);
+    // The paper's curve: the tasks before the newest, in the same row.
+    assert_all(&m.mean_earlier, &[N, 0.70, (0.60 + 0.75) / 2.0]);
     assert_all(&m.plasticity, &[0.90, 0.80, 0.95]);
     // BWT after task 1: 0.70 - 0.90; after task 2: ((0.60-0.90) + (0.75-0.80)) / 2.
     assert_all(&m.bwt, &[N, -0.20, -0.175]);

@@ -109,6 +109,8 @@ fn complete_run_3x3() {
     assert_eq!(tasks.len(), 3);
     assert_eq!(tasks[0]["task"], 0);
     assert!(tasks[0]["bwt"].is_null() && tasks[0]["forgetting"].is_null());
+    assert!(tasks[0]["mean_earlier"].is_null());
+    assert!(close(&tasks[2]["mean_earlier"], (0.8 + 0.9) / 2.0));
     assert!(close(&tasks[0]["plasticity"], 0.9));
     assert!(close(&tasks[2]["mean_all"], (0.8 + 0.9 + 0.97) / 3.0));
     assert!(close(&tasks[2]["mean_last5"], (0.8 + 0.9 + 0.97) / 3.0));
@@ -243,11 +245,16 @@ fn summary_table_rows() {
     let table = summary_table(&StreamMetrics::from_matrix(&matrix), 7);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
-    assert!(lines[0].contains("mean all") && lines[0].contains("BWT"));
+    assert!(lines[0].contains("mean all") && lines[0].contains("earlier"));
+    assert!(lines[0].contains("BWT"));
+    // After one task there are no earlier tasks and no BWT.
     let first: Vec<&str> = lines[1].split_whitespace().collect();
-    assert_eq!(first, ["1", "90.00", "90.00", "90.00", "90.00", "-"]);
+    assert_eq!(first, ["1", "90.00", "-", "90.00", "90.00", "90.00", "-"]);
     let last: Vec<&str> = lines[3].split_whitespace().collect();
-    assert_eq!(last, ["7", "90.00", "90.00", "90.00", "90.00", "+0.00"]);
+    assert_eq!(
+        last,
+        ["7", "90.00", "90.00", "90.00", "90.00", "90.00", "+0.00"]
+    );
     assert_eq!(lines[2].split_whitespace().next(), Some("5"));
     // Checkpoint rows are not repeated when the run ends on one.
     assert_eq!(

@@ -120,7 +120,8 @@ pub fn sigma_stats(task: usize, layer: usize, sigma: &[f32]) -> SigmaStat {
 }
 
 /// The closing table printed on stdout: one row per checkpoint (1, 5, 10, 20,
-/// 50, 100, 200 tasks and the last), figures in %.
+/// 50, 100, 200 tasks and the last), figures in %. "earlier" is the mean
+/// over the tasks before the newest: the paper's Fig. 3 curve one task on.
 pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
     let mut rows: Vec<usize> = [1, 5, 10, 20, 50, 100, 200]
         .into_iter()
@@ -135,15 +136,16 @@ pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
         _ => "-".into(),
     };
     let mut out = format!(
-        "{:>6} {:>9} {:>8} {:>8} {:>8} {:>8}\n",
-        "tasks", "mean all", "last 5", "last 20", "newest", "BWT"
+        "{:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "tasks", "mean all", "earlier", "last 5", "last 20", "newest", "BWT"
     );
     for n in rows {
         let i = n - 1;
         let _ = writeln!(
             out,
-            "{n:>6} {:>9} {:>8} {:>8} {:>8} {:>8}",
+            "{n:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
             pct(&metrics.mean_all, i, false),
+            pct(&metrics.mean_earlier, i, false),
             pct(&metrics.mean_last5, i, false),
             pct(&metrics.mean_last20, i, false),
             pct(&metrics.plasticity, i, false),
@@ -165,6 +167,7 @@ fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
             json!({
                 "task": i,
                 "mean_all": at(&m.mean_all, i),
+                "mean_earlier": at(&m.mean_earlier, i),
                 "mean_last5": at(&m.mean_last5, i),
                 "mean_last20": at(&m.mean_last20, i),
                 "plasticity": at(&m.plasticity, i),

@@ -124,6 +124,10 @@ pub fn mean_accuracy(m: &StreamMetrics, t: usize) -> Res {
             points: percent_points(&m.mean_all),
         },
         Line {
+            name: "tasks before the newest (the paper's Fig. 3)".into(),
+            points: percent_points(&m.mean_earlier),
+        },
+        Line {
             name: "last 5 tasks".into(),
             points: percent_points(&m.mean_last5),
         },

@@ -30,6 +30,8 @@ pub struct SummaryRow {
     pub tasks_done: usize,
     pub complete: bool,
     pub mean_all: f64,
+    /// The paper's Fig. 3 figure: the tasks before the newest (metrics.rs).
+    pub mean_earlier: f64,
     pub mean_last5: f64,
     pub mean_last20: f64,
     /// Mean over tasks of the accuracy on the newest task right after learning it.
@@ -51,6 +53,7 @@ pub struct SeedAggregate {
     pub n: f64,
     pub seeds: usize,
     pub mean_all: (f64, f64),
+    pub mean_earlier: (f64, f64),
     pub mean_last5: (f64, f64),
     pub mean_last20: (f64, f64),
     pub plasticity: (f64, f64),
@@ -88,6 +91,7 @@ impl SummaryRow {
             tasks_done: tasks.len(),
             complete: metrics["complete"] == true,
             mean_all: pct(&last["mean_all"]),
+            mean_earlier: pct(&last["mean_earlier"]),
             mean_last5: pct(&last["mean_last5"]),
             mean_last20: pct(&last["mean_last20"]),
             plasticity: 100.0 * mean(tasks.iter().map(|t| f(&t["plasticity"]))),
@@ -154,6 +158,7 @@ pub fn aggregate(rows: &[SummaryRow]) -> Vec<SeedAggregate> {
                 n: runs[0].hyper.n,
                 seeds: runs.len(),
                 mean_all: stat(|r| r.mean_all),
+                mean_earlier: stat(|r| r.mean_earlier),
                 mean_last5: stat(|r| r.mean_last5),
                 mean_last20: stat(|r| r.mean_last20),
                 plasticity: stat(|r| r.plasticity),
@@ -174,13 +179,13 @@ pub fn aggregate(rows: &[SummaryRow]) -> Vec<SeedAggregate> {
 fn csv(rows: &[SummaryRow]) -> String {
     let mut out = String::from(
         "name,hidden,optimizer,n,sigma_prior,mu_prior,lr_mu,lr_sigma,clamp_grad,batch_size,epochs,\
-         train_samples,test_samples,seed,tasks,tasks_done,complete,mean_all,mean_last5,mean_last20,\
+         train_samples,test_samples,seed,tasks,tasks_done,complete,mean_all,mean_earlier,mean_last5,mean_last20,\
          plasticity,bwt,wall_s,steps_per_s,group_runs\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{}",
             r.name,
             r.hidden,
             r.hyper.optimizer,
@@ -199,6 +204,7 @@ fn csv(rows: &[SummaryRow]) -> String {
             r.tasks_done,
             r.complete,
             r.mean_all,
+            r.mean_earlier,
             r.mean_last5,
             r.mean_last20,
             r.plasticity,
