@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{random_split, rel_err, to_f64};
+use common::{mnist, random_split, rel_err, to_f64};
 use mesu::data::{PIXELS, Split};
 use mesu::model::{
     Architecture, Engine, EngineConfig, EvalKernels, EvalResult, ImageTiles, Params,
+    similarity_order,
 };
 use mesu::optim::{Hyper, RunSpec, philox_key};
 use mesu::reference;
@@ -199,4 +200,46 @@ fn image_tiles_list_the_nonzero_pixels_of_each_tile() {
     let t = ImageTiles::new(&images, pixels, 8).unwrap();
     assert_eq!(t.start, vec![0, 2, 3]);
     assert_eq!(t.entries, vec![1, 5, 0, 2, 7 << 16, 0, 0, 9, 0]);
+}
+
+/// Mean count of a tile's nonzero pixels (the first layer's work per tile)
+/// with the images in `order`.
+fn pixels_per_tile(split: &Split, order: &[u32]) -> f64 {
+    let slots: Vec<u8> = order
+        .iter()
+        .flat_map(|&n| &split.images[n as usize * PIXELS..(n as usize + 1) * PIXELS])
+        .copied()
+        .collect();
+    let t = ImageTiles::new(&slots, PIXELS, 8).unwrap();
+    t.start.last().copied().unwrap() as f64 / (t.start.len() - 1) as f64
+}
+
+#[test]
+fn similarity_order_groups_labels_and_shrinks_mnist_tiles() {
+    // Two labels; within label 0, images 0 and 3 are identical, 2 far away.
+    let pixels = 4;
+    let images = [
+        [1, 1, 0, 0], // 0, label 0
+        [0, 0, 0, 9], // 1, label 1
+        [0, 0, 9, 9], // 2, label 0
+        [1, 1, 0, 0], // 3, label 0
+        [1, 0, 0, 0], // 4, label 0
+    ]
+    .concat();
+    let order = similarity_order(&images, &[0, 1, 0, 0, 0], pixels);
+    assert_eq!(order, [0, 3, 4, 2, 1]);
+
+    // The real test split: a permutation of it, tiles of 8 that share more
+    // pixels than in file order (354 -> 240 on average).
+    let test = mnist().test;
+    let order = similarity_order(&test.images, &test.labels, PIXELS);
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert!(sorted.iter().copied().eq(0..test.len() as u32));
+    let file_order: Vec<u32> = (0..test.len() as u32).collect();
+    let (before, after) = (
+        pixels_per_tile(&test, &file_order),
+        pixels_per_tile(&test, &order),
+    );
+    assert!(before > 350.0 && after < 245.0, "{before} -> {after}");
 }

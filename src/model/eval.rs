@@ -1,6 +1,7 @@
 use super::cost;
 use super::dispatch::Dispatch;
 use super::eval_fast::{FastEval, IMAGES_PER_TILE};
+use super::image_tiles::similarity_order;
 use super::sampled_gemm;
 use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
 use super::{DeviceSplit, Engine, EngineError};
@@ -41,6 +42,9 @@ impl EvalResult {
 /// prediction head; one fresh draw of K networks per evaluation.
 pub struct EvalGraph {
     split: DeviceSplit,
+    /// Slot -> example: the order the kernels walk the split in (similar
+    /// images side by side, `similarity_order`); scores come back per slot.
+    order: Vec<u32>,
     _order: GpuBuffer<u32>,
     perm: GpuBuffer<u32>,
     scores: GpuBuffer<Score>,
@@ -74,18 +78,18 @@ impl EvalGraph {
             // Chunks start on a tile boundary.
             chunk = (chunk / IMAGES_PER_TILE).max(1) * IMAGES_PER_TILE;
         }
-        let identity: Vec<u32> = (0..split.len as u32).collect();
+        let order = similarity_order(&host.images, &host.labels, split.pixels);
         let perm: Vec<u32> = (0..r).flat_map(|_| 0..e.arch.n_in(0) as u32).collect();
         let acts = (0..e.arch.layers())
             .map(|l| GpuBuffer::zeroed(&e.ctx, "eval activations", r * k * chunk * e.arch.n_out(l)))
             .collect::<Result<Vec<_>, _>>()?;
-        let order = GpuBuffer::from_slice(&e.ctx, "eval order", &identity)?;
+        let order_buf = GpuBuffer::from_slice(&e.ctx, "eval order", &order)?;
         let perm = GpuBuffer::from_slice(&e.ctx, "eval permutation", &perm)?;
         let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
         let (mut fast, mut dispatches, mut x0) = (None, Vec::new(), None);
         match e.cfg.eval_kernels {
             EvalKernels::V0 => {
-                let input = [&split.images.buffer, &order.buffer, &perm.buffer];
+                let input = [&split.images.buffer, &order_buf.buffer, &perm.buffer];
                 let x = x0.insert(GpuBuffer::zeroed(
                     &e.ctx,
                     "eval input",
@@ -97,7 +101,13 @@ impl EvalGraph {
             EvalKernels::Fast | EvalKernels::FastTiled => {
                 let tiled = e.cfg.eval_kernels == EvalKernels::FastTiled
                     || sampled_gemm::tiles_by_default(e);
-                let f = fast.insert(FastEval::new(e, &host.images, &perm, &acts, chunk, tiled)?);
+                let pixels = split.pixels;
+                let slots: Vec<u8> = order
+                    .iter()
+                    .flat_map(|&n| &host.images[n as usize * pixels..(n as usize + 1) * pixels])
+                    .copied()
+                    .collect();
+                let f = fast.insert(FastEval::new(e, &slots, &perm, &acts, chunk, tiled)?);
                 dispatches.append(&mut f.per_chunk);
             }
         }
@@ -110,7 +120,7 @@ impl EvalGraph {
                 (0, e.layers[last].as_entire_binding()),
                 (1, acts[last].buffer.as_entire_binding()),
                 (4, scores.buffer.as_entire_binding()),
-                (11, order.buffer.as_entire_binding()),
+                (11, order_buf.buffer.as_entire_binding()),
                 (13, split.labels.buffer.as_entire_binding()),
             ],
             r * chunk,
@@ -118,7 +128,8 @@ impl EvalGraph {
         ));
         Ok(EvalGraph {
             split,
-            _order: order,
+            order,
+            _order: order_buf,
             perm,
             scores,
             chunk,
@@ -176,10 +187,16 @@ impl EvalGraph {
         let scores = self.scores.read(&e.ctx)?;
         Ok(scores
             .chunks(n)
-            .map(|s| EvalResult {
-                correct: s.iter().map(|x| x.correct as usize).sum(),
-                total: n,
-                scores: s.to_vec(),
+            .map(|per_slot| {
+                let mut scores = per_slot.to_vec();
+                for (slot, &example) in self.order.iter().enumerate() {
+                    scores[example as usize] = per_slot[slot];
+                }
+                EvalResult {
+                    correct: scores.iter().map(|x| x.correct as usize).sum(),
+                    total: n,
+                    scores,
+                }
             })
             .collect())
     }

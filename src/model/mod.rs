@@ -20,7 +20,7 @@ mod uniforms;
 pub use arch::{Architecture, Params};
 pub use engine::{Engine, EngineConfig, EngineError, Intermediates};
 pub use eval::{EvalKernels, EvalResult, EvalSet};
-pub use image_tiles::ImageTiles;
+pub use image_tiles::{ImageTiles, similarity_order};
 pub use memory::{RunMemory, run_memory};
 pub use split::DeviceSplit;
 pub use train::TrainKernels;
