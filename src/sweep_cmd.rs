@@ -281,7 +281,9 @@ pub fn print_summary(dir: &Path) -> Result<(), String> {
         "settings", "seeds", "mean all", "earlier", "last 5", "newest"
     );
     let pm = |(m, s): (f64, f64)| {
-        if s.is_finite() {
+        if !m.is_finite() {
+            "-".to_string()
+        } else if s.is_finite() {
             format!("{m:.2} ± {s:.2}")
         } else {
             format!("{m:.2}")
