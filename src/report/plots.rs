@@ -132,12 +132,15 @@ pub fn mean_accuracy(m: &StreamMetrics, t: usize) -> Res {
             points: percent_points(&m.mean_last5),
         },
     ];
+    // Room under the curves for the legend in the lower left (a fifth of
+    // the height): the curves start high and fall, so the left stays clear.
     let y = percent_range(&lines);
+    let lo = (((y.start - 0.3 * (100.0 - y.start)) / 5.0).floor() * 5.0).max(0.0);
     line_chart(
         "mean accuracy over seen tasks",
         "accuracy (%)",
         t,
-        y,
+        lo..100.0,
         &lines,
         SeriesLabelPosition::LowerLeft,
     )
