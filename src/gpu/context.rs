@@ -23,7 +23,10 @@ pub enum GpuError {
         source: wgpu::RequestDeviceError,
     },
     #[error(
-        "the model needs {what} = {needed} but adapter {adapter} allows at most {limit}; use a smaller width, batch, sample count or fewer runs"
+        "the model's {what} buffer needs {needed} bytes ({} MiB) but adapter {adapter} binds at most {limit} bytes ({} MiB) per buffer; \
+         use a smaller width, batch, sample count or fewer runs",
+        needed.div_ceil(1 << 20),
+        limit / (1 << 20)
     )]
     TooLarge {
         what: &'static str,
