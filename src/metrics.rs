@@ -73,11 +73,45 @@ impl StreamMetrics {
     }
 }
 
+/// How well one evaluation's uncertainty tells out-of-distribution images
+/// from the newest task's test images (AUROC, OOD as the positive class:
+/// 1 = every OOD image more uncertain than every in-distribution one).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct OodAuroc {
+    /// The task just learned (0-based).
+    pub task: usize,
+    /// Epistemic: predictive minus aleatoric entropy.
+    pub epistemic: f64,
+    /// Aleatoric: the mean over samples of each sample's entropy.
+    pub aleatoric: f64,
+    /// Predictive: the entropy of the mean predictive distribution.
+    pub predictive: f64,
+}
+
+impl OodAuroc {
+    /// From (predictive, aleatoric) entropies per image of both sets.
+    pub fn new(task: usize, in_dist: &[(f64, f64)], ood: &[(f64, f64)]) -> OodAuroc {
+        let score = |f: fn(&(f64, f64)) -> f64| {
+            let pos: Vec<f64> = ood.iter().map(f).collect();
+            let neg: Vec<f64> = in_dist.iter().map(f).collect();
+            auroc(&pos, &neg)
+        };
+        OodAuroc {
+            task,
+            epistemic: score(|&(p, a)| p - a),
+            aleatoric: score(|&(_, a)| a),
+            predictive: score(|&(p, _)| p),
+        }
+    }
+}
+
 /// Area under the ROC curve for telling `positive` scores (higher = more
 /// likely positive, e.g. the entropy of OOD inputs) from `negative` ones;
-/// ties count one half (Mann-Whitney U).
+/// ties count one half (Mann-Whitney U). NaN when either set is empty or
+/// holds a NaN (a diverged run's scores), which would also never tie.
 pub fn auroc(positive: &[f64], negative: &[f64]) -> f64 {
-    if positive.is_empty() || negative.is_empty() {
+    let nan = |v: &[f64]| v.iter().any(|x| x.is_nan());
+    if positive.is_empty() || negative.is_empty() || nan(positive) || nan(negative) {
         return f64::NAN;
     }
     let mut all: Vec<(f64, bool)> = positive

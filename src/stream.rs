@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
 use crate::gpu::{ProfileRow, profile_csv};
-use crate::metrics::StreamMetrics;
+use crate::metrics::{OodAuroc, StreamMetrics};
 use crate::model::{Architecture, Engine, EngineConfig, EngineError};
 use crate::optim::{Hyper, RunSpec};
 use crate::report::{self, ReportError, RunRecord, SigmaStat, sigma_stats};
@@ -67,6 +67,8 @@ pub struct StreamOutcome {
     pub matrix: Vec<Vec<f64>>,
     pub metrics: StreamMetrics,
     pub sigma: Vec<SigmaStat>,
+    /// OOD AUROC after each task (empty without an OOD set).
+    pub ood: Vec<OodAuroc>,
     /// Why the run stopped early (a diverged sigma); the others went on.
     pub diverged: Option<String>,
 }
@@ -104,6 +106,13 @@ pub fn run_group(
     let profile_method = cfg.profile.then(|| engine.enable_profiling());
     engine.set_train_data(&data.train)?;
     let test = engine.add_eval_set(&data.test)?;
+    let ood_set = match &data.ood {
+        Some((_, split)) => Some(engine.add_eval_set(split)?),
+        None => None,
+    };
+    // The OOD images are fed unpermuted, as in the paper.
+    let identity = vec![(0..PIXELS as u32).collect::<Vec<_>>(); r];
+    let mut ood: Vec<Vec<OodAuroc>> = vec![Vec::new(); r];
     let per_epoch = engine.batches_per_epoch()?;
     if per_epoch == 0 {
         return Err(StreamError::TooFewExamples(data.train.len()));
@@ -142,9 +151,9 @@ pub fn run_group(
                 let losses = match engine.train_steps(batch, n) {
                     Ok(losses) => losses,
                     Err(EngineError::Diverged { .. }) => {
-                        stop_diverged(&engine, runs, &matrices, &sigma, i, &mut diverged)?;
+                        stop_diverged(&engine, runs, &matrices, &sigma, &ood, i, &mut diverged)?;
                         if diverged.iter().all(Option::is_some) {
-                            return Ok(outcome(matrices, sigma, diverged, &summary, None));
+                            return Ok(outcome(matrices, sigma, ood, diverged, &summary, None));
                         }
                         vec![]
                     }
@@ -159,12 +168,27 @@ pub fn run_group(
         train_s += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         let evaluated = if cfg.eval_all { t } else { i + 1 };
+        let mut newest = Vec::new();
         for j in 0..evaluated {
             let res = engine.evaluate(test, &task_perms(j), eval_id(i, j))?;
             for (m, res) in matrices.iter_mut().zip(&res) {
                 m[i][j] = res.accuracy();
             }
             evaluations += 1;
+            if j == i {
+                newest = res;
+            }
+        }
+        if let Some(set) = ood_set {
+            // The same K networks as the newest task's evaluation.
+            let out = engine.evaluate(set, &identity, eval_id(i, i))?;
+            let entropies = |s: &crate::model::EvalResult| -> Vec<(f64, f64)> {
+                let h = |x: &crate::model::Score| (f64::from(x.h_pred), f64::from(x.h_alea));
+                s.scores.iter().map(h).collect()
+            };
+            for ((o, id), od) in ood.iter_mut().zip(&newest).zip(&out) {
+                o.push(OodAuroc::new(i, &entropies(id), &entropies(od)));
+            }
         }
         eval_s += clock.elapsed().as_secs_f64();
         for (run, params) in engine.params()?.iter().enumerate() {
@@ -207,6 +231,7 @@ pub fn run_group(
                     matrix: &matrices[run],
                     tasks_done: i + 1,
                     sigma: &sigma[run],
+                    ood: &ood[run],
                     summary: &summary,
                     complete: i + 1 == t,
                 },
@@ -217,7 +242,7 @@ pub fn run_group(
         }
     }
     let profile = profile_method.zip(engine.profile());
-    Ok(outcome(matrices, sigma, diverged, &summary, profile))
+    Ok(outcome(matrices, sigma, ood, diverged, &summary, profile))
 }
 
 /// Most tasks a stream may have: the evaluation ids below fit a u32.
@@ -233,6 +258,7 @@ fn eval_id(i: usize, j: usize) -> u32 {
 fn outcome(
     matrices: Vec<Vec<Vec<f64>>>,
     sigma: Vec<Vec<SigmaStat>>,
+    ood: Vec<Vec<OodAuroc>>,
     diverged: Vec<Option<String>>,
     summary: &Value,
     profile: Option<(&'static str, Vec<ProfileRow>)>,
@@ -240,11 +266,13 @@ fn outcome(
     let runs = matrices
         .into_iter()
         .zip(sigma)
+        .zip(ood)
         .zip(diverged)
-        .map(|((matrix, sigma), diverged)| StreamOutcome {
+        .map(|(((matrix, sigma), ood), diverged)| StreamOutcome {
             metrics: StreamMetrics::from_matrix(&matrix),
             matrix,
             sigma,
+            ood,
             diverged,
         })
         .collect();
@@ -263,6 +291,7 @@ fn stop_diverged(
     runs: &[StreamRun],
     matrices: &[Vec<Vec<f64>>],
     sigma: &[Vec<SigmaStat>],
+    ood: &[Vec<OodAuroc>],
     task: usize,
     diverged: &mut [Option<String>],
 ) -> Result<(), StreamError> {
@@ -285,6 +314,7 @@ fn stop_diverged(
                 matrix: &matrices[run],
                 tasks_done: task,
                 sigma: &sigma[run],
+                ood: &ood[run],
                 summary: &summary,
                 complete: false,
             },

@@ -10,12 +10,23 @@ use mesu::gpu::{AdapterChoice, GpuContext};
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
 use mesu::stream::run_group;
-use mesu::sweep::{RunSettings, Shared, stream_run};
+use mesu::sweep::{Ood, RunSettings, Shared, stream_run};
 
 use crate::progress::StreamProgress;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DatasetArg {
+    Mnist,
+    Fashion,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum OodArg {
+    /// The other dataset (Fashion-MNIST for an MNIST stream) when it is in
+    /// its default folder; otherwise none, with a note.
+    Auto,
+    /// No OOD evaluation.
+    None,
     Mnist,
     Fashion,
 }
@@ -52,9 +63,14 @@ pub struct StreamArgs {
     /// Use only the first N training images of each task.
     #[arg(long)]
     train_limit: Option<usize>,
-    /// Use only the first N test images of each task.
+    /// Use only the first N test images of each task (and of the OOD set).
     #[arg(long)]
     test_limit: Option<usize>,
+    /// Out-of-distribution test set, unpermuted: after each task, the AUROC
+    /// of epistemic, aleatoric and predictive uncertainty between it and the
+    /// newest task's test set (metrics.json), as in the paper's table.
+    #[arg(long, value_enum, default_value_t = OodArg::Auto)]
+    ood: OodArg,
     /// Time every kernel (GPU timestamps when the adapter has them): a table
     /// at the end and profile.csv in the results folder.
     #[arg(long)]
@@ -80,6 +96,12 @@ impl StreamArgs {
             train_limit: self.train_limit,
             test_limit: self.test_limit,
             profile: self.profile,
+            ood: match self.ood {
+                OodArg::Auto => Ood::Auto,
+                OodArg::None => Ood::Off,
+                OodArg::Mnist => Ood::Dataset(DatasetKind::Mnist),
+                OodArg::Fashion => Ood::Dataset(DatasetKind::Fashion),
+            },
         }
     }
 }
@@ -183,6 +205,34 @@ pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
     if let Some(n) = shared.test_limit {
         data.test.truncate(n);
     }
+    let ood = match shared.ood {
+        Ood::Off => None,
+        Ood::Auto => {
+            let kind = shared.dataset.other();
+            match data::load(kind, &kind.default_dir()) {
+                Ok(d) => Some((kind, d.test)),
+                Err(_) => {
+                    println!(
+                        "no OOD evaluation: {} is not in {} (bash data/fetch.sh {}; --ood none hides this note)",
+                        kind.name(),
+                        kind.default_dir().display(),
+                        kind.name()
+                    );
+                    None
+                }
+            }
+        }
+        Ood::Dataset(kind) => {
+            let d = data::load(kind, &kind.default_dir()).map_err(|e| format!("--ood: {e}"))?;
+            Some((kind, d.test))
+        }
+    };
+    data.ood = ood.map(|(kind, mut split)| {
+        if let Some(n) = shared.test_limit {
+            split.truncate(n);
+        }
+        (kind, split)
+    });
     Ok(data)
 }
 
@@ -220,6 +270,17 @@ pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
         "\n{}",
         report::summary_table(&outcome.runs[0].metrics, shared.tasks)
     );
+    if let (Some(o), Some((kind, _))) = (outcome.runs[0].ood.last(), &data.ood) {
+        println!(
+            "OOD AUROC after task {}, {} test set (unpermuted) against the newest task's: \
+             epistemic {:.3}, aleatoric {:.3}, predictive {:.3}\n",
+            o.task + 1,
+            kind.name(),
+            o.epistemic,
+            o.aleatoric,
+            o.predictive
+        );
+    }
     if let Some((method, rows)) = &outcome.profile {
         println!("profile ({method}):\n{}", profile_table(rows));
     }

@@ -52,7 +52,7 @@ fn tiny_stream(tasks: &str, dir: &Path, extra: &[&str]) -> std::process::Output 
 fn tiny_stream_writes_a_complete_results_folder() {
     let Some(_) = common::gpu() else { return };
     let dir = out_dir("tiny");
-    let out = tiny_stream("3", &dir, &["--profile"]);
+    let out = tiny_stream("3", &dir, &["--profile", "--ood", "fashion"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -70,6 +70,19 @@ fn tiny_stream_writes_a_complete_results_folder() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["complete"], true);
     assert_eq!(metrics["tasks"].as_array().unwrap().len(), 3);
+    // Unpermuted Fashion-MNIST against the newest task, after every task.
+    assert_eq!(config["ood"]["dataset"], "fashion");
+    assert_eq!(config["ood"]["images"], 150);
+    for task in metrics["tasks"].as_array().unwrap() {
+        for kind in ["epistemic", "aleatoric", "predictive"] {
+            let auc = task["ood_auroc"][kind].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&auc), "{kind} {auc}");
+        }
+    }
+    assert!(
+        stdout.contains("OOD AUROC after task 3, fashion"),
+        "{stdout}"
+    );
     let csv = std::fs::read_to_string(dir.join("accuracy_matrix.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv
         .lines()

@@ -1,4 +1,4 @@
-use mesu::metrics::{StreamMetrics, auroc, windowed_mean};
+use mesu::metrics::{OodAuroc, StreamMetrics, auroc, windowed_mean};
 
 const N: f64 = f64::NAN;
 
@@ -61,4 +61,21 @@ fn auroc_known_values() {
     // pos {1, 3}, neg {2, 0}: pairs won 3 of 4.
     assert!(close(auroc(&[1.0, 3.0], &[2.0, 0.0]), 0.75));
     assert!(auroc(&[], &[1.0]).is_nan());
+    assert!(auroc(&[1.0, f64::NAN], &[0.5]).is_nan());
+    assert!(auroc(&[1.0], &[f64::NAN, f64::NAN]).is_nan());
+}
+
+#[test]
+fn ood_auroc_scores_each_uncertainty() {
+    // (predictive, aleatoric) entropies. In-distribution: confident and
+    // certain; OOD: higher epistemic (p - a) and predictive entropy, but
+    // aleatoric that ties half the time.
+    let in_dist = [(0.2, 0.1), (0.3, 0.2)];
+    let ood = [(1.0, 0.2), (0.9, 0.1)];
+    let o = OodAuroc::new(4, &in_dist, &ood);
+    assert_eq!(o.task, 4);
+    assert!(close(o.epistemic, 1.0));
+    assert!(close(o.predictive, 1.0));
+    // Aleatoric pairs: 0.2 vs (0.1, 0.2) -> 1 + 0.5; 0.1 vs (0.1, 0.2) -> 0.5 + 0.
+    assert!(close(o.aleatoric, 2.0 / 4.0));
 }

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use mesu::metrics::StreamMetrics;
+use mesu::metrics::{OodAuroc, StreamMetrics};
 use mesu::report::{FILES, RunRecord, SigmaStat, sigma_stats, summary_table, write_run};
 use serde_json::{Value, json};
 
@@ -77,13 +77,21 @@ fn complete_run_3x3() {
         vec![0.8, 0.9, 0.97],
     ];
     let config = json!({"tasks": 3, "lr": 0.1});
-    let summary = json!({"wall_s": 1.5, "ood_auroc": 0.8});
+    let summary = json!({"wall_s": 1.5});
     let sigma = sigma_for(3);
+    // OOD scored after tasks 0 and 2 only; the AUROC after task 2 is NaN.
+    let ood = [0, 2].map(|task| OodAuroc {
+        task,
+        epistemic: if task == 2 { NAN } else { 0.9 },
+        aleatoric: 0.7,
+        predictive: 0.8,
+    });
     let rec = RunRecord {
         config: &config,
         matrix: &matrix,
         tasks_done: 3,
         sigma: &sigma,
+        ood: &ood,
         summary: &summary,
         complete: true,
     };
@@ -110,6 +118,11 @@ fn complete_run_3x3() {
     assert_eq!(tasks[0]["task"], 0);
     assert!(tasks[0]["bwt"].is_null() && tasks[0]["forgetting"].is_null());
     assert!(tasks[0]["mean_earlier"].is_null());
+    assert!(close(&tasks[0]["ood_auroc"]["epistemic"], 0.9));
+    assert!(close(&tasks[0]["ood_auroc"]["aleatoric"], 0.7));
+    assert!(tasks[1]["ood_auroc"].is_null(), "no OOD after task 1");
+    assert!(tasks[2]["ood_auroc"]["epistemic"].is_null(), "NaN as null");
+    assert!(close(&tasks[2]["ood_auroc"]["predictive"], 0.8));
     assert!(close(&tasks[2]["mean_earlier"], (0.8 + 0.9) / 2.0));
     assert!(close(&tasks[0]["plasticity"], 0.9));
     assert!(close(&tasks[2]["mean_all"], (0.8 + 0.9 + 0.97) / 3.0));
@@ -144,6 +157,7 @@ fn interrupted_run_2_of_4() {
         matrix: &matrix,
         tasks_done: 2,
         sigma: &sigma,
+        ood: &[],
         summary: &json!({}),
         complete: false,
     };
@@ -173,6 +187,7 @@ fn single_task_and_empty_runs() {
             matrix: &matrix,
             tasks_done: done,
             sigma: &sigma_for(done),
+            ood: &[],
             summary: &json!({}),
             complete: false,
         };
@@ -198,6 +213,7 @@ fn long_stream_is_cheap() {
         matrix: &matrix,
         tasks_done: t,
         sigma: &sigma,
+        ood: &[],
         summary: &json!({}),
         complete: true,
     };
@@ -220,6 +236,7 @@ fn error_names_the_file() {
         matrix: &[],
         tasks_done: 0,
         sigma: &[],
+        ood: &[],
         summary: &json!({}),
         complete: false,
     };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use mesu::data::{Dataset, DatasetKind};
 use mesu::optim::Optimizer;
 use mesu::stream::{Progress, run_group};
-use mesu::sweep::{Grid, GroupLimits, RunSettings, Shared, plan_groups, stream_run};
+use mesu::sweep::{Grid, GroupLimits, Ood, RunSettings, Shared, plan_groups, stream_run};
 
 fn shared(tasks: usize) -> Shared {
     Shared {
@@ -21,6 +21,7 @@ fn shared(tasks: usize) -> Shared {
         train_limit: None,
         test_limit: None,
         profile: false,
+        ood: Ood::Off,
     }
 }
 
@@ -120,7 +121,13 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     let mut data = common::mnist();
     data.train.truncate(120);
     data.test.truncate(64);
-    let data = Dataset { ..data };
+    // MNIST's first 64 training images stand in as the OOD set.
+    let mut ood = data.train.clone();
+    ood.truncate(64);
+    let data = Dataset {
+        ood: Some((DatasetKind::Mnist, ood)),
+        ..data
+    };
     let shared = Shared {
         train_limit: Some(120),
         test_limit: Some(64),
@@ -196,6 +203,8 @@ fn a_batched_group_gives_each_run_its_results_alone() {
             s.iter().flat_map(|s| [s.mean, s.min, s.max]).collect()
         };
         assert_eq!(sig(&g.sigma), sig(&a.sigma), "run {i}: sigma statistics");
+        assert_eq!(g.ood.len(), 2, "an OOD AUROC after every task");
+        assert_eq!(g.ood, a.ood, "run {i}: OOD AUROC");
     }
     assert_ne!(group.runs[0].sigma[0].mean, group.runs[1].sigma[0].mean);
     std::fs::remove_dir_all(&dir).ok();
@@ -213,6 +222,7 @@ fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &
             matrix,
             tasks_done: matrix.len(),
             sigma: &[],
+            ood: &[],
             summary: &summary,
             complete: true,
         },

@@ -30,6 +30,15 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
+    /// The other dataset: the paper's OOD set for a permuted-MNIST stream is
+    /// Fashion-MNIST's test split.
+    pub fn other(self) -> DatasetKind {
+        match self {
+            DatasetKind::Mnist => DatasetKind::Fashion,
+            DatasetKind::Fashion => DatasetKind::Mnist,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DatasetKind::Mnist => "mnist",
@@ -119,6 +128,9 @@ pub struct Dataset {
     pub kind: DatasetKind,
     pub train: Split,
     pub test: Split,
+    /// Out-of-distribution test images (another dataset's test split), for
+    /// the OOD AUROC after each task; None when not asked for.
+    pub ood: Option<(DatasetKind, Split)>,
 }
 
 /// Every message names the offending file (or folder) and ends with what to run to fix it.
@@ -232,5 +244,6 @@ pub fn load(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
             images: m.tst_img,
             labels: m.tst_lbl,
         },
+        ood: None,
     })
 }

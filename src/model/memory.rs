@@ -16,14 +16,17 @@ pub struct RunMemory {
     pub largest_buffer_bytes: u64,
 }
 
-/// Per-run memory of training on `train_images` and evaluating
-/// `test_images` at a time with `cfg`'s shapes.
+/// Per-run memory of training on `train_images` and evaluating `eval_sets`
+/// splits (the test split, and the OOD one when scored) of at most
+/// `test_images` each, with `cfg`'s shapes.
 pub fn run_memory(
     arch: &Architecture,
     cfg: &EngineConfig,
     train_images: usize,
     test_images: usize,
+    eval_sets: usize,
 ) -> RunMemory {
+    let sets = eval_sets as u64;
     let (k, kt, b) = (
         cfg.train_samples as u64,
         cfg.test_samples as u64,
@@ -36,21 +39,26 @@ pub fn run_memory(
         inputs * arch.n_in(0) as u64 * F32, // gathered input
         train_images as u64 * F32,          // example order
         arch.n_in(0) as u64 * F32,          // permutation
-        test_images as u64 * SCORE,         // evaluation scores
+        sets * test_images as u64 * SCORE,  // evaluation scores
     ];
     for l in 0..arch.layers() {
         let p = arch.stride(l) as u64;
         let n_out = arch.n_out(l) as u64;
         let rows = (arch.n_in(l) + arch.bias as usize) as u64;
         buffers.extend([
-            p * F32,                                     // mu
-            p * F32,                                     // sigma
-            k.max(kt) * p * F32,                         // noise
-            k * b * n_out * F32,                         // activations
-            k * b * n_out * F32,                         // errors
-            kt * chunk * n_out * F32,                    // evaluation activations
-            kt * rows * n_out.next_multiple_of(4) * F32, // evaluation weight samples
+            p * F32,             // mu
+            p * F32,             // sigma
+            k.max(kt) * p * F32, // noise
+            k * b * n_out * F32, // activations
+            k * b * n_out * F32, // errors
         ]);
+        // Each evaluation set has its own activations and weight samples.
+        for _ in 0..sets {
+            buffers.extend([
+                kt * chunk * n_out * F32,                    // evaluation activations
+                kt * rows * n_out.next_multiple_of(4) * F32, // evaluation weight samples
+            ]);
+        }
         if cfg.trains_by_gemm() && l + 1 < arch.layers() {
             buffers.push(k * rows * n_out.next_multiple_of(4) * F32); // training weight samples
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::metrics::StreamMetrics;
+use crate::metrics::{OodAuroc, StreamMetrics};
 
 /// Mean/min/max of sigma of one layer after one task (`task` is the 0-based
 /// index of the task just learned).
@@ -30,6 +30,8 @@ pub struct RunRecord<'a> {
     /// Rows 0..tasks_done are filled; the rest are NaN.
     pub tasks_done: usize,
     pub sigma: &'a [SigmaStat],
+    /// OOD AUROC after each task, when an OOD set is evaluated.
+    pub ood: &'a [OodAuroc],
     /// Extra end/progress figures, merged into metrics.json under "summary".
     pub summary: &'a Value,
     /// False while the run is still going or was interrupted.
@@ -173,6 +175,11 @@ fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
                 "plasticity": at(&m.plasticity, i),
                 "bwt": at(&m.bwt, i),
                 "forgetting": at(&m.forgetting, i),
+                "ood_auroc": rec.ood.iter().find(|o| o.task == i).map(|o| json!({
+                    "epistemic": num(o.epistemic),
+                    "aleatoric": num(o.aleatoric),
+                    "predictive": num(o.predictive),
+                })),
             })
         })
         .collect();

@@ -42,6 +42,19 @@ pub struct Shared {
     pub train_limit: Option<usize>,
     pub test_limit: Option<usize>,
     pub profile: bool,
+    /// Out-of-distribution set scored after each task.
+    pub ood: Ood,
+}
+
+/// Which test split serves as out-of-distribution data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ood {
+    /// No OOD evaluation.
+    Off,
+    /// The other dataset when its files are in their default folder.
+    Auto,
+    /// This dataset's test split (an error when it is missing).
+    Dataset(DatasetKind),
 }
 
 /// What must be equal for runs to share one batched execution.
@@ -217,6 +230,9 @@ impl Shared {
             &shape.engine_config(),
             Self::limited(self.train_limit, TRAIN_LEN as usize),
             Self::limited(self.test_limit, TEST_LEN as usize),
+            // Planned from the settings alone: an OOD set that may turn out
+            // missing (`Ood::Auto`) is counted.
+            1 + usize::from(self.ood != Ood::Off),
         ))
     }
 }
@@ -257,6 +273,10 @@ pub fn run_config(run: &RunSettings, shared: &Shared, adapter: &str, data: &Data
         "data_dir": shared.data_dir,
         "shuffle": shared.shuffle,
         "eval": if shared.eval_all { "all" } else { "seen" },
+        "ood": data.ood.as_ref().map(|(kind, split)| json!({
+            "dataset": kind.name(),
+            "images": split.len(),
+        })),
         "train_images_per_task": data.train.len(),
         "test_images_per_task": data.test.len(),
         "identity": run_identity(run, shared),

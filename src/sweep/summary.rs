@@ -37,6 +37,8 @@ pub struct SummaryRow {
     /// Mean over tasks of the accuracy on the newest task right after learning it.
     pub plasticity: f64,
     pub bwt: f64,
+    /// AUROC of epistemic uncertainty, OOD against the newest task, after the last task.
+    pub ood_auroc: f64,
     pub wall_s: f64,
     /// Training steps per second of the group (every run takes each step).
     pub steps_per_s: f64,
@@ -96,6 +98,7 @@ impl SummaryRow {
             mean_last20: pct(&last["mean_last20"]),
             plasticity: 100.0 * mean(tasks.iter().map(|t| f(&t["plasticity"]))),
             bwt: pct(&last["bwt"]),
+            ood_auroc: f(&last["ood_auroc"]["epistemic"]),
             wall_s: f(&summary["wall_s"]),
             steps_per_s: f(&summary["steps_per_s"]),
             group_runs: summary["group_runs"].as_u64().unwrap_or(1) as usize,
@@ -180,12 +183,12 @@ fn csv(rows: &[SummaryRow]) -> String {
     let mut out = String::from(
         "name,hidden,optimizer,n,sigma_prior,mu_prior,lr_mu,lr_sigma,clamp_grad,batch_size,epochs,\
          train_samples,test_samples,seed,tasks,tasks_done,complete,mean_all,mean_earlier,mean_last5,mean_last20,\
-         plasticity,bwt,wall_s,steps_per_s,group_runs\n",
+         plasticity,bwt,ood_auroc,wall_s,steps_per_s,group_runs\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{}",
             r.name,
             r.hidden,
             r.hyper.optimizer,
@@ -209,6 +212,7 @@ fn csv(rows: &[SummaryRow]) -> String {
             r.mean_last20,
             r.plasticity,
             r.bwt,
+            r.ood_auroc,
             r.wall_s,
             r.steps_per_s,
             r.group_runs
