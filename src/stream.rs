@@ -182,6 +182,7 @@ pub fn run_group(
         if let Some(set) = ood_set {
             // The same K networks as the newest task's evaluation.
             let out = engine.evaluate(set, &identity, eval_id(i, i))?;
+            evaluations += 1;
             let entropies = |s: &crate::model::EvalResult| -> Vec<(f64, f64)> {
                 let h = |x: &crate::model::Score| (f64::from(x.h_pred), f64::from(x.h_alea));
                 s.scores.iter().map(h).collect()
