@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
 use crate::gpu::{ProfileRow, profile_csv};
 use crate::metrics::{OodAuroc, StreamMetrics};
-use crate::model::{Architecture, Engine, EngineConfig, EngineError};
+use crate::model::{Architecture, Engine, EngineConfig, EngineError, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
 use crate::report::{self, ReportError, RunRecord, SigmaStat, sigma_stats};
 
@@ -183,8 +183,8 @@ pub fn run_group(
             // The same K networks as the newest task's evaluation.
             let out = engine.evaluate(set, &identity, eval_id(i, i))?;
             evaluations += 1;
-            let entropies = |s: &crate::model::EvalResult| -> Vec<(f64, f64)> {
-                let h = |x: &crate::model::Score| (f64::from(x.h_pred), f64::from(x.h_alea));
+            let entropies = |s: &EvalResult| -> Vec<(f64, f64)> {
+                let h = |x: &Score| (f64::from(x.h_pred), f64::from(x.h_alea));
                 s.scores.iter().map(h).collect()
             };
             for ((o, id), od) in ood.iter_mut().zip(&newest).zip(&out) {

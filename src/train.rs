@@ -205,35 +205,35 @@ pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
     if let Some(n) = shared.test_limit {
         data.test.truncate(n);
     }
-    let ood = match shared.ood {
-        Ood::Off => None,
-        Ood::Auto => {
-            let kind = shared.dataset.other();
-            match data::load(kind, &kind.default_dir()) {
-                Ok(d) => Some((kind, d.test)),
-                Err(_) => {
-                    println!(
-                        "no OOD evaluation: {} is not in {} (bash data/fetch.sh {}; --ood none hides this note)",
-                        kind.name(),
-                        kind.default_dir().display(),
-                        kind.name()
-                    );
-                    None
-                }
-            }
-        }
-        Ood::Dataset(kind) => {
-            let d = data::load(kind, &kind.default_dir()).map_err(|e| format!("--ood: {e}"))?;
-            Some((kind, d.test))
+    data.ood = load_ood(shared)?;
+    Ok(data)
+}
+
+/// The OOD test split `shared.ood` asks for, cut to the test limit; with
+/// `Ood::Auto`, none (and a note) when the other dataset is missing.
+fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, String> {
+    let (kind, required) = match shared.ood {
+        Ood::Off => return Ok(None),
+        Ood::Auto => (shared.dataset.other(), false),
+        Ood::Dataset(kind) => (kind, true),
+    };
+    let mut split = match data::load(kind, &kind.default_dir()) {
+        Ok(d) => d.test,
+        Err(e) if required => return Err(format!("--ood: {e}")),
+        Err(_) => {
+            println!(
+                "no OOD evaluation: {} is not in {} (bash data/fetch.sh {}; --ood none hides this note)",
+                kind.name(),
+                kind.default_dir().display(),
+                kind.name()
+            );
+            return Ok(None);
         }
     };
-    data.ood = ood.map(|(kind, mut split)| {
-        if let Some(n) = shared.test_limit {
-            split.truncate(n);
-        }
-        (kind, split)
-    });
-    Ok(data)
+    if let Some(n) = shared.test_limit {
+        split.truncate(n);
+    }
+    Ok(Some((kind, split)))
 }
 
 pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
