@@ -4,6 +4,7 @@
 //! Data flows one way: data -> gpu buffers -> model (forward, loss,
 //! backward) -> optim (update) -> model (evaluate) -> metrics -> report.
 
+pub mod backend;
 pub mod data;
 pub mod gpu;
 pub mod metrics;

@@ -64,15 +64,18 @@ pub struct Params {
 }
 
 impl Params {
-    /// The spec's init: l = 4 / sqrt(fan_in), mu ~ U(-l, l), sigma = l / 2
-    /// (sigma = 0 for a deterministic run).
+    /// The spec's Bayesian init: l = 4 / sqrt(fan_in), mu ~ U(-l, l), sigma
+    /// = l / 2. A deterministic run starts as the authors' deterministic MLP
+    /// (equinox's `Linear`): weights and bias ~ U(-1/sqrt(fan_in), +1/sqrt(fan_in)),
+    /// sigma = 0.
     pub fn init(arch: &Architecture, seed: u64, bayesian: bool) -> Params {
         // Distinct from the Philox noise streams, which are keyed by the same seed.
         let mut rng = StdRng::seed_from_u64(seed ^ 0x6d65_7375_696e_6974);
         let mut mu = Vec::new();
         let mut sigma = Vec::new();
         for l in 0..arch.layers() {
-            let bound = 4.0 / (arch.n_in(l) as f64).sqrt();
+            let scale = if bayesian { 4.0 } else { 1.0 };
+            let bound = scale / (arch.n_in(l) as f64).sqrt();
             let p = arch.params(l);
             mu.push(
                 (0..p)

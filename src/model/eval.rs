@@ -21,7 +21,7 @@ pub enum EvalKernels {
 
 /// Handle of a split registered with `Engine::add_eval_set`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EvalSet(pub(super) usize);
+pub struct EvalSet(pub usize);
 
 /// One run's evaluation of one split.
 #[derive(Clone, Debug)]

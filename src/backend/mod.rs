@@ -1,0 +1,110 @@
+//! The seam between the task stream and a compute backend: everything the
+//! stream, the sweep and the CLI ask of an engine, whatever runs it (the
+//! wgpu engine in `crate::model`, the native CPU backend in `cpu`).
+
+use crate::data::Split;
+use crate::gpu::ProfileRow;
+use crate::model::{Architecture, EngineError, EvalResult, EvalSet, Params};
+use crate::optim::RunSpec;
+
+/// A compute backend: R runs of one architecture, trained and evaluated as
+/// one batched execution. Same seed, same backend -> same bits.
+pub trait Backend {
+    /// What runs the numbers, e.g. "cpu (avx512, 2 threads)" or
+    /// "vulkan: llvmpipe (LLVM 15.0.6, 256 bits)".
+    fn describe(&self) -> String;
+    fn arch(&self) -> &Architecture;
+    fn runs(&self) -> &[RunSpec];
+    /// Put the training split in place (once per stream).
+    fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError>;
+    /// Register a split for evaluation (test set, OOD set).
+    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError>;
+    /// The pixel permutation of the current task, one per run.
+    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError>;
+    /// The example order of the coming epoch, one per run.
+    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError>;
+    /// Batches per epoch (a last partial batch is dropped).
+    fn batches_per_epoch(&self) -> Result<usize, EngineError>;
+    /// Train `count` steps on batches first_batch.. of the current epoch
+    /// order: each run's mean loss per example over these steps. Fails with
+    /// `EngineError::Diverged` on the first non-finite mu or sigma of a run
+    /// not reported before; the steps are taken either way.
+    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError>;
+    /// Per run, the (layer, step) where it diverged, once reported.
+    fn divergences(&self) -> &[Option<(usize, u64)>];
+    /// Training steps taken so far: the noise counter of the next step.
+    fn steps_taken(&self) -> u64;
+    /// Evaluate every run on `set` under each run's permutation, with a
+    /// fresh draw of the test samples identified by `eval_id`.
+    fn evaluate(
+        &mut self,
+        set: EvalSet,
+        perms: &[Vec<u32>],
+        eval_id: u32,
+    ) -> Result<Vec<EvalResult>, EngineError>;
+    /// Every run's parameters.
+    fn params(&self) -> Result<Vec<Params>, EngineError>;
+    /// Replace every run's parameters.
+    fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError>;
+    /// Time every kernel or phase from now on; returns how.
+    fn enable_profiling(&mut self) -> &'static str;
+    /// Per-kernel or per-phase totals so far, when profiling.
+    fn profile(&self) -> Option<Vec<ProfileRow>>;
+}
+
+impl Backend for crate::model::Engine {
+    fn describe(&self) -> String {
+        self.ctx.describe()
+    }
+    fn arch(&self) -> &Architecture {
+        &self.arch
+    }
+    fn runs(&self) -> &[RunSpec] {
+        &self.runs
+    }
+    fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError> {
+        crate::model::Engine::set_train_data(self, split)
+    }
+    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError> {
+        crate::model::Engine::add_eval_set(self, split)
+    }
+    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
+        crate::model::Engine::set_task(self, perms)
+    }
+    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
+        crate::model::Engine::set_order(self, orders)
+    }
+    fn batches_per_epoch(&self) -> Result<usize, EngineError> {
+        crate::model::Engine::batches_per_epoch(self)
+    }
+    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
+        crate::model::Engine::train_steps(self, first_batch, count)
+    }
+    fn divergences(&self) -> &[Option<(usize, u64)>] {
+        crate::model::Engine::divergences(self)
+    }
+    fn steps_taken(&self) -> u64 {
+        crate::model::Engine::steps_taken(self)
+    }
+    fn evaluate(
+        &mut self,
+        set: EvalSet,
+        perms: &[Vec<u32>],
+        eval_id: u32,
+    ) -> Result<Vec<EvalResult>, EngineError> {
+        crate::model::Engine::evaluate(self, set, perms, eval_id)
+    }
+    fn params(&self) -> Result<Vec<Params>, EngineError> {
+        crate::model::Engine::params(self)
+    }
+    fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError> {
+        crate::model::Engine::set_params(self, params);
+        Ok(())
+    }
+    fn enable_profiling(&mut self) -> &'static str {
+        crate::model::Engine::enable_profiling(self)
+    }
+    fn profile(&self) -> Option<Vec<ProfileRow>> {
+        crate::model::Engine::profile(self)
+    }
+}
