@@ -153,7 +153,7 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             let ms = rule(run, m[c], s[c], gm[c], gs[c], st.samples);
             m_new[c] = ms.x;
             s_new[c] = ms.y;
-            ok = ok && healthy(run, ms);
+            ok = ok && healthy(ms);
         }
         mu[w + q] = m_new;
         sigma[w + q] = s_new;
@@ -176,6 +176,6 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         let ms = rule(run, mu[wb / 4u][wb % 4u], sigma[wb / 4u][wb % 4u], gm, gs, st.samples);
         mu[wb / 4u][wb % 4u] = ms.x;
         sigma[wb / 4u][wb % 4u] = ms.y;
-        if (!healthy(run, ms)) { flag(r); }
+        if (!healthy(ms)) { flag(r); }
     }
 }

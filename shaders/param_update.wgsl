@@ -36,7 +36,7 @@ fn update_param(p: Param) {
     let ms = rule(run, mu[w], sigma[w], gm, gs, st.samples);
     mu[w] = ms.x;
     sigma[w] = ms.y;
-    if (!healthy(run, ms)) {
+    if (!healthy(ms)) {
         atomicMin(&bad[p.r * layer.n_layers + layer.index], st.step);
     }
 }

@@ -15,7 +15,7 @@ fn rule(run: Run, m: f32, s: f32, g_mu_sum: f32, g_sigma_sum: f32, samples: u32)
     var g_mu = g_mu_sum / f32(samples);
     var g_sigma = g_sigma_sum / f32(samples);
     if (run.clamp_grad > 0.0) {
-        let lim = run.clamp_grad / s;
+        let lim = run.clamp_grad / abs(s); // sigma's sign is free
         g_mu = clamp(g_mu, -lim, lim);
         g_sigma = clamp(g_sigma, -lim, lim);
     }
@@ -42,13 +42,10 @@ fn rule(run: Run, m: f32, s: f32, g_mu_sum: f32, g_sigma_sum: f32, samples: u32)
     }
 }
 
-// Whether a rule's output may be kept: finite mu, and for MESU and BGD a
-// finite, positive sigma. The published FOO-VB code never checks sigma and
-// drives some negative (w = mu + sigma eps is symmetric in its sign), so that
-// variant only needs it finite, as it runs there.
-fn healthy(run: Run, ms: vec2<f32>) -> bool {
-    var sigma_ok = ms.y > 0.0 && is_finite(ms.y);
-    if (run.optimizer == SGD) { sigma_ok = true; }
-    if (run.optimizer == BGD_PUBLISHED) { sigma_ok = is_finite(ms.y); }
-    return sigma_ok && is_finite(ms.x);
+// Whether a rule's output may be kept: a finite mu and a finite sigma of
+// either sign (the standard deviation is |sigma|; w = mu + sigma eps and every
+// rule are symmetric under (sigma, eps) -> (-sigma, -eps)). Twin of
+// `model::healthy`.
+fn healthy(ms: vec2<f32>) -> bool {
+    return is_finite(ms.x) && is_finite(ms.y);
 }

@@ -197,7 +197,7 @@ fn apply_block(run: Run, r: u32, j0: u32, i0: u32, gm: mat4x4<f32>, gs: mat4x4<f
                 let ms = rule(run, mu[at], sigma[at], gm[m][q], gs[m][q], st.samples);
                 mu[at] = ms.x;
                 sigma[at] = ms.y;
-                ok = ok && healthy(run, ms);
+                ok = ok && healthy(ms);
             }
         }
     }

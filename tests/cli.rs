@@ -162,6 +162,166 @@ fn tiny_stream_writes_a_complete_results_folder() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Nets with two hidden layers used to stop in their first steps when an
+/// output-layer sigma crossed zero; sigma's sign is free (MESU_SPEC.md), so
+/// they train to the end.
+#[test]
+fn deep_nets_train_through_sigmas_crossing_zero() {
+    let Some(_) = common::gpu() else { return };
+    for hidden in ["50,50", "200,50"] {
+        let dir = out_dir(&format!("deep-{hidden}"));
+        let out = tiny_stream("2", &dir, &["--hidden", hidden]);
+        assert!(
+            out.status.success(),
+            "{hidden}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json(&dir.join("metrics.json"))["complete"], true);
+        let sigma = std::fs::read_to_string(dir.join("sigma_stats.csv")).unwrap();
+        assert!(
+            sigma.starts_with("task,layer,mean,min,max,negative\n"),
+            "{sigma}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A net's settings for `reference_divergence`.
+struct Net {
+    hidden: &'static [usize],
+    batch: u32,
+    samples: usize,
+    n: f64,
+    seed: u64,
+}
+
+/// Where the f64 reference first leaves f32's range: (layer, step) of the
+/// first non-finite mu or sigma, training the first task of `net` on the
+/// first `images` MNIST training images.
+fn reference_divergence(net: &Net, images: usize) -> Option<(usize, u32)> {
+    use mesu::data::{PIXELS, task_permutation};
+    use mesu::model::{Architecture, Params};
+    use mesu::optim::{Hyper, philox_key};
+    use mesu::reference;
+    let mut train = common::mnist().train;
+    train.truncate(images);
+    let arch = Architecture::new(PIXELS, net.hidden, 10, false).unwrap();
+    let hyper = Hyper {
+        n: net.n,
+        ..Hyper::default()
+    };
+    let seed = net.seed;
+    let init = Params::init(&arch, seed, true);
+    let widen = |v: &Vec<Vec<f32>>| -> Vec<Vec<f64>> {
+        v.iter()
+            .map(|l| l.iter().map(|&x| f64::from(x)).collect())
+            .collect()
+    };
+    let (mut mu, mut sigma) = (widen(&init.mu), widen(&init.sigma));
+    let perm = task_permutation(seed, 0, PIXELS);
+    let (mean, std) = train.pixel_mean_std();
+    let (batch, samples) = (net.batch, net.samples);
+    for step in 0..images as u32 / batch {
+        let idx: Vec<u32> = (step * batch..(step + 1) * batch).collect();
+        let x = reference::input_batch(&train.images, PIXELS, &perm, &idx, mean, std);
+        let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i as usize]).collect();
+        let eps: Vec<_> = (0..arch.layers())
+            .map(|l| {
+                reference::layer_noise(philox_key(seed), step, l as u32, 0, samples, arch.params(l))
+            })
+            .collect();
+        let out = reference::step(&arch, &hyper, &mu, &sigma, &eps, &x, &labels);
+        (mu, sigma) = (out.mu, out.sigma);
+        let finite = |v: &Vec<f64>| v.iter().all(|&x| (x as f32).is_finite());
+        if let Some(l) = (0..arch.layers()).find(|&l| !finite(&mu[l]) || !finite(&sigma[l])) {
+            return Some((l, step));
+        }
+    }
+    None
+}
+
+/// Narrow deep nets at the paper's rates, whose sigmas used to stop them
+/// at a zero crossing, really diverge a few steps later. The odd shape
+/// 784-37-23-10 at batch 7 (summed loss, lr 1) crosses zero at step 0; on
+/// all of MNIST the f64 reference grows |sigma| of layer 1 from 0.33 to 1870
+/// by step 8 and leaves f32's range at step 11. The engine stops where the
+/// reference does, the same way on every run of the seed, with run, layer
+/// and step.
+#[test]
+fn narrow_deep_nets_diverge_deterministically_where_the_reference_does() {
+    let Some(_) = common::gpu() else { return };
+    let nets = [
+        Net {
+            hidden: &[37, 23],
+            batch: 7,
+            samples: 3,
+            n: 4000.0,
+            seed: 7,
+        },
+        Net {
+            hidden: &[8, 8],
+            batch: 1,
+            samples: 10,
+            n: 300_000.0,
+            seed: 0,
+        },
+    ];
+    for net in &nets {
+        let (layer, step) = reference_divergence(net, 200).expect("the reference diverges");
+        let hidden: Vec<String> = net.hidden.iter().map(usize::to_string).collect();
+        let flags = [
+            "--hidden".to_string(),
+            hidden.join(","),
+            "--batch-size".into(),
+            net.batch.to_string(),
+            "--train-samples".into(),
+            net.samples.to_string(),
+            "--n".into(),
+            net.n.to_string(),
+            "--seed".into(),
+            net.seed.to_string(),
+        ];
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let runs: Vec<(String, String)> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                let dir = out_dir(&format!("narrow-{}-{name}", hidden.join("x")));
+                let out = tiny_stream("2", &dir, &flags);
+                assert!(!out.status.success());
+                let stderr =
+                    String::from_utf8_lossy(&out.stderr).replace(dir.to_str().unwrap(), "DIR");
+                let left = std::fs::read_to_string(dir.join("diverged.txt")).unwrap();
+                std::fs::remove_dir_all(&dir).unwrap();
+                (stderr, left)
+            })
+            .collect();
+        let expected = format!(
+            "run 0 diverged: layer {layer} has a non-finite mu or sigma after training step {step};"
+        );
+        assert!(runs[0].0.contains(&expected), "{expected}\n{}", runs[0].0);
+        assert_eq!(runs[0], runs[1]);
+    }
+}
+
+/// Only a non-finite mu or sigma stops a run, with run, layer and step.
+#[test]
+fn a_non_finite_sigma_stops_the_run_clearly() {
+    let Some(_) = common::gpu() else { return };
+    let dir = out_dir("diverge");
+    let out = tiny_stream("1", &dir, &["--lr-sigma", "1e30"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("run 0 diverged")
+            && stderr.contains("layer")
+            && stderr.contains("step")
+            && stderr.contains("non-finite"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn bad_flags_fail_clearly_without_a_results_folder() {
     let cases: [(&[&str], &str); 7] = [

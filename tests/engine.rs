@@ -6,7 +6,7 @@ mod common;
 
 use common::random_split;
 use mesu::data::PIXELS;
-use mesu::model::{Architecture, Engine, EngineConfig, EngineError};
+use mesu::model::{Architecture, Engine, EngineConfig, EngineError, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
@@ -185,4 +185,26 @@ fn diverging_run_stops_with_step_and_layer() {
         msg.contains("run 1") && msg.contains("sigma") && msg.contains("step"),
         "{msg}"
     );
+}
+
+/// SGD starts as the authors' deterministic MLP (equinox's `Linear`):
+/// weights uniform in +-1/sqrt(fan_in), four times narrower than the
+/// Bayesian init's +-4/sqrt(fan_in), and sigma 0.
+#[test]
+fn sgd_starts_from_the_deterministic_init() {
+    let arch = Architecture::new(PIXELS, &[50], 10, true).unwrap();
+    let sgd = Params::init(&arch, 3, false);
+    let bayes = Params::init(&arch, 3, true);
+    for l in 0..arch.layers() {
+        let bound = 1.0 / (arch.n_in(l) as f32).sqrt();
+        let widest = sgd.mu[l].iter().fold(0f32, |m, w| m.max(w.abs()));
+        // Bias included; a uniform draw of this many reaches close to the bound.
+        assert!(
+            widest <= bound && widest > 0.95 * bound,
+            "layer {l}: {widest} vs {bound}"
+        );
+        assert!(sgd.sigma[l].iter().all(|&s| s == 0.0));
+        let widest_bayes = bayes.mu[l].iter().fold(0f32, |m, w| m.max(w.abs()));
+        assert!(widest_bayes > 3.0 * bound, "layer {l}: {widest_bayes}");
+    }
 }

@@ -26,6 +26,15 @@ fn random_params(arch: &Architecture, seed: u64, bayesian: bool) -> Params {
     p
 }
 
+/// Which sigmas a step starts from.
+#[derive(Clone, Copy, PartialEq)]
+enum Sigmas {
+    Positive,
+    /// Every third one negated: sigma's sign is free (the standard deviation
+    /// is |sigma|), and the step must cross zero somewhere.
+    SignsMixedAndCrossing,
+}
+
 fn shuffled(n: usize, rng: &mut StdRng) -> Vec<u32> {
     let mut v: Vec<u32> = (0..n as u32).collect();
     v.shuffle(rng);
@@ -41,12 +50,22 @@ fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
 /// Every check below, for the fast training kernels (at batch > 1 also with
 /// the GEMM tiled as on GPUs) and for the v0 ones.
 fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usize) {
+    check_step_from(arch, runs, batch, samples, Sigmas::Positive);
+}
+
+fn check_step_from(
+    arch: Architecture,
+    runs: Vec<RunSpec>,
+    batch: usize,
+    samples: usize,
+    sigmas: Sigmas,
+) {
     let tiled = (batch > 1).then_some(TrainKernels::FastTiled);
     for kernels in [TrainKernels::Fast, TrainKernels::V0]
         .into_iter()
         .chain(tiled)
     {
-        check_step_with(arch.clone(), runs.clone(), batch, samples, kernels);
+        check_step_with(arch.clone(), runs.clone(), batch, samples, kernels, sigmas);
     }
 }
 
@@ -56,6 +75,7 @@ fn check_step_with(
     batch: usize,
     samples: usize,
     kernels: TrainKernels,
+    sigmas: Sigmas,
 ) {
     let Some(ctx) = common::gpu() else { return };
     let mut rng = StdRng::seed_from_u64(99);
@@ -70,11 +90,20 @@ fn check_step_with(
     };
     let r = runs.len();
     let mut engine = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
-    let params: Vec<Params> = runs
+    let mut params: Vec<Params> = runs
         .iter()
         .enumerate()
         .map(|(i, s)| random_params(&arch, 1000 + i as u64, s.hyper.optimizer.is_bayesian()))
         .collect();
+    if sigmas == Sigmas::SignsMixedAndCrossing {
+        for s in params
+            .iter_mut()
+            .flat_map(|p| p.sigma.iter_mut().flatten())
+            .step_by(3)
+        {
+            *s = -*s;
+        }
+    }
     engine.set_params(&params);
     engine.set_train_data(&split).unwrap();
     let perms: Vec<_> = (0..r).map(|_| shuffled(PIXELS, &mut rng)).collect();
@@ -89,6 +118,23 @@ fn check_step_with(
     let after = engine.params().unwrap();
 
     let layers = arch.layers();
+    if sigmas == Sigmas::SignsMixedAndCrossing {
+        let flat = |p: &Params| p.sigma.concat();
+        let crossed: usize = (0..r)
+            .map(|ri| {
+                let (old, new) = (flat(&params[ri]), flat(&after[ri]));
+                old.iter()
+                    .zip(&new)
+                    .filter(|(a, b)| a.signum() != b.signum())
+                    .count()
+            })
+            .sum();
+        println!("{crossed} sigmas crossed zero in the step ({kernels:?})");
+        assert!(
+            crossed > 0,
+            "no sigma crossed zero: the test forces nothing"
+        );
+    }
     let mut worst = [0f64; 8];
     for (ri, spec) in runs.iter().enumerate() {
         // Noise: the GPU stream against Philox + Box-Muller in f64.
@@ -125,7 +171,7 @@ fn check_step_with(
         if spec.hyper.clamp_grad > 0.0 {
             let clipped = (0..layers)
                 .flat_map(|l| out.g_mu[l].iter().zip(&sigma[l]))
-                .filter(|(g, s)| g.abs() > spec.hyper.clamp_grad / **s)
+                .filter(|(g, s)| g.abs() > spec.hyper.clamp_grad / s.abs())
                 .count();
             assert!(clipped > 0, "the clamp test clips nothing");
             println!(
@@ -307,6 +353,37 @@ fn baselines_step_matches_reference_deep_with_bias() {
         },
     ];
     check_step(arch, runs, 2, 3);
+}
+
+/// sigma's sign is free: from sigmas of both signs, with a lr_sigma large
+/// enough that some cross zero in the step, every kernel family (batch 1,
+/// the GEMM path, v0) still matches the reference, the clamp included.
+#[test]
+fn sigmas_crossing_zero_match_reference() {
+    let hyper = |optimizer, clamp_grad| Hyper {
+        optimizer,
+        clamp_grad,
+        lr_sigma: 50.0,
+        ..Hyper::default()
+    };
+    let runs = vec![
+        RunSpec {
+            seed: 41,
+            hyper: hyper(Optimizer::Mesu, 0.0),
+        },
+        RunSpec {
+            seed: 42,
+            hyper: hyper(Optimizer::Mesu, CLAMP),
+        },
+        RunSpec {
+            seed: 43,
+            hyper: hyper(Optimizer::Bgd, 0.0),
+        },
+    ];
+    let arch = Architecture::new(PIXELS, &[21], 10, true).unwrap();
+    check_step_from(arch, runs.clone(), 1, 5, Sigmas::SignsMixedAndCrossing);
+    let arch = Architecture::new(PIXELS, &[16, 8], 10, false).unwrap();
+    check_step_from(arch, runs, 3, 2, Sigmas::SignsMixedAndCrossing);
 }
 
 #[test]

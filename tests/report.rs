@@ -136,7 +136,7 @@ fn complete_run_3x3() {
     assert_eq!(m["summary"], summary);
 
     let rows = csv(&tmp.0, "sigma_stats.csv");
-    assert_eq!(rows[0], ["task", "layer", "mean", "min", "max"]);
+    assert_eq!(rows[0], ["task", "layer", "mean", "min", "max", "negative"]);
     assert_eq!(rows.len(), 1 + 3 * 2);
     assert_eq!(rows[3][..2], ["1", "0"]);
     let max: f64 = rows[3][4].parse().unwrap();
@@ -250,8 +250,18 @@ fn sigma_stats_of_a_layer() {
     let s = sigma_stats(4, 1, &[0.5, 0.25, 1.0, 0.25]);
     assert_eq!((s.task, s.layer), (4, 1));
     assert_eq!((s.mean, s.min, s.max), (0.5, 0.25, 1.0));
+    assert_eq!(s.negative, 0);
     let empty = sigma_stats(0, 0, &[]);
     assert!(empty.mean.is_nan() && empty.min.is_nan() && empty.max.is_nan());
+}
+
+/// sigma's sign is free: the statistics are of the standard deviation
+/// |sigma|, and the negative ones are counted.
+#[test]
+fn sigma_stats_of_negative_sigmas() {
+    let s = sigma_stats(0, 0, &[-0.5, 0.25, -1.0, 0.25]);
+    assert_eq!((s.mean, s.min, s.max), (0.5, 0.25, 1.0));
+    assert_eq!(s.negative, 2);
 }
 
 #[test]

@@ -50,8 +50,8 @@ pub enum EngineError {
     #[error(transparent)]
     Gpu(#[from] GpuError),
     #[error(
-        "run {run} diverged: layer {layer} has a non-finite or non-positive sigma (or a non-finite mu) \
-         after training step {step}; lower the learning rates, set --clamp-grad, or check N and sigma_prior"
+        "run {run} diverged: layer {layer} has a non-finite mu or sigma after training step {step}; \
+         lower the learning rates, set --clamp-grad, or check N and sigma_prior"
     )]
     Diverged { run: usize, layer: usize, step: u64 },
     #[error("{0}")]
@@ -495,7 +495,7 @@ impl Engine {
 
     /// Train `count` steps on batches first_batch.. of the current epoch
     /// order. Returns each run's mean loss per example over these steps, and
-    /// fails on the first non-finite or non-positive sigma of a run not
+    /// fails on the first non-finite mu or sigma of a run not
     /// reported before. The steps are taken either way: runs are
     /// independent, so the others can go on (see `divergences`).
     pub fn train_steps(

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use crate::metrics::{OodAuroc, StreamMetrics};
 
-/// Mean/min/max of sigma of one layer after one task (`task` is the 0-based
-/// index of the task just learned).
+/// Mean/min/max of |sigma| (the standard deviation) of one layer after one
+/// task (`task` is the 0-based index of the task just learned), and how many
+/// sigmas are negative (the sign is free: see MESU_SPEC.md).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SigmaStat {
     pub task: usize,
@@ -19,6 +20,7 @@ pub struct SigmaStat {
     pub mean: f64,
     pub min: f64,
     pub max: f64,
+    pub negative: usize,
 }
 
 /// Everything a run has produced so far.
@@ -100,11 +102,13 @@ pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Statistics of one layer's sigma (NaN for an empty layer).
+/// Statistics of one layer's |sigma| (NaN for an empty layer).
 pub fn sigma_stats(task: usize, layer: usize, sigma: &[f32]) -> SigmaStat {
     let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    let mut negative = 0;
     for &s in sigma {
-        let s = f64::from(s);
+        negative += usize::from(s < 0.0);
+        let s = f64::from(s).abs();
         sum += s;
         min = min.min(s);
         max = max.max(s);
@@ -118,6 +122,7 @@ pub fn sigma_stats(task: usize, layer: usize, sigma: &[f32]) -> SigmaStat {
         mean: sum / sigma.len() as f64,
         min,
         max,
+        negative,
     }
 }
 
@@ -214,9 +219,13 @@ fn matrix_csv(matrix: &[Vec<f64>], done: usize) -> String {
 }
 
 fn sigma_csv(stats: &[SigmaStat]) -> String {
-    let mut out = String::from("task,layer,mean,min,max\n");
+    let mut out = String::from("task,layer,mean,min,max,negative\n");
     for s in stats {
-        let _ = writeln!(out, "{},{},{},{},{}", s.task, s.layer, s.mean, s.min, s.max);
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{}",
+            s.task, s.layer, s.mean, s.min, s.max, s.negative
+        );
     }
     out
 }
