@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
 use crate::gpu::{ProfileRow, profile_csv};
 use crate::metrics::{OodAuroc, StreamMetrics};
-use crate::model::{Architecture, Engine, EngineConfig, EngineError, EvalResult, Score};
+use crate::model::{Architecture, EngineConfig, EngineError, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
 use crate::report::{self, ReportError, RunRecord, SigmaStat, sigma_stats};
 
@@ -86,7 +87,7 @@ pub struct GroupOutcome {
 /// Train the stream on `data` for every run of `runs` at once, writing each
 /// run's results folder after every task.
 pub fn run_group(
-    engine_ctx: crate::gpu::GpuContext,
+    device: &Device,
     data: &Dataset,
     cfg: &StreamConfig,
     runs: &[StreamRun],
@@ -102,7 +103,7 @@ pub fn run_group(
             hyper: run.hyper.clone(),
         })
         .collect();
-    let mut engine = Engine::new(engine_ctx, cfg.arch.clone(), specs, cfg.engine.clone())?;
+    let mut engine = device.backend(cfg.arch.clone(), specs, &cfg.engine)?;
     let profile_method = cfg.profile.then(|| engine.enable_profiling());
     engine.set_train_data(&data.train)?;
     let test = engine.add_eval_set(&data.test)?;
@@ -151,7 +152,15 @@ pub fn run_group(
                 let losses = match engine.train_steps(batch, n) {
                     Ok(losses) => losses,
                     Err(EngineError::Diverged { .. }) => {
-                        stop_diverged(&engine, runs, &matrices, &sigma, &ood, i, &mut diverged)?;
+                        stop_diverged(
+                            engine.as_ref(),
+                            runs,
+                            &matrices,
+                            &sigma,
+                            &ood,
+                            i,
+                            &mut diverged,
+                        )?;
                         if diverged.iter().all(Option::is_some) {
                             return Ok(outcome(matrices, sigma, ood, diverged, &summary, None));
                         }
@@ -288,7 +297,7 @@ fn outcome(
 /// each one's folder incomplete, with the reason in diverged.txt, so a
 /// rerun redoes it.
 fn stop_diverged(
-    engine: &Engine,
+    engine: &dyn Backend,
     runs: &[StreamRun],
     matrices: &[Vec<Vec<f64>>],
     sigma: &[Vec<SigmaStat>],

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mesu::backend::Device;
 use mesu::data::Dataset;
-use mesu::gpu::{AdapterChoice, GpuContext, GpuError};
+use mesu::gpu::{AdapterChoice, GpuError};
 use mesu::model::EngineError;
 use mesu::stream::{StreamError, run_group};
 use mesu::sweep::{Group, RunSettings, Shared, collect, is_complete, stream_run, write_summary};
@@ -22,7 +23,7 @@ pub struct Sweeper<'a> {
     shared: &'a Shared,
     out: &'a Path,
     data: Dataset,
-    ctx: GpuContext,
+    device: Device,
     adapter: String,
     terminal: bool,
     multi: MultiProgress,
@@ -40,8 +41,8 @@ impl<'a> Sweeper<'a> {
         choice: AdapterChoice,
     ) -> Result<Self, String> {
         let data = load_data(shared)?;
-        let ctx = GpuContext::new(&choice).map_err(|e| e.to_string())?;
-        let adapter = ctx.describe();
+        let device = Device::gpu(&choice).map_err(|e| e.to_string())?;
+        let adapter = device.describe();
         println!("adapter: {adapter}");
         let terminal = std::io::stdout().is_terminal();
         let multi = MultiProgress::with_draw_target(if terminal {
@@ -60,7 +61,7 @@ impl<'a> Sweeper<'a> {
             shared,
             out,
             data,
-            ctx,
+            device,
             adapter,
             terminal,
             multi,
@@ -128,7 +129,7 @@ impl<'a> Sweeper<'a> {
             let clock = Instant::now();
             let mut progress =
                 StreamProgress::new(self.shared.tasks, self.terminal, Some(&self.multi));
-            let result = run_group(self.ctx.clone(), &self.data, &cfg, &members, &mut progress);
+            let result = run_group(&self.device, &self.data, &cfg, &members, &mut progress);
             progress.finish();
             match result {
                 Ok(outcome) => {

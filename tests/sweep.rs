@@ -118,6 +118,7 @@ impl Progress for Quiet {
 #[test]
 fn a_batched_group_gives_each_run_its_results_alone() {
     let Some(ctx) = common::gpu() else { return };
+    let device = mesu::backend::Device::Gpu(ctx);
     let mut data = common::mnist();
     data.train.truncate(120);
     data.test.truncate(64);
@@ -169,7 +170,7 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     };
     // The fourth run diverges; the others go on undisturbed.
     let group = run_group(
-        ctx.clone(),
+        &device,
         &data,
         &cfg,
         &members(&[0, 1, 2, 3], "group"),
@@ -184,14 +185,7 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     let metrics = std::fs::read_to_string(dir.join("group3/metrics.json")).unwrap();
     assert!(metrics.contains("\"complete\": false"), "{metrics}");
     for i in 0..3 {
-        let alone = run_group(
-            ctx.clone(),
-            &data,
-            &cfg,
-            &members(&[i], "alone"),
-            &mut Quiet,
-        )
-        .unwrap();
+        let alone = run_group(&device, &data, &cfg, &members(&[i], "alone"), &mut Quiet).unwrap();
         let (g, a) = (&group.runs[i], &alone.runs[0]);
         assert!(g.diverged.is_none() && a.diverged.is_none());
         assert_eq!(g.matrix.len(), 2);

@@ -3,9 +3,49 @@
 //! wgpu engine in `crate::model`, the native CPU backend in `cpu`).
 
 use crate::data::Split;
-use crate::gpu::ProfileRow;
-use crate::model::{Architecture, EngineError, EvalResult, EvalSet, Params};
+use crate::gpu::{AdapterChoice, GpuContext, ProfileRow};
+use crate::model::{Architecture, Engine, EngineConfig, EngineError, EvalResult, EvalSet, Params};
 use crate::optim::RunSpec;
+
+/// Where a group's numbers are computed: a wgpu adapter (clones share the
+/// device) or the native CPU backend.
+#[derive(Clone)]
+pub enum Device {
+    Gpu(GpuContext),
+}
+
+impl Device {
+    /// One line naming the device, for logs and results files.
+    pub fn describe(&self) -> String {
+        match self {
+            Device::Gpu(ctx) => ctx.describe(),
+        }
+    }
+
+    /// The backend kind, as config.json and run identities name it.
+    pub fn kind(&self) -> String {
+        match self {
+            Device::Gpu(ctx) => format!("{:?}", ctx.info.backend).to_lowercase(),
+        }
+    }
+
+    /// R runs of `arch` on this device, each initialised from its seed.
+    pub fn backend(
+        &self,
+        arch: Architecture,
+        runs: Vec<RunSpec>,
+        cfg: &EngineConfig,
+    ) -> Result<Box<dyn Backend>, EngineError> {
+        match self {
+            Device::Gpu(ctx) => Ok(Box::new(Engine::new(ctx.clone(), arch, runs, cfg.clone())?)),
+        }
+    }
+
+    /// The adapter `choice` names.
+    pub fn gpu(choice: &AdapterChoice) -> Result<Self, EngineError> {
+        Ok(Device::Gpu(GpuContext::new(choice)?))
+    }
+}
 
 /// A compute backend: R runs of one architecture, trained and evaluated as
 /// one batched execution. Same seed, same backend -> same bits.
@@ -52,7 +92,7 @@ pub trait Backend {
     fn profile(&self) -> Option<Vec<ProfileRow>>;
 }
 
-impl Backend for crate::model::Engine {
+impl Backend for Engine {
     fn describe(&self) -> String {
         self.ctx.describe()
     }
@@ -63,28 +103,28 @@ impl Backend for crate::model::Engine {
         &self.runs
     }
     fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError> {
-        crate::model::Engine::set_train_data(self, split)
+        Engine::set_train_data(self, split)
     }
     fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError> {
-        crate::model::Engine::add_eval_set(self, split)
+        Engine::add_eval_set(self, split)
     }
     fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
-        crate::model::Engine::set_task(self, perms)
+        Engine::set_task(self, perms)
     }
     fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
-        crate::model::Engine::set_order(self, orders)
+        Engine::set_order(self, orders)
     }
     fn batches_per_epoch(&self) -> Result<usize, EngineError> {
-        crate::model::Engine::batches_per_epoch(self)
+        Engine::batches_per_epoch(self)
     }
     fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
-        crate::model::Engine::train_steps(self, first_batch, count)
+        Engine::train_steps(self, first_batch, count)
     }
     fn divergences(&self) -> &[Option<(usize, u64)>] {
-        crate::model::Engine::divergences(self)
+        Engine::divergences(self)
     }
     fn steps_taken(&self) -> u64 {
-        crate::model::Engine::steps_taken(self)
+        Engine::steps_taken(self)
     }
     fn evaluate(
         &mut self,
@@ -92,19 +132,19 @@ impl Backend for crate::model::Engine {
         perms: &[Vec<u32>],
         eval_id: u32,
     ) -> Result<Vec<EvalResult>, EngineError> {
-        crate::model::Engine::evaluate(self, set, perms, eval_id)
+        Engine::evaluate(self, set, perms, eval_id)
     }
     fn params(&self) -> Result<Vec<Params>, EngineError> {
-        crate::model::Engine::params(self)
+        Engine::params(self)
     }
     fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError> {
-        crate::model::Engine::set_params(self, params);
+        Engine::set_params(self, params);
         Ok(())
     }
     fn enable_profiling(&mut self) -> &'static str {
-        crate::model::Engine::enable_profiling(self)
+        Engine::enable_profiling(self)
     }
     fn profile(&self) -> Option<Vec<ProfileRow>> {
-        crate::model::Engine::profile(self)
+        Engine::profile(self)
     }
 }
