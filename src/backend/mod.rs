@@ -5,6 +5,8 @@
 use crate::data::Split;
 use crate::gpu::ProfileRow;
 use crate::model::{Architecture, EngineError, EvalResult, EvalSet, Params};
+
+pub mod cpu;
 use crate::optim::RunSpec;
 
 /// A compute backend: R runs of one architecture, trained and evaluated as

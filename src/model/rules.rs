@@ -70,7 +70,8 @@ impl<T: Float> Rule<T> {
                 let h = half * s * g_sigma;
                 (
                     m - self.lr_mu * v * g_mu,
-                    s - self.lr_sigma * (half * v * g_sigma + s * ((T::one() + h * h).sqrt() - T::one())),
+                    s - self.lr_sigma
+                        * (half * v * g_sigma + s * ((T::one() + h * h).sqrt() - T::one())),
                 )
             }
             // Deterministic weights = mu; sigma stays 0.
