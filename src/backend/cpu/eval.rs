@@ -116,24 +116,24 @@ pub fn evaluate_run(
     eval_id: u32,
 ) -> Vec<Score> {
     let layers = arch.layers();
-    let mut w: Vec<Vec<f32>> = (0..layers)
-        .map(|l| vec![0f32; samples * arch.params(l)])
+    // w[k][l]: sample k's weights of layer l.
+    let mut w: Vec<Vec<Vec<f32>>> = (0..samples)
+        .map(|_| (0..layers).map(|l| vec![0f32; arch.params(l)]).collect())
         .collect();
-    draw_noise(arch, &mut w, run.key, eval_id, DOMAIN_EVAL);
-    for (l, wl) in w.iter_mut().enumerate() {
-        let p = arch.params(l);
-        wl.par_chunks_mut(p).for_each(|wk| {
-            let eps = wk.to_vec();
-            sample_weights(&run.mu[l], &run.sigma[l], &eps, wk);
-        });
-    }
+    w.par_iter_mut().enumerate().for_each(|(k, wk)| {
+        draw_noise(wk, k, run.key, eval_id, DOMAIN_EVAL);
+        for (l, wl) in wk.iter_mut().enumerate() {
+            let eps = wl.clone();
+            sample_weights(&run.mu[l], &run.sigma[l], &eps, wl);
+        }
+    });
     // First layer as [pixel][k * n_out + j], rows at the original pixel perm[i],
     // and the part of z that does not depend on the pixels.
     let (n_in, n0) = (arch.n_in(0), arch.n_out(0));
     let kn = samples * n0;
     let mut table = vec![0f32; n_in * kn];
     let mut offset = vec![0f32; kn];
-    for (k, wk) in w[0].chunks(arch.params(0)).enumerate() {
+    for (k, wk) in w.iter().map(|wk| &wk[0]).enumerate() {
         for j in 0..n0 {
             let row = &wk[j * n_in..(j + 1) * n_in];
             for (i, &v) in row.iter().enumerate() {
@@ -168,10 +168,10 @@ pub fn evaluate_run(
             }
             for l in 1..layers {
                 relu(&mut act);
-                let (n_in, n_out, p) = (arch.n_in(l), arch.n_out(l), arch.params(l));
+                let (n_in, n_out) = (arch.n_in(l), arch.n_out(l));
                 let mut out = vec![0f32; c.rows * samples * n_out];
                 for k in 0..samples {
-                    let wk = &w[l][k * p..(k + 1) * p];
+                    let wk = &w[k][l];
                     let beta = if arch.bias {
                         for row in out.chunks_mut(samples * n_out) {
                             row[k * n_out..(k + 1) * n_out].copy_from_slice(&wk[n_out * n_in..]);

@@ -153,8 +153,14 @@ impl CpuBackend {
             s.gather(data, perm, order, pos);
         }
         let (arch, step) = (self.arch.clone(), self.step);
-        self.phase(Phase::Noise, |s| s.noise(&arch, step));
-        self.phase(Phase::Forward, |s| s.forward(&arch));
+        // Profiling draws the noise in a phase of its own to time it; else
+        // each sample draws its noise inside the forward (same values).
+        if self.profile.is_some() {
+            self.phase(Phase::Noise, |s| s.noise(step));
+            self.phase(Phase::Forward, |s| s.forward(&arch, None));
+        } else {
+            self.phase(Phase::Forward, |s| s.forward(&arch, Some(step)));
+        }
         self.phase(Phase::Backward, |s| s.backward(&arch));
         self.phase(Phase::Update, |s| s.update(&arch, step));
         self.step += 1;

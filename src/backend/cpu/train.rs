@@ -8,7 +8,7 @@ use super::backward::{backprop_gemm, backprop_matvec, weight_grads};
 use super::forward::{gemm_forward, loss_delta, relu, sample_weights, sampled_matvec};
 use super::normals::{BLOCK, fill_normals};
 use super::update::{Grads, LayerGrads, update_span};
-use crate::model::{Architecture, Params, Rule};
+use crate::model::{Architecture, DOMAIN_TRAIN, Params, Rule};
 use crate::optim::{RunSpec, philox_key};
 
 /// Normals per noise work item (a multiple of the Philox block).
@@ -16,22 +16,13 @@ const NOISE_CHUNK: usize = 64 * BLOCK;
 /// Parameters per update work item, about.
 const UPDATE_CHUNK: usize = 2048;
 
-/// eps[l] ([K][P]) of every layer: counters (e / 4, k, step, l | domain << 16).
-pub fn draw_noise(
-    arch: &Architecture,
-    eps: &mut [Vec<f32>],
-    key: [u32; 2],
-    step: u32,
-    domain: u32,
-) {
-    eps.par_iter_mut().enumerate().for_each(|(l, buf)| {
-        let p = arch.params(l);
-        buf.par_chunks_mut(p).enumerate().for_each(|(k, row)| {
-            let rest = [k as u32, step, l as u32 | (domain << 16)];
-            row.par_chunks_mut(NOISE_CHUNK)
-                .enumerate()
-                .for_each(|(c, part)| fill_normals(part, c * NOISE_CHUNK, rest, key));
-        });
+/// eps of sample k, every layer ([P] each): counters (e / 4, k, step, l | domain << 16).
+pub fn draw_noise(eps: &mut [Vec<f32>], k: usize, key: [u32; 2], step: u32, domain: u32) {
+    eps.par_iter_mut().enumerate().for_each(|(l, row)| {
+        let rest = [k as u32, step, l as u32 | (domain << 16)];
+        row.par_chunks_mut(NOISE_CHUNK)
+            .enumerate()
+            .for_each(|(c, part)| fill_normals(part, c * NOISE_CHUNK, rest, key));
     });
 }
 
@@ -53,6 +44,8 @@ impl TrainData {
 
 /// One weight sample's intermediates of the current step.
 struct Sample {
+    /// Per layer this step's noise, [P].
+    eps: Vec<Vec<f32>>,
     /// Per layer [B][n_out]: post-ReLU, logits last.
     acts: Vec<Vec<f32>>,
     /// Per layer dL/d(pre-activation), [B][n_out].
@@ -69,8 +62,6 @@ pub struct RunState {
     pub sigma: Vec<Vec<f32>>,
     pub key: [u32; 2],
     pub rule: Rule<f32>,
-    /// Per layer [K][P].
-    eps: Vec<Vec<f32>>,
     /// The step's standardised input [B][n_in] and labels.
     x: Vec<f32>,
     labels: Vec<u8>,
@@ -94,6 +85,7 @@ impl RunState {
             |n: &dyn Fn(usize) -> usize| (0..layers).map(|l| vec![0f32; n(l)]).collect();
         let samples = (0..k)
             .map(|_| Sample {
+                eps: per_layer(&|l| arch.params(l)),
                 acts: per_layer(&|l| batch * arch.n_out(l)),
                 deltas: per_layer(&|l| batch * arch.n_out(l)),
                 w: if batch > 1 {
@@ -109,7 +101,6 @@ impl RunState {
             sigma: params.sigma,
             key: philox_key(spec.seed),
             rule: Rule::new(&spec.hyper),
-            eps: per_layer(&|l| k * arch.params(l)),
             x: vec![0.0; batch * arch.n_in(0)],
             labels: vec![0; batch],
             samples,
@@ -140,32 +131,34 @@ impl RunState {
         }
     }
 
-    pub fn noise(&mut self, arch: &Architecture, step: u64) {
-        draw_noise(
-            arch,
-            &mut self.eps,
-            self.key,
-            step as u32,
-            crate::model::DOMAIN_TRAIN,
-        );
+    /// Every sample's noise of this step.
+    pub fn noise(&mut self, step: u64) {
+        let key = self.key;
+        self.samples.par_iter_mut().enumerate().for_each(|(k, s)| {
+            draw_noise(&mut s.eps, k, key, step as u32, DOMAIN_TRAIN);
+        });
     }
 
-    /// Every sample's forward pass, loss and output-layer delta.
-    pub fn forward(&mut self, arch: &Architecture) {
+    /// Every sample's forward pass, loss and output-layer delta. With
+    /// `draw` (the step), each sample first draws its own noise, so the
+    /// forward reads it from cache rather than from memory.
+    pub fn forward(&mut self, arch: &Architecture, draw: Option<u64>) {
         let RunState {
             mu,
             sigma,
-            eps,
             x,
             labels,
             samples,
+            key,
             ..
         } = self;
         let last = arch.layers() - 1;
         samples.par_iter_mut().enumerate().for_each(|(k, s)| {
+            if let Some(step) = draw {
+                draw_noise(&mut s.eps, k, *key, step as u32, DOMAIN_TRAIN);
+            }
             for l in 0..=last {
-                let p = arch.params(l);
-                let e = &eps[l][k * p..(k + 1) * p];
+                let e = &s.eps[l][..];
                 let (before, rest) = s.acts.split_at_mut(l);
                 let input = if l == 0 { &x[..] } else { &before[l - 1][..] };
                 let out = &mut rest[0];
@@ -189,18 +182,16 @@ impl RunState {
         let RunState {
             mu,
             sigma,
-            eps,
             x,
             samples,
             ..
         } = self;
         let batch_one = x.len() == arch.n_in(0);
-        samples.par_iter_mut().enumerate().for_each(|(k, s)| {
+        samples.par_iter_mut().for_each(|s| {
             for l in (1..arch.layers()).rev() {
-                let p = arch.params(l);
                 let (lower, upper) = s.deltas.split_at_mut(l);
                 if batch_one {
-                    let e = &eps[l][k * p..(k + 1) * p];
+                    let e = &s.eps[l];
                     backprop_matvec(
                         &mu[l],
                         &sigma[l],
@@ -233,7 +224,6 @@ impl RunState {
         let RunState {
             mu,
             sigma,
-            eps,
             x,
             samples,
             rule,
@@ -254,7 +244,7 @@ impl RunState {
                 Grads::Stored(samples.iter().map(|s| &s.w[l][..]).collect())
             };
             let layer = LayerGrads {
-                eps: &eps[l],
+                eps: samples.iter().map(|s| &s.eps[l][..]).collect(),
                 n_in: arch.n_in(l),
                 n_out: arch.n_out(l),
                 grads,

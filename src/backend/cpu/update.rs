@@ -22,18 +22,14 @@ pub enum Grads<'a> {
 
 /// What the update of one layer reads.
 pub struct LayerGrads<'a> {
-    /// The step's noise, [K][P].
-    pub eps: &'a [f32],
+    /// The step's noise, per sample [P].
+    pub eps: Vec<&'a [f32]>,
     pub n_in: usize,
     pub n_out: usize,
     pub grads: Grads<'a>,
 }
 
 impl LayerGrads<'_> {
-    fn params(&self) -> usize {
-        self.eps.len() / self.samples()
-    }
-
     fn samples(&self) -> usize {
         match &self.grads {
             Grads::Outer { deltas, .. } => deltas.len(),
@@ -66,11 +62,11 @@ fn lanes(
     mu: &mut [f32],
     sigma: &mut [f32],
 ) -> bool {
-    let (p, samples) = (layer.params(), layer.samples());
+    let samples = layer.samples();
     let mut g_mu = [0f32; LANES];
     let mut g_sigma = [0f32; LANES];
     for k in 0..samples {
-        let eps = &layer.eps[k * p + e..k * p + e + w];
+        let eps = &layer.eps[k][e..e + w];
         let (scale, row) = layer.grad_row(k, e, w);
         for l in 0..w {
             let g = scale * row[l];
