@@ -5,6 +5,8 @@
 use crate::data::Split;
 use crate::gpu::{AdapterChoice, GpuContext, ProfileRow};
 use crate::model::{Architecture, Engine, EngineConfig, EngineError, EvalResult, EvalSet, Params};
+
+pub mod cpu;
 use crate::optim::RunSpec;
 
 /// Where a group's numbers are computed: a wgpu adapter (clones share the

@@ -1,0 +1,362 @@
+//! The native CPU backend: the wgpu Engine's step and evaluation on the
+//! host, SIMD kernels picked at run time (multiversion), threads from a
+//! rayon pool of its own, GEMMs through matrixmultiply. Noise is the same
+//! Philox u32 stream as the WGSL; same seed -> same bits at any thread count.
+//! Figures and design decisions: docs/cpu-backend.md.
+
+mod backward;
+mod eval;
+mod forward;
+mod normals;
+mod philox;
+mod profile;
+mod simd;
+mod train;
+mod update;
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::Backend;
+use crate::data::Split;
+use crate::gpu::ProfileRow;
+use crate::model::{Architecture, EngineConfig, EngineError, EvalResult, EvalSet, Params};
+use crate::optim::RunSpec;
+use eval::EvalData;
+use profile::{Phase, PhaseTimes};
+use train::{RunState, TrainData};
+
+pub use normals::fill_normals;
+pub use philox::{LANES, philox_block};
+pub use simd::level as simd_level;
+
+/// R runs of one architecture on the CPU.
+pub struct CpuBackend {
+    arch: Architecture,
+    runs: Vec<RunSpec>,
+    batch: usize,
+    test_samples: usize,
+    pool: rayon::ThreadPool,
+    states: Vec<RunState>,
+    train: Option<TrainData>,
+    perms: Option<Vec<Vec<u32>>>,
+    orders: Option<Vec<Vec<u32>>>,
+    evals: Vec<EvalData>,
+    step: u64,
+    diverged: Vec<Option<(usize, u64)>>,
+    profile: Option<PhaseTimes>,
+}
+
+impl CpuBackend {
+    /// Allocate R runs of `arch`, each initialised from its seed as the
+    /// Engine does; `threads` caps the pool (default: every core).
+    pub fn new(
+        arch: Architecture,
+        runs: Vec<RunSpec>,
+        cfg: &EngineConfig,
+        threads: Option<usize>,
+    ) -> Result<Self, EngineError> {
+        if runs.is_empty() {
+            return Err(EngineError::Config("no runs to execute".into()));
+        }
+        for (what, v) in [
+            ("batch size", cfg.batch),
+            ("train samples", cfg.train_samples),
+            ("test samples", cfg.test_samples),
+            ("threads", threads.unwrap_or(1)),
+        ] {
+            if v == 0 {
+                return Err(EngineError::Config(format!("{what} must be at least 1")));
+            }
+        }
+        let threads =
+            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| EngineError::Config(format!("cannot start {threads} threads: {e}")))?;
+        let states = runs
+            .iter()
+            .map(|s| {
+                let init = Params::init(&arch, s.seed, s.hyper.optimizer.is_bayesian());
+                RunState::new(&arch, s, init, cfg.batch, cfg.train_samples)
+            })
+            .collect();
+        Ok(CpuBackend {
+            diverged: vec![None; runs.len()],
+            arch,
+            runs,
+            batch: cfg.batch,
+            test_samples: cfg.test_samples,
+            pool,
+            states,
+            train: None,
+            perms: None,
+            orders: None,
+            evals: Vec::new(),
+            step: 0,
+            profile: None,
+        })
+    }
+
+    /// Threads of the pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    fn train_data(&self) -> Result<&TrainData, EngineError> {
+        self.train
+            .as_ref()
+            .ok_or_else(|| EngineError::Config("no training data set".into()))
+    }
+
+    /// One entry per run, each of length `len` with values below `bound`.
+    fn check_per_run(
+        &self,
+        per_run: &[Vec<u32>],
+        len: usize,
+        bound: usize,
+        what: &str,
+    ) -> Result<(), EngineError> {
+        let ok = per_run.len() == self.runs.len()
+            && per_run
+                .iter()
+                .all(|p| p.len() == len && p.iter().all(|&v| (v as usize) < bound));
+        if ok {
+            Ok(())
+        } else {
+            Err(EngineError::Config(format!(
+                "expected one {what} of length {len} with entries below {bound} per run ({} runs)",
+                self.runs.len()
+            )))
+        }
+    }
+
+    /// Run `f` on every run in parallel, timed as `phase` when profiling.
+    fn phase(&mut self, phase: Phase, f: impl Fn(&mut RunState) + Sync + Send) {
+        let start = Instant::now();
+        let states = &mut self.states;
+        self.pool.install(|| states.par_iter_mut().for_each(f));
+        if let Some(p) = &mut self.profile {
+            p.add(phase, start);
+        }
+    }
+
+    /// One training step at batch position `pos` of the epoch order.
+    fn step_at(&mut self, pos: usize) {
+        let (Some(data), Some(perms), Some(orders)) = (&self.train, &self.perms, &self.orders)
+        else {
+            return;
+        };
+        for ((s, perm), order) in self.states.iter_mut().zip(perms).zip(orders) {
+            s.gather(data, perm, order, pos);
+        }
+        let (arch, step) = (self.arch.clone(), self.step);
+        // Profiling draws the noise in a phase of its own to time it; else
+        // each sample draws its noise inside the forward (same values).
+        if self.profile.is_some() {
+            self.phase(Phase::Noise, |s| s.noise(step));
+            self.phase(Phase::Forward, |s| s.forward(&arch, None));
+        } else {
+            self.phase(Phase::Forward, |s| s.forward(&arch, Some(step)));
+        }
+        self.phase(Phase::Backward, |s| s.backward(&arch));
+        self.phase(Phase::Update, |s| s.update(&arch, step));
+        self.step += 1;
+    }
+}
+
+impl Backend for CpuBackend {
+    fn describe(&self) -> String {
+        format!("cpu ({}, {} threads)", simd::level(), self.threads())
+    }
+
+    fn arch(&self) -> &Architecture {
+        &self.arch
+    }
+
+    fn runs(&self) -> &[RunSpec] {
+        &self.runs
+    }
+
+    fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError> {
+        let pixels = self.arch.n_in(0);
+        if split.images.len() != split.len() * pixels {
+            return Err(EngineError::Config(format!(
+                "the training split has {} bytes for {} images of {pixels} pixels",
+                split.images.len(),
+                split.len()
+            )));
+        }
+        let (mean, std) = split.pixel_mean_std();
+        self.train = Some(TrainData {
+            images: split.images.clone(),
+            labels: split.labels.clone(),
+            pixels,
+            x_scale: (1.0 / (255.0 * std)) as f32,
+            x_shift: (-mean / std) as f32,
+        });
+        self.orders = None;
+        Ok(())
+    }
+
+    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError> {
+        let pixels = self.arch.n_in(0);
+        if split.images.len() != split.len() * pixels {
+            return Err(EngineError::Config(format!(
+                "the evaluation split has {} bytes for {} images of {pixels} pixels",
+                split.images.len(),
+                split.len()
+            )));
+        }
+        self.evals.push(EvalData::new(split, pixels));
+        Ok(EvalSet(self.evals.len() - 1))
+    }
+
+    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
+        let n_in = self.arch.n_in(0);
+        self.check_per_run(perms, n_in, n_in, "permutation")?;
+        self.perms = Some(perms.to_vec());
+        Ok(())
+    }
+
+    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
+        let len = self.train_data()?.len();
+        self.check_per_run(orders, len, len, "example order")?;
+        self.orders = Some(orders.to_vec());
+        Ok(())
+    }
+
+    fn batches_per_epoch(&self) -> Result<usize, EngineError> {
+        Ok(self.train_data()?.len() / self.batch)
+    }
+
+    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
+        let per_epoch = self.batches_per_epoch()?;
+        if first_batch + count > per_epoch {
+            return Err(EngineError::Config(format!(
+                "batches {first_batch}..{} are past the epoch's {per_epoch}",
+                first_batch + count
+            )));
+        }
+        if self.perms.is_none() || self.orders.is_none() {
+            return Err(EngineError::Config(
+                "set the task's permutations and the epoch's order before training".into(),
+            ));
+        }
+        for s in 0..count {
+            self.step_at((first_batch + s) * self.batch);
+        }
+        // Runs newly gone bad, each at its earliest (step, layer).
+        let fresh: Vec<(usize, usize, u64)> = self
+            .states
+            .iter()
+            .enumerate()
+            .filter(|(run, _)| self.diverged[*run].is_none())
+            .filter_map(|(run, s)| {
+                let (layer, step) = s
+                    .first_bad
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(l, b)| b.map(|step| (l, step)))
+                    .min_by_key(|&(_, step)| step)?;
+                Some((run, layer, step))
+            })
+            .collect();
+        for &(run, layer, step) in &fresh {
+            self.diverged[run] = Some((layer, step));
+        }
+        let kb = (self.states[0].samples_per_step() * self.batch * count.max(1)) as f64;
+        let losses = self.states.iter_mut().map(|s| s.take_loss() / kb).collect();
+        if let Some(&(run, layer, step)) = fresh.iter().min_by_key(|f| f.2) {
+            return Err(EngineError::Diverged { run, layer, step });
+        }
+        Ok(losses)
+    }
+
+    fn divergences(&self) -> &[Option<(usize, u64)>] {
+        &self.diverged
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    fn evaluate(
+        &mut self,
+        set: EvalSet,
+        perms: &[Vec<u32>],
+        eval_id: u32,
+    ) -> Result<Vec<EvalResult>, EngineError> {
+        let n_in = self.arch.n_in(0);
+        self.check_per_run(perms, n_in, n_in, "permutation")?;
+        let data = self
+            .evals
+            .get(set.0)
+            .ok_or_else(|| EngineError::Config(format!("no evaluation set {}", set.0)))?;
+        let start = Instant::now();
+        let (arch, k) = (&self.arch, self.test_samples);
+        let states = &self.states;
+        let scores: Vec<_> = self.pool.install(|| {
+            states
+                .par_iter()
+                .zip(perms)
+                .map(|(s, perm)| eval::evaluate_run(arch, s, data, perm, k, eval_id))
+                .collect()
+        });
+        if let Some(p) = &mut self.profile {
+            p.add(Phase::Evaluation, start);
+        }
+        Ok(scores
+            .into_iter()
+            .map(|scores| EvalResult {
+                correct: scores.iter().map(|s| s.correct as usize).sum(),
+                total: scores.len(),
+                scores,
+            })
+            .collect())
+    }
+
+    fn params(&self) -> Result<Vec<Params>, EngineError> {
+        Ok(self
+            .states
+            .iter()
+            .map(|s| Params {
+                mu: s.mu.clone(),
+                sigma: s.sigma.clone(),
+            })
+            .collect())
+    }
+
+    fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError> {
+        let fits = |v: &[Vec<f32>]| {
+            v.len() == self.arch.layers()
+                && v.iter()
+                    .enumerate()
+                    .all(|(l, p)| p.len() == self.arch.params(l))
+        };
+        if params.len() != self.runs.len() || !params.iter().all(|p| fits(&p.mu) && fits(&p.sigma))
+        {
+            return Err(EngineError::Config(format!(
+                "expected one Params of {} per run ({} runs)",
+                self.arch.describe(),
+                self.runs.len()
+            )));
+        }
+        for (s, p) in self.states.iter_mut().zip(params) {
+            s.mu = p.mu.clone();
+            s.sigma = p.sigma.clone();
+        }
+        Ok(())
+    }
+
+    fn enable_profiling(&mut self) -> &'static str {
+        self.profile = Some(PhaseTimes::default());
+        "host time per phase"
+    }
+
+    fn profile(&self) -> Option<Vec<ProfileRow>> {
+        self.profile.as_ref().map(PhaseTimes::rows)
+    }
+}

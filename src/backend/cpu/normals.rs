@@ -1,0 +1,107 @@
+//! Standard normals as the WGSL `box_muller4` draws them, in f32 with
+//! branch-free polynomial log and sincos (Cephes coefficients) that LLVM
+//! vectorises. Max error against f64 Box-Muller on the same u32: see
+//! docs/cpu-backend.md and tests/cpu_backend.rs.
+
+use multiversion::multiversion;
+
+use super::philox::{LANES, philox_block};
+
+/// Normals per Philox block: four per counter.
+pub const BLOCK: usize = 4 * LANES;
+
+/// 2^-24: a 24-bit integer to [0, 1).
+const SCALE: f32 = 5.960_464_5e-8;
+
+/// ln(x) for x in (0, 1] (Cephes logf; no special cases needed there).
+#[inline(always)]
+fn ln(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let e = ((bits >> 23) as i32) - 126;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
+    let small = m < std::f32::consts::FRAC_1_SQRT_2;
+    let e = (e - small as i32) as f32;
+    let m = if small { m + m - 1.0 } else { m - 1.0 };
+    let z = m * m;
+    let mut y = 7.037_683_6e-2;
+    for c in [
+        -1.151_461e-1,
+        1.167_699_9e-1,
+        -1.242_014_1e-1,
+        1.424_932_3e-1,
+        -1.666_805_8e-1,
+        2.000_071_5e-1,
+        -2.499_999_4e-1,
+        3.333_333e-1,
+    ] {
+        y = y * m + c;
+    }
+    let y = m * z * y + e * -2.121_944_4e-4 - 0.5 * z;
+    (m + y) + e * 0.693_359_4
+}
+
+/// (cos, sin) of 2 pi u for u = n * 2^-24, n a 24-bit integer: the
+/// quadrant comes exactly from n, the rest is within +-pi/4.
+#[inline(always)]
+fn cos_sin_turns(n: u32) -> (f32, f32) {
+    let q = (n + (1 << 21)) >> 22;
+    let f = (n as i32 - (q << 22) as i32) as f32;
+    let x = f * (std::f32::consts::TAU * SCALE);
+    let z = x * x;
+    let s = ((-1.951_529_6e-4 * z + 8.332_161e-3) * z - 1.666_665_5e-1) * z * x + x;
+    let c = ((2.443_315_7e-5 * z - 1.388_731_6e-3) * z + 4.166_664_6e-2) * z * z - 0.5 * z + 1.0;
+    let swap = q & 1 == 1;
+    let (c, s) = if swap { (s, c) } else { (c, s) };
+    let cos = f32::from_bits(c.to_bits() ^ (((q + 1) & 2) << 30));
+    let sin = f32::from_bits(s.to_bits() ^ ((q & 2) << 30));
+    (cos, sin)
+}
+
+/// The 64 normals of counters (group0 + 0..16, rest): element 4g + j is
+/// box_muller4(philox(group0 + g, ...))[j].
+#[inline(always)]
+fn block(group0: u32, rest: [u32; 3], key: [u32; 2], out: &mut [f32; BLOCK]) {
+    let [x0, x1, x2, x3] = philox_block([group0, rest[0], rest[1], rest[2]], key);
+    let mut r = [0f32; 2 * LANES];
+    let mut c = [0f32; 2 * LANES];
+    let mut s = [0f32; 2 * LANES];
+    for i in 0..2 * LANES {
+        let (a, b) = if i < LANES {
+            (x0[i], x1[i])
+        } else {
+            (x2[i - LANES], x3[i - LANES])
+        };
+        let u1 = ((a >> 8) + 1) as i32 as f32 * SCALE;
+        r[i] = (-2.0 * ln(u1)).sqrt();
+        (c[i], s[i]) = cos_sin_turns(b >> 8);
+    }
+    for g in 0..LANES {
+        out[4 * g] = r[g] * c[g];
+        out[4 * g + 1] = r[g] * s[g];
+        out[4 * g + 2] = r[LANES + g] * c[LANES + g];
+        out[4 * g + 3] = r[LANES + g] * s[LANES + g];
+    }
+}
+
+/// Elements first.. of one noise row: out[i] = eps of element first + i
+/// under counter (e / 4, rest[0] = sample, rest[1] = step, rest[2] =
+/// layer | domain << 16). Fastest when `first` is a multiple of BLOCK.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "aarch64+neon"
+))]
+pub fn fill_normals(out: &mut [f32], first: usize, rest: [u32; 3], key: [u32; 2]) {
+    let mut buf = [0f32; BLOCK];
+    let mut e = first;
+    let mut done = 0;
+    while done < out.len() {
+        let base = e / BLOCK * BLOCK;
+        let skip = e - base;
+        let take = (BLOCK - skip).min(out.len() - done);
+        block((base / 4) as u32, rest, key, &mut buf);
+        out[done..done + take].copy_from_slice(&buf[skip..skip + take]);
+        done += take;
+        e += take;
+    }
+}

@@ -1,0 +1,40 @@
+//! Philox4x32-10 (Salmon et al., SC'11) on LANES consecutive counters at
+//! once, the generator of shaders/common.wgsl. Written lane-wise with
+//! 32x32 -> 64-bit products so that LLVM vectorises it (vpmuludq on x86,
+//! umull on aarch64) inside the multiversioned callers.
+
+/// Counters per block: one AVX-512 vector of u32.
+pub const LANES: usize = 16;
+
+const M0: u64 = 0xD251_1F53;
+const M1: u64 = 0xCD9E_8D57;
+const W0: u32 = 0x9E37_79B9;
+const W1: u32 = 0xBB67_AE85;
+
+/// The outputs of counters (c0 + lane, c1, c2, c3) for lane in 0..LANES,
+/// word-major: `out[w][lane]` is word w of that lane's result.
+#[inline(always)]
+pub fn philox_block(counter: [u32; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
+    let mut c0: [u32; LANES] = std::array::from_fn(|i| counter[0].wrapping_add(i as u32));
+    let mut c1 = [counter[1]; LANES];
+    let mut c2 = [counter[2]; LANES];
+    let mut c3 = [counter[3]; LANES];
+    let (mut k0, mut k1) = (key[0], key[1]);
+    for _ in 0..10 {
+        for i in 0..LANES {
+            let p0 = M0 * c0[i] as u64;
+            let p1 = M1 * c2[i] as u64;
+            let (n0, n2) = (
+                (p1 >> 32) as u32 ^ c1[i] ^ k0,
+                (p0 >> 32) as u32 ^ c3[i] ^ k1,
+            );
+            c0[i] = n0;
+            c1[i] = p1 as u32;
+            c2[i] = n2;
+            c3[i] = p0 as u32;
+        }
+        k0 = k0.wrapping_add(W0);
+        k1 = k1.wrapping_add(W1);
+    }
+    [c0, c1, c2, c3]
+}
