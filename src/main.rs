@@ -8,7 +8,8 @@ mod train;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use mesu::gpu::{AdapterChoice, list_adapters};
+use mesu::backend::{BackendKind, Device, DeviceChoice};
+use mesu::gpu::list_adapters;
 
 /// Bayesian continual learning with MESU on the GPU.
 ///
@@ -23,12 +24,13 @@ struct Cli {
     #[command(flatten)]
     train: train::TrainArgs,
     #[command(flatten)]
-    gpu: GpuArgs,
+    device: DeviceArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every GPU adapter with its backend, type, driver, limits and features.
+    /// List the CPU backend and every GPU adapter (backend, type, driver,
+    /// limits, features), and which one a run would use.
     Info,
     /// Run a grid of runs (widths, N, seeds, optimizers...), batching the
     /// runs that share an architecture on one GPU; resumable; summary.csv,
@@ -36,53 +38,50 @@ enum Command {
     Sweep(Box<sweep_cmd::SweepArgs>),
 }
 
-/// Which GPU to use.
+/// Which device computes: by default a hardware GPU adapter when one
+/// exists (discrete before integrated), else the native CPU backend.
 #[derive(Args, Clone, Debug)]
-pub struct GpuArgs {
-    /// Restrict to one backend: vulkan, metal, dx12 or gl.
-    #[arg(long, global = true, value_parser = parse_backend)]
-    backend: Option<wgpu::Backends>,
-    /// Use the adapter whose name contains this text (case-insensitive).
+pub struct DeviceArgs {
+    /// Force a backend: cpu, vulkan, metal, dx12 or gl.
+    #[arg(long, global = true)]
+    backend: Option<BackendKind>,
+    /// Use the GPU adapter whose name contains this text (case-insensitive).
     #[arg(long, global = true)]
     adapter: Option<String>,
-    /// Use the software (CPU) adapter, e.g. Mesa lavapipe.
+    /// Use the software GPU adapter (e.g. Mesa lavapipe), to check the WGSL
+    /// path on a machine without a GPU.
     #[arg(long, global = true)]
     fallback: bool,
+    /// Most threads of the CPU backend (default: every core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
 }
 
-impl GpuArgs {
-    fn choice(&self) -> AdapterChoice {
-        AdapterChoice {
-            backends: self.backend,
-            name: self.adapter.clone(),
+impl DeviceArgs {
+    fn choice(&self) -> DeviceChoice {
+        DeviceChoice {
+            backend: self.backend,
+            adapter: self.adapter.clone(),
             fallback: self.fallback,
+            threads: self.threads,
         }
     }
 }
 
-fn parse_backend(s: &str) -> Result<wgpu::Backends, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "vulkan" => Ok(wgpu::Backends::VULKAN),
-        "metal" => Ok(wgpu::Backends::METAL),
-        "dx12" => Ok(wgpu::Backends::DX12),
-        "gl" => Ok(wgpu::Backends::GL),
-        _ => Err(format!(
-            "unknown backend {s:?}; expected vulkan, metal, dx12 or gl"
-        )),
-    }
-}
-
-fn info(gpu: &GpuArgs) -> Result<(), String> {
-    let choice = gpu.choice();
-    let adapters = list_adapters(choice.backends.unwrap_or(wgpu::Backends::all()));
-    if adapters.is_empty() {
-        return Err(mesu::gpu::GpuError::NoAdapter(String::new()).to_string());
-    }
-    for (i, a) in adapters.iter().enumerate() {
+fn info(device: &DeviceArgs) -> Result<(), String> {
+    let cpu = Device::Cpu {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    println!("[cpu] {}", cpu.describe());
+    let backends = match device.backend {
+        Some(BackendKind::Cpu) => wgpu::Backends::empty(),
+        _ => wgpu::Backends::all(),
+    };
+    for (i, a) in list_adapters(backends).iter().enumerate() {
         println!("[{i}] {a}");
     }
-    match mesu::gpu::GpuContext::new(&choice) {
-        Ok(ctx) => println!("\nselected: {}", ctx.describe()),
+    match Device::open(&device.choice()) {
+        Ok(d) => println!("\nselected: {}", d.describe()),
         Err(e) => println!("\nnone selected: {e}"),
     }
     Ok(())
@@ -91,9 +90,9 @@ fn info(gpu: &GpuArgs) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Some(Command::Info) => info(&cli.gpu),
-        Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.gpu.choice()),
-        None => train::run(&cli.train, cli.gpu.choice()),
+        Some(Command::Info) => info(&cli.device),
+        Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.device.choice()),
+        None => train::run(&cli.train, cli.device.choice()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::Args;
-use mesu::gpu::AdapterChoice;
+use mesu::backend::DeviceChoice;
 use mesu::optim::Optimizer;
 use mesu::sweep::{
     Grid, GroupLimits, RunSettings, aggregate, collect, describe_plan, parse_hidden, plan_groups,
@@ -304,7 +304,7 @@ pub fn print_summary(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub fn run(args: &SweepArgs, choice: AdapterChoice) -> Result<(), String> {
+pub fn run(args: &SweepArgs, choice: DeviceChoice) -> Result<(), String> {
     if let Some(dir) = &args.collect {
         return print_summary(dir);
     }

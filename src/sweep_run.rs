@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mesu::backend::Device;
+use mesu::backend::{Device, DeviceChoice};
 use mesu::data::Dataset;
-use mesu::gpu::{AdapterChoice, GpuError};
+use mesu::gpu::GpuError;
 use mesu::model::EngineError;
 use mesu::stream::{StreamError, run_group};
 use mesu::sweep::{Group, RunSettings, Shared, collect, is_complete, stream_run, write_summary};
@@ -38,10 +38,10 @@ impl<'a> Sweeper<'a> {
         shared: &'a Shared,
         out: &'a Path,
         total: usize,
-        choice: AdapterChoice,
+        choice: DeviceChoice,
     ) -> Result<Self, String> {
         let data = load_data(shared)?;
-        let device = Device::gpu(&choice).map_err(|e| e.to_string())?;
+        let device = Device::open(&choice).map_err(|e| e.to_string())?;
         let adapter = device.describe();
         println!("adapter: {adapter}");
         let terminal = std::io::stdout().is_terminal();

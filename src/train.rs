@@ -4,9 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mesu::backend::Device;
+use mesu::backend::{Device, DeviceChoice};
 use mesu::data::{self, Dataset, DatasetKind};
-use mesu::gpu::AdapterChoice;
 use mesu::gpu::profile_table;
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
@@ -241,14 +240,14 @@ fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, Strin
     Ok(Some((kind, split)))
 }
 
-pub fn run(args: &TrainArgs, choice: AdapterChoice) -> Result<(), String> {
+pub fn run(args: &TrainArgs, choice: DeviceChoice) -> Result<(), String> {
     let (settings, shared) = (args.settings(), args.stream.shared());
     validate_shared(&shared)?;
     settings.validate()?;
     let shape = settings.shape();
     let cfg = shape.stream_config(&shared)?;
     let data = load_data(&shared)?;
-    let device = Device::gpu(&choice).map_err(|e| e.to_string())?;
+    let device = Device::open(&choice).map_err(|e| e.to_string())?;
     let adapter = device.describe();
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-{}", timestamp(), args.optimizer))

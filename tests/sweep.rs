@@ -118,7 +118,7 @@ impl Progress for Quiet {
 #[test]
 fn a_batched_group_gives_each_run_its_results_alone() {
     let Some(ctx) = common::gpu() else { return };
-    let device = mesu::backend::Device::Gpu(ctx);
+    let device = mesu::backend::Device::Gpu(Box::new(ctx));
     let mut data = common::mnist();
     data.train.truncate(120);
     data.test.truncate(64);

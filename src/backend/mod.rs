@@ -3,51 +3,14 @@
 //! wgpu engine in `crate::model`, the native CPU backend in `cpu`).
 
 use crate::data::Split;
-use crate::gpu::{AdapterChoice, GpuContext, ProfileRow};
-use crate::model::{Architecture, Engine, EngineConfig, EngineError, EvalResult, EvalSet, Params};
+use crate::gpu::ProfileRow;
+use crate::model::{Architecture, Engine, EngineError, EvalResult, EvalSet, Params};
 
 pub mod cpu;
+mod device;
+
 use crate::optim::RunSpec;
-
-/// Where a group's numbers are computed: a wgpu adapter (clones share the
-/// device) or the native CPU backend.
-#[derive(Clone)]
-pub enum Device {
-    Gpu(GpuContext),
-}
-
-impl Device {
-    /// One line naming the device, for logs and results files.
-    pub fn describe(&self) -> String {
-        match self {
-            Device::Gpu(ctx) => ctx.describe(),
-        }
-    }
-
-    /// The backend kind, as config.json and run identities name it.
-    pub fn kind(&self) -> String {
-        match self {
-            Device::Gpu(ctx) => format!("{:?}", ctx.info.backend).to_lowercase(),
-        }
-    }
-
-    /// R runs of `arch` on this device, each initialised from its seed.
-    pub fn backend(
-        &self,
-        arch: Architecture,
-        runs: Vec<RunSpec>,
-        cfg: &EngineConfig,
-    ) -> Result<Box<dyn Backend>, EngineError> {
-        match self {
-            Device::Gpu(ctx) => Ok(Box::new(Engine::new(ctx.clone(), arch, runs, cfg.clone())?)),
-        }
-    }
-
-    /// The adapter `choice` names.
-    pub fn gpu(choice: &AdapterChoice) -> Result<Self, EngineError> {
-        Ok(Device::Gpu(GpuContext::new(choice)?))
-    }
-}
+pub use device::{BackendKind, Device, DeviceChoice};
 
 /// A compute backend: R runs of one architecture, trained and evaluated as
 /// one batched execution. Same seed, same backend -> same bits.

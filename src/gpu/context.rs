@@ -1,13 +1,15 @@
 use std::fmt;
 
 /// How to pick the adapter: by default the best one (discrete > integrated >
-/// virtual > CPU), optionally restricted to a backend, a name, or the
-/// software fallback.
+/// virtual > CPU), optionally restricted to a backend, a name, the
+/// software fallback, or hardware adapters only.
 #[derive(Clone, Debug, Default)]
 pub struct AdapterChoice {
     pub backends: Option<wgpu::Backends>,
     pub name: Option<String>,
     pub fallback: bool,
+    /// Skip software adapters (the CPU backend is faster than they are).
+    pub hardware: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +133,9 @@ impl GpuContext {
                 .name
                 .as_ref()
                 .is_none_or(|n| info.name.to_lowercase().contains(&n.to_lowercase()));
-            let fallback_ok = !choice.fallback || info.device_type == wgpu::DeviceType::Cpu;
-            name_ok && fallback_ok
+            let software = info.device_type == wgpu::DeviceType::Cpu;
+            let fallback_ok = !choice.fallback || software;
+            name_ok && fallback_ok && !(choice.hardware && software)
         };
         let adapter = adapters
             .into_iter()
@@ -212,6 +215,9 @@ fn describe(choice: &AdapterChoice) -> String {
     }
     if choice.fallback {
         parts.push("software fallback".into());
+    }
+    if choice.hardware {
+        parts.push("hardware".into());
     }
     if parts.is_empty() {
         String::new()
