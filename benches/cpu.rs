@@ -27,7 +27,11 @@ fn split(n: usize, seed: u64) -> Split {
             .map(|i| {
                 let (r, c) = ((i % PIXELS) / 28, i % 28);
                 let centre = (4..24).contains(&r) && (6..22).contains(&c);
-                if centre && rng.random_bool(0.6) { rng.random() } else { 0 }
+                if centre && rng.random_bool(0.6) {
+                    rng.random()
+                } else {
+                    0
+                }
             })
             .collect(),
         labels: (0..n).map(|_| rng.random_range(0..10u8)).collect(),
@@ -67,7 +71,7 @@ fn steps_per_s(cpu: &mut CpuBackend, steps: usize, reps: usize) -> f64 {
         cpu.train_steps(pos, n).unwrap();
         pos += n;
     };
-    run(steps.min(50).max(1));
+    run(steps.clamp(1, 50));
     median(
         (0..reps)
             .map(|_| {
@@ -87,11 +91,17 @@ fn main() {
     for threads in [1, all] {
         let mut cpu = backend(&[50], 1, threads, &train);
         let rate = steps_per_s(&mut cpu, 2000, 7);
-        rows.push((format!("784-50-10 B=1 K=10, {}", cpu.describe()), format!("{rate:.0} steps/s ({:.0} us/step)", 1e6 / rate)));
+        rows.push((
+            format!("784-50-10 B=1 K=10, {}", cpu.describe()),
+            format!("{rate:.0} steps/s ({:.0} us/step)", 1e6 / rate),
+        ));
         cpu.enable_profiling();
         cpu.train_steps(0, 2000).unwrap();
         for r in cpu.profile().unwrap() {
-            rows.push((format!("  phase {} ({threads} thr)", r.name), format!("{:.1} us ({:.0} %)", r.mean_us, 100.0 * r.share)));
+            rows.push((
+                format!("  phase {} ({threads} thr)", r.name),
+                format!("{:.1} us ({:.0} %)", r.mean_us, 100.0 * r.share),
+            ));
         }
     }
 
@@ -109,18 +119,30 @@ fn main() {
             })
             .collect(),
     );
-    rows.push(("evaluation 10000 x 10, 784-50-10".into(), format!("{:.1} ms", secs * 1e3)));
+    rows.push((
+        "evaluation 10000 x 10, 784-50-10".into(),
+        format!("{:.1} ms", secs * 1e3),
+    ));
 
     let mut wide = backend(&[512], 1, all, &train);
     let rate = steps_per_s(&mut wide, 200, 5);
-    rows.push(("784-512-10 B=1 K=10".into(), format!("{rate:.0} steps/s ({:.2} ms/step)", 1e3 / rate)));
+    rows.push((
+        "784-512-10 B=1 K=10".into(),
+        format!("{rate:.0} steps/s ({:.2} ms/step)", 1e3 / rate),
+    ));
 
     let mut wider = backend(&[1024, 1024], 64, all, &train);
     let rate = steps_per_s(&mut wider, 3, 3);
     // Forward, backward and weight gradients: 6 FLOPs per weight, sample and example.
     let params = (784 * 1024 + 1024 * 1024 + 1024 * 10) as f64;
     let gflops = 6.0 * params * 10.0 * 64.0 * rate / 1e9;
-    rows.push(("784-1024-1024-10 B=64 K=10".into(), format!("{rate:.2} steps/s ({:.0} ms/step, {gflops:.0} GFLOP/s)", 1e3 / rate)));
+    rows.push((
+        "784-1024-1024-10 B=64 K=10".into(),
+        format!(
+            "{rate:.2} steps/s ({:.0} ms/step, {gflops:.0} GFLOP/s)",
+            1e3 / rate
+        ),
+    ));
 
     let mut out = vec![0f32; 1 << 20];
     let rate = median(
@@ -132,7 +154,10 @@ fn main() {
             })
             .collect(),
     );
-    rows.push(("normals/s, 1 thread (Philox + Box-Muller)".into(), format!("{:.0} M/s", rate / 1e6)));
+    rows.push((
+        "normals/s, 1 thread (Philox + Box-Muller)".into(),
+        format!("{:.0} M/s", rate / 1e6),
+    ));
 
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     println!("{:w$}  median", "cpu backend");
