@@ -71,7 +71,7 @@ fn steps_per_s(cpu: &mut CpuBackend, steps: usize, reps: usize) -> f64 {
         cpu.train_steps(pos, n).unwrap();
         pos += n;
     };
-    run(steps.min(50).max(1));
+    run(steps.clamp(1, 50));
     median(
         (0..reps)
             .map(|_| {

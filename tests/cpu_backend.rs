@@ -97,12 +97,7 @@ fn philox_matches_reference_and_known_answer() {
                 counter[3],
             ];
             let want = reference::philox4x32_10(c, key);
-            let got = [
-                block[0][lane],
-                block[1][lane],
-                block[2][lane],
-                block[3][lane],
-            ];
+            let got = block.map(|word| word[lane]);
             assert_eq!(got, want, "counter {c:x?} key {key:x?}");
         }
     }
@@ -341,13 +336,16 @@ fn evaluation_matches_reference_predict() {
     }
 }
 
-/// A group's state after `steps` steps: (params, losses, eval scores).
+/// Per run, each example's (pred, h_pred bits, h_alea bits).
+type ScoreBits = Vec<Vec<(u32, u32, u32)>>;
+
+/// A group's state after 5 steps: (params, losses, eval scores).
 fn trained(
     arch: &Architecture,
     runs: &[RunSpec],
     threads: usize,
     batch: usize,
-) -> (Vec<Params>, Vec<f64>, Vec<Vec<(u32, u32, u32)>>) {
+) -> (Vec<Params>, Vec<f64>, ScoreBits) {
     let split = sparse_split(40, 7);
     let mut cpu = CpuBackend::new(
         arch.clone(),

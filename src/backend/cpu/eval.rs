@@ -170,8 +170,7 @@ pub fn evaluate_run(
                 relu(&mut act);
                 let (n_in, n_out) = (arch.n_in(l), arch.n_out(l));
                 let mut out = vec![0f32; c.rows * samples * n_out];
-                for k in 0..samples {
-                    let wk = &w[k][l];
+                for (k, wk) in w.iter().map(|wk| &wk[l]).enumerate() {
                     let beta = if arch.bias {
                         for row in out.chunks_mut(samples * n_out) {
                             row[k * n_out..(k + 1) * n_out].copy_from_slice(&wk[n_out * n_in..]);

@@ -22,16 +22,16 @@ pub fn philox_block(counter: [u32; 4], key: [u32; 2]) -> [[u32; LANES]; 4] {
     let (mut k0, mut k1) = (key[0], key[1]);
     for _ in 0..10 {
         for i in 0..LANES {
-            let p0 = M0 * c0[i] as u64;
-            let p1 = M1 * c2[i] as u64;
-            let (n0, n2) = (
-                (p1 >> 32) as u32 ^ c1[i] ^ k0,
-                (p0 >> 32) as u32 ^ c3[i] ^ k1,
-            );
-            c0[i] = n0;
-            c1[i] = p1 as u32;
-            c2[i] = n2;
-            c3[i] = p0 as u32;
+            // High and low halves apart: LLVM lowers the high one as a
+            // vector mulhu (even/odd vpmuludq) and the low one as vpmulld.
+            let hi0 = ((M0 * c0[i] as u64) >> 32) as u32;
+            let hi1 = ((M1 * c2[i] as u64) >> 32) as u32;
+            let lo0 = c0[i].wrapping_mul(M0 as u32);
+            let lo1 = c2[i].wrapping_mul(M1 as u32);
+            c0[i] = hi1 ^ c1[i] ^ k0;
+            c1[i] = lo1;
+            c2[i] = hi0 ^ c3[i] ^ k1;
+            c3[i] = lo0;
         }
         k0 = k0.wrapping_add(W0);
         k1 = k1.wrapping_add(W1);
