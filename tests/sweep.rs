@@ -117,8 +117,12 @@ impl Progress for Quiet {
 
 #[test]
 fn a_batched_group_gives_each_run_its_results_alone() {
-    let Some(ctx) = common::gpu() else { return };
-    let device = mesu::backend::Device::Gpu(Box::new(ctx));
+    for device in common::devices() {
+        batched_group_gives_each_run_its_results_alone(&device);
+    }
+}
+
+fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device) {
     let mut data = common::mnist();
     data.train.truncate(120);
     data.test.truncate(64);
@@ -154,7 +158,11 @@ fn a_batched_group_gives_each_run_its_results_alone() {
         wild,
     ];
     let cfg = runs[0].shape().stream_config(&shared).unwrap();
-    let dir = std::env::temp_dir().join(format!("mesu-group-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "mesu-group-{}-{}",
+        device.kind(),
+        std::process::id()
+    ));
     let members = |idx: &[usize], tag: &str| -> Vec<_> {
         idx.iter()
             .map(|&i| {
@@ -170,7 +178,7 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     };
     // The fourth run diverges; the others go on undisturbed.
     let group = run_group(
-        &device,
+        device,
         &data,
         &cfg,
         &members(&[0, 1, 2, 3], "group"),
@@ -185,7 +193,7 @@ fn a_batched_group_gives_each_run_its_results_alone() {
     let metrics = std::fs::read_to_string(dir.join("group3/metrics.json")).unwrap();
     assert!(metrics.contains("\"complete\": false"), "{metrics}");
     for i in 0..3 {
-        let alone = run_group(&device, &data, &cfg, &members(&[i], "alone"), &mut Quiet).unwrap();
+        let alone = run_group(device, &data, &cfg, &members(&[i], "alone"), &mut Quiet).unwrap();
         let (g, a) = (&group.runs[i], &alone.runs[0]);
         assert!(g.diverged.is_none() && a.diverged.is_none());
         assert_eq!(g.matrix.len(), 2);

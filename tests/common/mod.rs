@@ -53,3 +53,11 @@ pub fn mnist() -> mesu::data::Dataset {
     mesu::data::load(mesu::data::DatasetKind::Mnist, &dir)
         .unwrap_or_else(|e| panic!("real MNIST needed for this test: {e}"))
 }
+
+/// Every backend present: the CPU one always, the wgpu one when an adapter
+/// is found (required with MESU_REQUIRE_GPU=1).
+pub fn devices() -> Vec<mesu::backend::Device> {
+    let cpu = mesu::backend::Device::Cpu { threads: 2 };
+    let gpu = gpu().map(|ctx| mesu::backend::Device::Gpu(Box::new(ctx)));
+    std::iter::once(cpu).chain(gpu).collect()
+}
