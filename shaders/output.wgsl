@@ -72,6 +72,9 @@ fn predict(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         if (mean_log > best_score) { best_score = mean_log; best = c; }
         if (mean_p > 0.0) { h_pred -= mean_p * log(mean_p) * inv_ln2; }
     }
+    // One sample: the predictive distribution is that sample's, so the
+    // epistemic part is exactly 0, not the rounding of two formulas.
+    if (st.samples == 1u) { h_pred = h_alea; }
     scores[r * st.examples + st.pos + b] =
         Score(best, select(0u, 1u, best == labels[n]), h_pred, h_alea * inv_k);
 }

@@ -88,3 +88,37 @@ fn cpu_and_wgpu_agree_on_a_seeded_stream() {
         }
     }
 }
+
+/// With one sample (SGD's evaluation) the predictive distribution is that
+/// sample's: the epistemic entropy is exactly 0 for every image, so its
+/// OOD AUROC is 0.5 and not the ranking of rounding errors.
+#[test]
+fn one_sample_has_no_epistemic_uncertainty_on_every_backend() {
+    use mesu::data::PIXELS;
+    use mesu::model::{Architecture, EngineConfig};
+    use mesu::optim::{Hyper, RunSpec};
+    for device in common::devices() {
+        let arch = Architecture::new(PIXELS, &[20], 10, false).unwrap();
+        let runs = vec![RunSpec {
+            seed: 4,
+            hyper: Hyper {
+                optimizer: Optimizer::Sgd,
+                ..Hyper::default()
+            },
+        }];
+        let cfg = EngineConfig {
+            train_samples: 1,
+            test_samples: 1,
+            ..Default::default()
+        };
+        let mut backend = device.backend(arch, runs, &cfg).unwrap();
+        let split = common::random_split(50, 9);
+        let set = backend.add_eval_set(&split).unwrap();
+        let identity = vec![(0..PIXELS as u32).collect::<Vec<_>>()];
+        let res = backend.evaluate(set, &identity, 0).unwrap();
+        for s in &res[0].scores {
+            assert!(s.h_pred > 0.0, "{}: {s:?}", device.kind());
+            assert_eq!(s.epistemic(), 0.0, "{}: {s:?}", device.kind());
+        }
+    }
+}

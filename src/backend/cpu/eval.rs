@@ -98,6 +98,11 @@ fn score(logits: &[f32], samples: usize, label: u8) -> Score {
             h_pred -= mean_p * mean_p.ln() * inv_ln2;
         }
     }
+    // One sample: the predictive distribution is that sample's, so the
+    // epistemic part is exactly 0, not the rounding of two formulas.
+    if samples == 1 {
+        h_pred = h_alea;
+    }
     Score {
         pred: best as u32,
         correct: u32::from(best == label as usize),
