@@ -16,7 +16,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// One of issue 4's wide shapes, 784-h-h-10 at batch B, K = 10, one run, with
+/// A wide shape, 784-h-h-10 at batch B, K = 10, one run, with
 /// the fast kernels (the GEMM path) and the v0 ones alternated: training
 /// steps/s and dense-equivalent GFLOP/s (forward, backward and weight
 /// gradients: 6 FLOPs per weight, sample and example) as a share of the

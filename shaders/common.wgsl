@@ -1,7 +1,8 @@
 // Shared by every kernel: parameter structs, Philox4x32-10 and Box-Muller.
 // Prepended to each kernel file by src/gpu/shader.rs.
 
-// One training step or one evaluation chunk (uniform, dynamic offset).
+// One training step or one evaluation chunk (uniform; one bind group per
+// slot of the step uniforms, see `Kernel::step_groups`).
 struct Step {
     step: u32,          // noise counter: global training step or evaluation index
     pos: u32,           // index into `order` of this batch's first example

@@ -5,6 +5,7 @@
 //! backward) -> optim (update) -> model (evaluate) -> metrics -> report.
 
 pub mod backend;
+pub mod config;
 pub mod data;
 pub mod gpu;
 pub mod metrics;

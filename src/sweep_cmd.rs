@@ -7,15 +7,13 @@ use std::str::FromStr;
 
 use clap::Args;
 use mesu::backend::DeviceChoice;
+use mesu::config::{RunSettings, parse_hidden, validate_shared};
 use mesu::optim::Optimizer;
-use mesu::sweep::{
-    Grid, GroupLimits, RunSettings, aggregate, collect, describe_plan, parse_hidden, plan_groups,
-    sweep_id, write_summary,
-};
+use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, sweep_id};
 use serde_json::{Value, json};
 
-use crate::sweep_run::Sweeper;
-use crate::train::{StreamArgs, validate_shared};
+use crate::sweep_run::{Sweeper, print_summary};
+use crate::train::StreamArgs;
 
 /// Widths of one architecture's hidden layers: "50" or "400x400".
 #[derive(Clone, Debug)]
@@ -267,43 +265,6 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// Prints the seed-averaged table of a summary.
-pub fn print_summary(dir: &Path) -> Result<(), String> {
-    let rows = collect(dir)?;
-    write_summary(dir, &rows).map_err(|e| e.to_string())?;
-    let done = rows.iter().filter(|r| r.complete).count();
-    println!(
-        "\n{done} of {} runs complete; mean ± std over seeds (%):",
-        rows.len()
-    );
-    println!(
-        "{:<60} {:>5} {:>15} {:>15} {:>15} {:>15}",
-        "settings", "seeds", "mean all", "earlier", "last 5", "newest"
-    );
-    let pm = |(m, s): (f64, f64)| {
-        if !m.is_finite() {
-            "-".to_string()
-        } else if s.is_finite() {
-            format!("{m:.2} ± {s:.2}")
-        } else {
-            format!("{m:.2}")
-        }
-    };
-    for a in aggregate(&rows) {
-        println!(
-            "{:<60} {:>5} {:>15} {:>15} {:>15} {:>15}",
-            a.settings,
-            a.seeds,
-            pm(a.mean_all),
-            pm(a.mean_earlier),
-            pm(a.mean_last5),
-            pm(a.plasticity)
-        );
-    }
-    println!("summary: {}", dir.join("summary.csv").display());
-    Ok(())
-}
-
 pub fn run(args: &SweepArgs, choice: DeviceChoice) -> Result<(), String> {
     if let Some(dir) = &args.collect {
         return print_summary(dir);
@@ -367,7 +328,7 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> Result<(), String> {
     let plan = json!({
         "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.runs.iter().map(|&i| runs[i].name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "shared": mesu::sweep::run_identity(&runs[0], &shared),
+        "shared": mesu::config::run_identity(&runs[0], &shared),
     });
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
     mesu::report::write_atomic(&out, "sweep.json", &plan_text).map_err(|e| e.to_string())?;

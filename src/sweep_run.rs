@@ -8,15 +8,14 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mesu::backend::{Device, DeviceChoice};
+use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
 use mesu::gpu::GpuError;
 use mesu::model::EngineError;
 use mesu::stream::{StreamError, run_group};
-use mesu::sweep::{Group, RunSettings, Shared, collect, is_complete, stream_run, write_summary};
+use mesu::sweep::{Group, aggregate, collect, write_summary};
 
 use crate::progress::StreamProgress;
-use crate::sweep_cmd::print_summary;
-use crate::train::load_data;
 
 pub struct Sweeper<'a> {
     runs: &'a [RunSettings],
@@ -180,4 +179,41 @@ impl<'a> Sweeper<'a> {
             self.failures.join("\n")
         ))
     }
+}
+
+/// Prints the seed-averaged table of a summary.
+pub fn print_summary(dir: &Path) -> Result<(), String> {
+    let rows = collect(dir)?;
+    write_summary(dir, &rows).map_err(|e| e.to_string())?;
+    let done = rows.iter().filter(|r| r.complete).count();
+    println!(
+        "\n{done} of {} runs complete; mean ± std over seeds (%):",
+        rows.len()
+    );
+    println!(
+        "{:<60} {:>5} {:>15} {:>15} {:>15} {:>15}",
+        "settings", "seeds", "mean all", "earlier", "last 5", "newest"
+    );
+    let pm = |(m, s): (f64, f64)| {
+        if !m.is_finite() {
+            "-".to_string()
+        } else if s.is_finite() {
+            format!("{m:.2} ± {s:.2}")
+        } else {
+            format!("{m:.2}")
+        }
+    };
+    for a in aggregate(&rows) {
+        println!(
+            "{:<60} {:>5} {:>15} {:>15} {:>15} {:>15}",
+            a.settings,
+            a.seeds,
+            pm(a.mean_all),
+            pm(a.mean_earlier),
+            pm(a.mean_last5),
+            pm(a.plasticity)
+        );
+    }
+    println!("summary: {}", dir.join("summary.csv").display());
+    Ok(())
 }

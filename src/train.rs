@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use mesu::backend::{Device, DeviceChoice};
-use mesu::data::{self, Dataset, DatasetKind};
+use mesu::config::{Ood, RunSettings, Shared, load_data, stream_run, validate_shared};
+use mesu::data::DatasetKind;
 use mesu::gpu::profile_table;
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
 use mesu::stream::run_group;
-use mesu::sweep::{Ood, RunSettings, Shared, stream_run};
 
 use crate::progress::StreamProgress;
 
@@ -184,60 +184,6 @@ impl TrainArgs {
             seed: self.seed,
         }
     }
-}
-
-/// Rejects shared settings no stream could use, naming the flag.
-pub fn validate_shared(shared: &Shared) -> Result<(), String> {
-    if shared.tasks == 0 || shared.tasks > mesu::stream::MAX_TASKS {
-        return Err(format!(
-            "--tasks must be between 1 and {}",
-            mesu::stream::MAX_TASKS
-        ));
-    }
-    if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
-        return Err("--train-limit and --test-limit must be at least 1".into());
-    }
-    Ok(())
-}
-
-/// Loads the dataset of `shared`, cut to its limits.
-pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
-    let mut data = data::load(shared.dataset, &shared.data_dir).map_err(|e| e.to_string())?;
-    if let Some(n) = shared.train_limit {
-        data.train.truncate(n);
-    }
-    if let Some(n) = shared.test_limit {
-        data.test.truncate(n);
-    }
-    data.ood = load_ood(shared)?;
-    Ok(data)
-}
-
-/// The OOD test split `shared.ood` asks for, cut to the test limit; with
-/// `Ood::Auto`, none (and a note) when the other dataset is missing.
-fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, String> {
-    let (kind, required) = match shared.ood {
-        Ood::Off => return Ok(None),
-        Ood::Auto => (shared.dataset.other(), false),
-        Ood::Dataset(kind) => (kind, true),
-    };
-    let mut split = match data::load(kind, &kind.default_dir()) {
-        Ok(d) => d.test,
-        Err(e) if required => return Err(format!("--ood: {e}")),
-        Err(_) => {
-            println!(
-                "no OOD evaluation: {} is not in {} (bash data/fetch.sh {}; --ood none hides this note)",
-                kind.name(),
-                kind.default_dir().display(),
-                kind.name()
-            );
-            return Ok(None);
-        }
-    };
-    if let Some(n) = shared.test_limit {
-        split.truncate(n);
-    }
-    Ok(Some((kind, split)))
 }
 
 pub fn run(args: &TrainArgs, choice: DeviceChoice) -> Result<(), String> {

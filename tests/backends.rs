@@ -7,10 +7,10 @@ mod common;
 use std::path::PathBuf;
 
 use mesu::backend::Device;
+use mesu::config::{Ood, RunSettings, Shared, stream_run};
 use mesu::data::DatasetKind;
 use mesu::optim::Optimizer;
 use mesu::stream::{GroupOutcome, Progress, run_group};
-use mesu::sweep::{Ood, RunSettings, Shared, stream_run};
 
 struct Quiet;
 impl Progress for Quiet {

@@ -1,5 +1,4 @@
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use mesu::metrics::{OodAuroc, StreamMetrics};
 use mesu::report::{FILES, RunRecord, SigmaStat, sigma_stats, summary_table, write_run};
@@ -196,8 +195,9 @@ fn single_task_and_empty_runs() {
     }
 }
 
+/// A 200-task record is written whole (its speed is `cargo bench --bench report`).
 #[test]
-fn long_stream_is_cheap() {
+fn long_stream_writes_every_row() {
     let tmp = TempDir::new("long");
     let t = 200;
     let matrix: Vec<Vec<f64>> = (0..t)
@@ -218,13 +218,10 @@ fn long_stream_is_cheap() {
         complete: true,
     };
     write_run(&tmp.0, &rec).unwrap();
-    let start = Instant::now();
     write_run(&tmp.0, &rec).unwrap();
-    let took = start.elapsed();
     check_files(&tmp.0);
-    // Generous bound: unoptimised test builds are several times slower.
-    assert!(took.as_millis() < 1000, "write_run took {took:?}");
     assert_eq!(csv(&tmp.0, "accuracy_matrix.csv").len(), t + 1);
+    assert_eq!(csv(&tmp.0, "sigma_stats.csv").len(), 1 + 2 * t);
 }
 
 #[test]

@@ -5,10 +5,11 @@ mod common;
 
 use std::path::PathBuf;
 
+use mesu::config::{Ood, RunSettings, Shared, stream_run};
 use mesu::data::{Dataset, DatasetKind};
 use mesu::optim::Optimizer;
 use mesu::stream::{Progress, run_group};
-use mesu::sweep::{Grid, GroupLimits, Ood, RunSettings, Shared, plan_groups, stream_run};
+use mesu::sweep::{Grid, GroupLimits, plan_groups};
 
 fn shared(tasks: usize) -> Shared {
     Shared {
@@ -215,7 +216,7 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
 /// A finished run folder with the given accuracy matrix, as a sweep writes it.
 fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &[Vec<f64>]) {
     let mut config = serde_json::json!({ "tasks": shared.tasks });
-    config["identity"] = mesu::sweep::run_identity(run, shared);
+    config["identity"] = mesu::config::run_identity(run, shared);
     let summary = serde_json::json!({ "wall_s": 10.0, "steps_per_s": 100.0, "group_runs": 2 });
     mesu::report::write_run(
         &dir.join("runs").join(run.name()),
@@ -281,4 +282,25 @@ fn summary_averages_over_seeds_from_the_folders_alone() {
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(dir.join("last5_vs_n.svg").is_file() && dir.join("throughput_vs_width.svg").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs scored with and without OOD are different runs: a resumed sweep
+/// must not take one for the other, nor put them in one folder.
+#[test]
+fn the_ood_setting_is_part_of_a_runs_identity() {
+    let run = RunSettings::paper(Optimizer::Mesu);
+    let off = shared(2);
+    let auto = Shared {
+        ood: Ood::Auto,
+        ..shared(2)
+    };
+    assert_ne!(
+        mesu::config::run_identity(&run, &off),
+        mesu::config::run_identity(&run, &auto)
+    );
+    let runs = [run];
+    assert_ne!(
+        mesu::sweep::sweep_id(&runs, &off),
+        mesu::sweep::sweep_id(&runs, &auto)
+    );
 }

@@ -2,6 +2,7 @@ use super::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader};
 
 /// The raw Philox4x32-10 output of the WGSL generator for `counters` under
 /// `key`: lets tests check the GPU stream against the Rust twin bit for bit.
+#[doc(hidden)]
 pub fn philox_on_gpu(
     ctx: &GpuContext,
     key: [u32; 2],

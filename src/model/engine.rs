@@ -59,6 +59,7 @@ pub enum EngineError {
 }
 
 /// GPU copies of every intermediate of the last training step, for tests.
+#[doc(hidden)]
 #[derive(Clone, Debug)]
 pub struct Intermediates {
     /// Per layer [R][K][P].
@@ -582,6 +583,7 @@ impl Engine {
     }
 
     /// Poison the step's intermediates (tests: an unwritten element shows as NaN).
+    #[doc(hidden)]
     pub fn poison_intermediates(&self) -> Result<(), EngineError> {
         let g = self.train_graph()?;
         for buf in self.eps.iter().chain(&g.acts).chain(&g.deltas) {
@@ -591,6 +593,7 @@ impl Engine {
     }
 
     /// Read the intermediates of the last step (tests).
+    #[doc(hidden)]
     pub fn intermediates(&self) -> Result<Intermediates, EngineError> {
         let g = self.train_graph()?;
         let k = self.cfg.train_samples;

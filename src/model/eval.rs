@@ -205,6 +205,7 @@ impl EvalGraph {
 impl Engine {
     /// Poison the outputs of evaluating `set` (tests: an unwritten element
     /// shows as NaN).
+    #[doc(hidden)]
     pub fn poison_eval(&self, set: EvalSet) {
         let g = &self.evals[set.0];
         for buf in self.eps.iter().chain(&g.acts) {

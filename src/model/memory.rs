@@ -12,8 +12,6 @@ const SCORE: u64 = 16;
 pub struct RunMemory {
     /// Every per-run buffer together.
     pub total_bytes: u64,
-    /// The biggest single per-run buffer: R times it must fit one binding.
-    pub largest_buffer_bytes: u64,
 }
 
 /// Per-run memory of training on `train_images` and evaluating `eval_sets`
@@ -65,6 +63,5 @@ pub fn run_memory(
     }
     RunMemory {
         total_bytes: buffers.iter().sum(),
-        largest_buffer_bytes: buffers.iter().copied().max().unwrap_or(0),
     }
 }

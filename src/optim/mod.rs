@@ -1,5 +1,6 @@
 //! The learning rules: MESU and the baselines that share its fused update
-//! kernel (shaders/update.wgsl), and their per-run hyperparameters.
+//! kernels (the rules themselves: `model::Rule`, shaders/rule.wgsl), and
+//! their per-run hyperparameters.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,7 +37,7 @@ impl Optimizer {
         }
     }
 
-    /// The code the kernel switches on (shaders/update.wgsl).
+    /// The code the kernels switch on (`rule` in shaders/rule.wgsl).
     fn code(self) -> u32 {
         match self {
             Optimizer::Mesu => 0,

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{RunSettings, hidden_name};
+use crate::config::{RunSettings, hidden_name};
 use crate::metrics::mean;
 use crate::optim::Hyper;
 use crate::report::plots::{XyLine, xy_chart};

@@ -1,0 +1,372 @@
+//! One run's settings: the defaults are the paper's protocol; validation,
+//! the run's identity (every setting that changes its numbers), its
+//! config.json, and the data it trains on. A sweep expands grids of these.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::data::{self, CLASSES, Dataset, DatasetKind, PIXELS, TEST_LEN, TRAIN_LEN};
+use crate::model::{Architecture, EngineConfig, RunMemory, run_memory};
+use crate::optim::{Hyper, Optimizer};
+use crate::stream::{StreamConfig, StreamRun};
+
+/// Settings of one run that may differ between runs of a sweep.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub hidden: Vec<usize>,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub train_samples: usize,
+    pub test_samples: usize,
+    pub hyper: Hyper,
+    pub seed: u64,
+}
+
+/// Settings every run of a sweep (or a single run) shares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shared {
+    pub tasks: usize,
+    pub bias: bool,
+    pub dataset: DatasetKind,
+    pub data_dir: PathBuf,
+    pub shuffle: bool,
+    /// Also evaluate tasks not trained yet.
+    pub eval_all: bool,
+    pub train_limit: Option<usize>,
+    pub test_limit: Option<usize>,
+    pub profile: bool,
+    /// Out-of-distribution set scored after each task.
+    pub ood: Ood,
+}
+
+/// Which test split serves as out-of-distribution data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ood {
+    /// No OOD evaluation.
+    Off,
+    /// The other dataset when its files are in their default folder.
+    Auto,
+    /// This dataset's test split (an error when it is missing).
+    Dataset(DatasetKind),
+}
+
+impl Ood {
+    /// As the `--ood` flag spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ood::Off => "none",
+            Ood::Auto => "auto",
+            Ood::Dataset(kind) => kind.name(),
+        }
+    }
+}
+
+/// What must be equal for runs to share one batched execution.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    pub hidden: Vec<usize>,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub train_samples: usize,
+    pub test_samples: usize,
+}
+
+/// "50" or "400x400".
+pub fn hidden_name(hidden: &[usize]) -> String {
+    let s: Vec<_> = hidden.iter().map(|h| h.to_string()).collect();
+    s.join("x")
+}
+
+/// Parses "50" or "400x400" (widths of the hidden layers).
+pub fn parse_hidden(s: &str) -> Result<Vec<usize>, String> {
+    let widths = s
+        .split('x')
+        .map(|w| w.trim().parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| format!("hidden {s:?}: expected widths like 50 or 400x400"))?;
+    if widths.contains(&0) {
+        return Err(format!("hidden {s:?}: every width must be at least 1"));
+    }
+    Ok(widths)
+}
+
+/// Shortest text that reads back as the same f64 (300000, 1e15, 0.002).
+fn short(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e7 || x.abs() < 1e-4) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+impl RunSettings {
+    /// The paper's protocol with `optimizer`'s defaults.
+    pub fn paper(optimizer: Optimizer) -> Self {
+        RunSettings {
+            hidden: vec![50],
+            batch_size: 1,
+            epochs: 1,
+            train_samples: optimizer.default_samples(),
+            test_samples: optimizer.default_samples(),
+            hyper: Hyper {
+                optimizer,
+                lr_mu: optimizer.default_lr_mu(),
+                ..Hyper::default()
+            },
+            seed: 0,
+        }
+    }
+
+    /// A folder name that spells every setting, so reruns find their folder.
+    pub fn name(&self) -> String {
+        let h = &self.hyper;
+        format!(
+            "h{}-{}-N{}-sp{}-mp{}-lr{}_{}-cg{}-B{}-E{}-K{}_{}-seed{}",
+            hidden_name(&self.hidden),
+            h.optimizer,
+            short(h.n),
+            short(h.sigma_prior),
+            short(h.mu_prior),
+            short(h.lr_mu),
+            short(h.lr_sigma),
+            short(h.clamp_grad),
+            self.batch_size,
+            self.epochs,
+            self.train_samples,
+            self.test_samples,
+            self.seed
+        )
+    }
+
+    pub fn shape(&self) -> Shape {
+        Shape {
+            hidden: self.hidden.clone(),
+            batch_size: self.batch_size,
+            epochs: self.epochs,
+            train_samples: self.train_samples,
+            test_samples: self.test_samples,
+        }
+    }
+
+    /// Rejects settings no run could use, naming the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("--batch-size", self.batch_size),
+            ("--epochs", self.epochs),
+            ("--train-samples", self.train_samples),
+            ("--test-samples", self.test_samples),
+        ];
+        if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{flag} must be at least 1"));
+        }
+        if self.hidden.contains(&0) {
+            return Err("--hidden: every width must be at least 1".into());
+        }
+        let h = &self.hyper;
+        let reals = [
+            ("--n", h.n),
+            ("--sigma-prior", h.sigma_prior),
+            ("--lr-mu", h.lr_mu),
+            ("--lr-sigma", h.lr_sigma),
+        ];
+        if let Some((flag, v)) = reals.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("{flag} must be a positive number, got {v}"));
+        }
+        if !(h.clamp_grad.is_finite() && h.clamp_grad >= 0.0) {
+            return Err("--clamp-grad must be 0 (off) or positive".into());
+        }
+        if !h.mu_prior.is_finite() {
+            return Err("--mu-prior must be finite".into());
+        }
+        Ok(())
+    }
+}
+
+impl Shape {
+    pub fn architecture(&self, bias: bool) -> Result<Architecture, String> {
+        Architecture::new(PIXELS, &self.hidden, CLASSES, bias)
+    }
+
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            batch: self.batch_size,
+            train_samples: self.train_samples,
+            test_samples: self.test_samples,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// The stream settings of a group of this shape.
+    pub fn stream_config(&self, shared: &Shared) -> Result<StreamConfig, String> {
+        Ok(StreamConfig {
+            tasks: shared.tasks,
+            arch: self.architecture(shared.bias)?,
+            engine: self.engine_config(),
+            epochs: self.epochs,
+            shuffle: shared.shuffle,
+            eval_all: shared.eval_all,
+            profile: shared.profile,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let arch = self
+            .architecture(false)
+            .map_or_else(|e| e, |a| a.describe());
+        format!(
+            "{arch}, B {}, K {}/{}, {} epoch(s)",
+            self.batch_size, self.train_samples, self.test_samples, self.epochs
+        )
+    }
+}
+
+impl Shared {
+    /// Images per task after the limits, of a split with `len` images.
+    fn limited(limit: Option<usize>, len: usize) -> usize {
+        limit.map_or(len, |l| l.min(len))
+    }
+
+    /// Device memory one run of `shape` adds (the full MNIST splits when
+    /// no limit is given).
+    pub fn run_memory(&self, shape: &Shape) -> Result<RunMemory, String> {
+        Ok(run_memory(
+            &shape.architecture(self.bias)?,
+            &shape.engine_config(),
+            Self::limited(self.train_limit, TRAIN_LEN as usize),
+            Self::limited(self.test_limit, TEST_LEN as usize),
+            // Planned from the settings alone: an OOD set that may turn out
+            // missing (`Ood::Auto`) is counted.
+            1 + usize::from(self.ood != Ood::Off),
+        ))
+    }
+}
+
+/// What a run's config.json records, and what a rerun compares to decide
+/// whether a finished folder is this run's.
+pub fn run_identity(run: &RunSettings, shared: &Shared) -> Value {
+    json!({
+        "run": run,
+        "tasks": shared.tasks,
+        "bias": shared.bias,
+        "dataset": shared.dataset.name(),
+        "shuffle": shared.shuffle,
+        "eval_all": shared.eval_all,
+        "train_limit": shared.train_limit,
+        "test_limit": shared.test_limit,
+        "ood": shared.ood.name(),
+    })
+}
+
+/// Every setting of a run, written as its config.json.
+pub fn run_config(run: &RunSettings, shared: &Shared, adapter: &str, data: &Dataset) -> Value {
+    let arch = run.shape().architecture(shared.bias).ok();
+    json!({
+        "name": run.name(),
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "adapter": adapter,
+        "architecture": arch.as_ref().map(|a| a.describe()),
+        "sizes": arch.as_ref().map(|a| a.sizes.clone()),
+        "bias": shared.bias,
+        "tasks": shared.tasks,
+        "hyper": run.hyper,
+        "batch_size": run.batch_size,
+        "epochs": run.epochs,
+        "train_samples": run.train_samples,
+        "test_samples": run.test_samples,
+        "seed": run.seed,
+        "dataset": shared.dataset.name(),
+        "data_dir": shared.data_dir,
+        "shuffle": shared.shuffle,
+        "eval": if shared.eval_all { "all" } else { "seen" },
+        "ood": data.ood.as_ref().map(|(kind, split)| json!({
+            "dataset": kind.name(),
+            "images": split.len(),
+        })),
+        "train_images_per_task": data.train.len(),
+        "test_images_per_task": data.test.len(),
+        "identity": run_identity(run, shared),
+    })
+}
+
+/// A run ready for `run_group`.
+pub fn stream_run(
+    run: &RunSettings,
+    shared: &Shared,
+    adapter: &str,
+    data: &Dataset,
+    out: PathBuf,
+) -> StreamRun {
+    StreamRun {
+        seed: run.seed,
+        hyper: run.hyper.clone(),
+        config: run_config(run, shared, adapter, data),
+        out,
+    }
+}
+
+/// Whether `dir` holds the finished results of exactly this run.
+pub fn is_complete(dir: &Path, run: &RunSettings, shared: &Shared) -> bool {
+    let read = |f: &str| -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(f)).ok()?).ok()
+    };
+    let (Some(config), Some(metrics)) = (read("config.json"), read("metrics.json")) else {
+        return false;
+    };
+    metrics["complete"] == true && config["identity"] == run_identity(run, shared)
+}
+
+/// Rejects shared settings no stream could use, naming the flag.
+pub fn validate_shared(shared: &Shared) -> Result<(), String> {
+    if shared.tasks == 0 || shared.tasks > crate::stream::MAX_TASKS {
+        return Err(format!(
+            "--tasks must be between 1 and {}",
+            crate::stream::MAX_TASKS
+        ));
+    }
+    if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
+        return Err("--train-limit and --test-limit must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// Loads the dataset of `shared`, cut to its limits.
+pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
+    let mut data = data::load(shared.dataset, &shared.data_dir).map_err(|e| e.to_string())?;
+    if let Some(n) = shared.train_limit {
+        data.train.truncate(n);
+    }
+    if let Some(n) = shared.test_limit {
+        data.test.truncate(n);
+    }
+    data.ood = load_ood(shared)?;
+    Ok(data)
+}
+
+/// The OOD test split `shared.ood` asks for, cut to the test limit; with
+/// `Ood::Auto`, none (and a note) when the other dataset is missing.
+fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, String> {
+    let (kind, required) = match shared.ood {
+        Ood::Off => return Ok(None),
+        Ood::Auto => (shared.dataset.other(), false),
+        Ood::Dataset(kind) => (kind, true),
+    };
+    let mut split = match data::load(kind, &kind.default_dir()) {
+        Ok(d) => d.test,
+        Err(e) if required => return Err(format!("--ood: {e}")),
+        Err(_) => {
+            println!(
+                "no OOD evaluation: {} is not in {} (bash data/fetch.sh {}; --ood none hides this note)",
+                kind.name(),
+                kind.default_dir().display(),
+                kind.name()
+            );
+            return Ok(None);
+        }
+    };
+    if let Some(n) = shared.test_limit {
+        split.truncate(n);
+    }
+    Ok(Some((kind, split)))
+}
