@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mesu::stream::Progress;
+use mesu::metrics::{StreamMetrics, mean};
+use mesu::stream::{GroupState, Observer, StreamError};
 
 pub struct StreamProgress {
     tasks: usize,
@@ -54,7 +55,7 @@ impl StreamProgress {
     }
 }
 
-impl Progress for StreamProgress {
+impl Observer for StreamProgress {
     fn task_started(&mut self, task: usize, steps: u64) {
         self.task = task;
         self.started = Instant::now();
@@ -90,7 +91,15 @@ impl Progress for StreamProgress {
         }
     }
 
-    fn task_finished(&mut self, task: usize, newest: f64, mean_all: f64) {
+    fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), StreamError> {
+        // Means over the group's runs.
+        let newest = mean(state.matrices.iter().map(|m| m[task][task]));
+        let mean_all = mean(
+            state
+                .matrices
+                .iter()
+                .map(|m| StreamMetrics::from_matrix(&m[..=task]).mean_all[task]),
+        );
         let secs = self.started.elapsed().as_secs_f64();
         let line = format!(
             "task {}/{}: newest {:.2} %, mean over seen {:.2} %, loss {:.3}, {:.0} steps/s, {:.1} s with evaluation",
@@ -106,5 +115,6 @@ impl Progress for StreamProgress {
             Some(bar) => bar.println(line),
             None => println!("{line}"),
         }
+        Ok(())
     }
 }

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
-use crate::gpu::{ProfileRow, profile_csv};
+use crate::gpu::ProfileRow;
 use crate::metrics::{OodAuroc, StreamMetrics};
 use crate::model::{Architecture, EngineConfig, EngineError, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
-use crate::report::{self, ReportError, RunRecord, SigmaStat, sigma_stats};
+use crate::report::{ReportError, ResultsWriter, SigmaStat, sigma_stats};
 
 /// Steps between two progress reports (each costs one small readback).
 const REPORT_EVERY: usize = 1000;
@@ -56,11 +56,44 @@ pub enum StreamError {
     TooFewExamples(usize),
 }
 
-/// Hooks for a progress display; figures are means over the group's runs.
-pub trait Progress {
-    fn task_started(&mut self, task: usize, steps: u64);
-    fn steps_done(&mut self, steps: u64, loss: f64);
-    fn task_finished(&mut self, task: usize, newest: f64, mean_all: f64);
+/// What a group has produced so far, run by run (in the order given).
+pub struct GroupState {
+    /// Per run, T x T: row i after task i, NaN where not evaluated.
+    pub matrices: Vec<Vec<Vec<f64>>>,
+    /// Per run, sigma statistics per task and layer.
+    pub sigma: Vec<Vec<SigmaStat>>,
+    /// Per run, OOD AUROC after each task (empty without an OOD set).
+    pub ood: Vec<Vec<OodAuroc>>,
+    /// Per run, why it stopped early (a non-finite mu or sigma).
+    pub diverged: Vec<Option<String>>,
+    /// Wall and training times of the group, shared by its runs.
+    pub summary: Value,
+    /// Per-kernel or per-phase totals, when profiling.
+    pub profile: Option<Vec<ProfileRow>>,
+}
+
+/// Follows a stream as it goes: a progress display, the results folders, a
+/// sweep's bookkeeping. Every method has a do-nothing default.
+pub trait Observer {
+    /// Task `task` (0-based) starts; it takes `steps` training steps.
+    fn task_started(&mut self, _task: usize, _steps: u64) {}
+    /// `steps` of the current task are done; `loss` is the mean per example
+    /// over the runs still training.
+    fn steps_done(&mut self, _steps: u64, _loss: f64) {}
+    /// Task `task` is trained and evaluated: row `task` of every live run's
+    /// matrix is filled.
+    fn task_evaluated(&mut self, _state: &GroupState, _task: usize) -> Result<(), StreamError> {
+        Ok(())
+    }
+    /// Run `run` stopped during task `task` (its reason in `state.diverged`).
+    fn run_diverged(
+        &mut self,
+        _state: &GroupState,
+        _run: usize,
+        _task: usize,
+    ) -> Result<(), StreamError> {
+        Ok(())
+    }
 }
 
 /// What one run of a finished stream produced.
@@ -85,25 +118,39 @@ pub struct GroupOutcome {
 }
 
 /// Train the stream on `data` for every run of `runs` at once, writing each
-/// run's results folder after every task.
+/// run's results folder after every task (`report::ResultsWriter`) and
+/// telling `progress` how it goes.
 pub fn run_group(
     device: &Device,
     data: &Dataset,
     cfg: &StreamConfig,
     runs: &[StreamRun],
-    progress: &mut dyn Progress,
+    progress: &mut dyn Observer,
 ) -> Result<GroupOutcome, StreamError> {
-    let start = Instant::now();
-    let t = cfg.tasks;
-    let r = runs.len();
-    let specs = runs
+    let specs: Vec<RunSpec> = runs
         .iter()
         .map(|run| RunSpec {
             seed: run.seed,
             hyper: run.hyper.clone(),
         })
         .collect();
-    let mut engine = device.backend(cfg.arch.clone(), specs, &cfg.engine)?;
+    let mut writer = ResultsWriter::new(runs);
+    stream_group(device, data, cfg, &specs, &mut [&mut writer, progress])
+}
+
+/// The stream loop: train every task, evaluate the seen ones (and the OOD
+/// set), take sigma statistics, and tell each observer, in order.
+pub fn stream_group(
+    device: &Device,
+    data: &Dataset,
+    cfg: &StreamConfig,
+    specs: &[RunSpec],
+    observers: &mut [&mut dyn Observer],
+) -> Result<GroupOutcome, StreamError> {
+    let start = Instant::now();
+    let t = cfg.tasks;
+    let r = specs.len();
+    let mut engine = device.backend(cfg.arch.clone(), specs.to_vec(), &cfg.engine)?;
     let profile_method = cfg.profile.then(|| engine.enable_profiling());
     engine.set_train_data(&data.train)?;
     let test = engine.add_eval_set(&data.test)?;
@@ -113,13 +160,12 @@ pub fn run_group(
     };
     // The OOD images are fed unpermuted, as in the paper.
     let identity = vec![(0..PIXELS as u32).collect::<Vec<_>>(); r];
-    let mut ood: Vec<Vec<OodAuroc>> = vec![Vec::new(); r];
     let per_epoch = engine.batches_per_epoch()?;
     if per_epoch == 0 {
         return Err(StreamError::TooFewExamples(data.train.len()));
     }
     // perms[run][task]
-    let perms: Vec<Vec<Vec<u32>>> = runs
+    let perms: Vec<Vec<Vec<u32>>> = specs
         .iter()
         .map(|run| {
             (0..t)
@@ -128,20 +174,26 @@ pub fn run_group(
         })
         .collect();
     let task_perms = |i: usize| perms.iter().map(|p| p[i].clone()).collect::<Vec<_>>();
-    let mut matrices = vec![vec![vec![f64::NAN; t]; t]; r];
-    let mut sigma: Vec<Vec<SigmaStat>> = vec![Vec::new(); r];
+    let mut state = GroupState {
+        matrices: vec![vec![vec![f64::NAN; t]; t]; r],
+        sigma: vec![Vec::new(); r],
+        ood: vec![Vec::new(); r],
+        diverged: vec![None; r],
+        summary: json!({}),
+        profile: None,
+    };
     let (mut train_s, mut eval_s) = (0.0, 0.0);
     let steps_per_task = (per_epoch * cfg.epochs) as u64;
-    let mut summary = json!({});
     let mut evaluations = 0usize;
-    let mut diverged: Vec<Option<String>> = vec![None; r];
     for i in 0..t {
-        progress.task_started(i, steps_per_task);
+        for o in observers.iter_mut() {
+            o.task_started(i, steps_per_task);
+        }
         let clock = Instant::now();
         engine.set_task(&task_perms(i))?;
         let mut done = 0u64;
         for epoch in 0..cfg.epochs {
-            let orders: Vec<_> = runs
+            let orders: Vec<_> = specs
                 .iter()
                 .map(|run| epoch_order(data.train.len(), cfg.shuffle, run.seed, i, epoch))
                 .collect();
@@ -152,17 +204,9 @@ pub fn run_group(
                 let losses = match engine.train_steps(batch, n) {
                     Ok(losses) => losses,
                     Err(EngineError::Diverged { .. }) => {
-                        stop_diverged(
-                            engine.as_ref(),
-                            runs,
-                            &matrices,
-                            &sigma,
-                            &ood,
-                            i,
-                            &mut diverged,
-                        )?;
-                        if diverged.iter().all(Option::is_some) {
-                            return Ok(outcome(matrices, sigma, ood, diverged, &summary, None));
+                        stop_diverged(engine.as_ref(), &mut state, i, observers)?;
+                        if state.diverged.iter().all(Option::is_some) {
+                            return Ok(outcome(state, None));
                         }
                         vec![]
                     }
@@ -170,8 +214,14 @@ pub fn run_group(
                 };
                 batch += n;
                 done += n as u64;
-                let healthy = losses.iter().zip(&diverged).filter(|(_, d)| d.is_none());
-                progress.steps_done(done, crate::metrics::mean(healthy.map(|(l, _)| *l)));
+                let healthy = losses
+                    .iter()
+                    .zip(&state.diverged)
+                    .filter(|(_, d)| d.is_none());
+                let loss = crate::metrics::mean(healthy.map(|(l, _)| *l));
+                for o in observers.iter_mut() {
+                    o.steps_done(done, loss);
+                }
             }
         }
         train_s += clock.elapsed().as_secs_f64();
@@ -180,7 +230,7 @@ pub fn run_group(
         let mut newest = Vec::new();
         for j in 0..evaluated {
             let res = engine.evaluate(test, &task_perms(j), eval_id(i, j))?;
-            for (m, res) in matrices.iter_mut().zip(&res) {
+            for (m, res) in state.matrices.iter_mut().zip(&res) {
                 m[i][j] = res.accuracy();
             }
             evaluations += 1;
@@ -196,13 +246,13 @@ pub fn run_group(
                 let h = |x: &Score| (f64::from(x.h_pred), f64::from(x.h_alea));
                 s.scores.iter().map(h).collect()
             };
-            for ((o, id), od) in ood.iter_mut().zip(&newest).zip(&out) {
+            for ((o, id), od) in state.ood.iter_mut().zip(&newest).zip(&out) {
                 o.push(OodAuroc::new(i, &entropies(id), &entropies(od)));
             }
         }
         eval_s += clock.elapsed().as_secs_f64();
         for (run, params) in engine.params()?.iter().enumerate() {
-            sigma[run].extend(
+            state.sigma[run].extend(
                 params
                     .sigma
                     .iter()
@@ -210,17 +260,8 @@ pub fn run_group(
                     .map(|(l, s)| sigma_stats(i, l, s)),
             );
         }
-        let metrics: Vec<_> = matrices
-            .iter()
-            .map(|m| StreamMetrics::from_matrix(&m[..=i]))
-            .collect();
-        progress.task_finished(
-            i,
-            crate::metrics::mean(matrices.iter().map(|m| m[i][i])),
-            crate::metrics::mean(metrics.iter().map(|m| m.mean_all[i])),
-        );
         let steps = engine.steps_taken();
-        summary = json!({
+        state.summary = json!({
             "wall_s": start.elapsed().as_secs_f64(),
             "train_s": train_s,
             "eval_s": eval_s,
@@ -229,30 +270,12 @@ pub fn run_group(
             "eval_s_per_task_evaluation": eval_s / evaluations as f64,
             "group_runs": r,
         });
-        let profile = engine.profile().map(|rows| profile_csv(&rows));
-        for (run, spec) in runs.iter().enumerate() {
-            if diverged[run].is_some() {
-                continue;
-            }
-            report::write_run(
-                &spec.out,
-                &RunRecord {
-                    config: &spec.config,
-                    matrix: &matrices[run],
-                    tasks_done: i + 1,
-                    sigma: &sigma[run],
-                    ood: &ood[run],
-                    summary: &summary,
-                    complete: i + 1 == t,
-                },
-            )?;
-            if let Some(csv) = &profile {
-                report::write_atomic(&spec.out, "profile.csv", csv)?;
-            }
+        state.profile = engine.profile();
+        for o in observers.iter_mut() {
+            o.task_evaluated(&state, i)?;
         }
     }
-    let profile = profile_method.zip(engine.profile());
-    Ok(outcome(matrices, sigma, ood, diverged, &summary, profile))
+    Ok(outcome(state, profile_method))
 }
 
 /// Most tasks a stream may have: the evaluation ids below fit a u32.
@@ -265,19 +288,14 @@ fn eval_id(i: usize, j: usize) -> u32 {
     ((i << 16) | j) as u32
 }
 
-fn outcome(
-    matrices: Vec<Vec<Vec<f64>>>,
-    sigma: Vec<Vec<SigmaStat>>,
-    ood: Vec<Vec<OodAuroc>>,
-    diverged: Vec<Option<String>>,
-    summary: &Value,
-    profile: Option<(&'static str, Vec<ProfileRow>)>,
-) -> GroupOutcome {
-    let runs = matrices
+fn outcome(state: GroupState, method: Option<&'static str>) -> GroupOutcome {
+    let profile = method.zip(state.profile);
+    let runs = state
+        .matrices
         .into_iter()
-        .zip(sigma)
-        .zip(ood)
-        .zip(diverged)
+        .zip(state.sigma)
+        .zip(state.ood)
+        .zip(state.diverged)
         .map(|(((matrix, sigma), ood), diverged)| StreamOutcome {
             metrics: StreamMetrics::from_matrix(&matrix),
             matrix,
@@ -288,25 +306,21 @@ fn outcome(
         .collect();
     GroupOutcome {
         runs,
-        summary: summary.clone(),
+        summary: state.summary,
         profile,
     }
 }
 
-/// Marks the runs the engine found diverged during task `task` and leaves
-/// each one's folder incomplete, with the reason in diverged.txt, so a
-/// rerun redoes it.
+/// Marks the runs the engine found diverged during task `task` and tells
+/// the observers, one run at a time.
 fn stop_diverged(
     engine: &dyn Backend,
-    runs: &[StreamRun],
-    matrices: &[Vec<Vec<f64>>],
-    sigma: &[Vec<SigmaStat>],
-    ood: &[Vec<OodAuroc>],
+    state: &mut GroupState,
     task: usize,
-    diverged: &mut [Option<String>],
+    observers: &mut [&mut dyn Observer],
 ) -> Result<(), StreamError> {
     for (run, at) in engine.divergences().iter().enumerate() {
-        let (Some((layer, step)), None) = (at, &diverged[run]) else {
+        let (Some((layer, step)), None) = (at, &state.diverged[run]) else {
             continue;
         };
         let msg = EngineError::Diverged {
@@ -315,22 +329,10 @@ fn stop_diverged(
             step: *step,
         }
         .to_string();
-        let spec = &runs[run];
-        let summary = json!({ "diverged": msg, "diverged_in_task": task });
-        report::write_run(
-            &spec.out,
-            &RunRecord {
-                config: &spec.config,
-                matrix: &matrices[run],
-                tasks_done: task,
-                sigma: &sigma[run],
-                ood: &ood[run],
-                summary: &summary,
-                complete: false,
-            },
-        )?;
-        report::write_atomic(&spec.out, "diverged.txt", &format!("{msg}\n"))?;
-        diverged[run] = Some(msg);
+        state.diverged[run] = Some(msg);
+        for o in observers.iter_mut() {
+            o.run_diverged(state, run, task)?;
+        }
     }
     Ok(())
 }

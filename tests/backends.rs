@@ -10,14 +10,10 @@ use mesu::backend::Device;
 use mesu::config::{Ood, RunSettings, Shared, stream_run};
 use mesu::data::DatasetKind;
 use mesu::optim::Optimizer;
-use mesu::stream::{GroupOutcome, Progress, run_group};
+use mesu::stream::{GroupOutcome, Observer, run_group};
 
 struct Quiet;
-impl Progress for Quiet {
-    fn task_started(&mut self, _: usize, _: u64) {}
-    fn steps_done(&mut self, _: u64, _: f64) {}
-    fn task_finished(&mut self, _: usize, _: f64, _: f64) {}
-}
+impl Observer for Quiet {}
 
 fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> GroupOutcome {
     let shared = Shared {

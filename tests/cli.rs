@@ -31,6 +31,14 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The device flags of every backend present: the CPU one always, the GPU
+/// adapter `common::gpu` finds when there is one.
+fn backends() -> Vec<Vec<String>> {
+    let cpu = vec!["--backend".to_string(), "cpu".into()];
+    let gpu = common::gpu().map(|ctx| vec!["--adapter".to_string(), ctx.info.name.clone()]);
+    std::iter::once(cpu).chain(gpu).collect()
+}
+
 /// A tiny stream of `tasks` tasks into `dir`, plus `extra` flags.
 fn tiny_stream(tasks: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
     let flags = [
@@ -50,9 +58,14 @@ fn tiny_stream(tasks: &str, dir: &Path, extra: &[&str]) -> std::process::Output 
 
 #[test]
 fn tiny_stream_writes_a_complete_results_folder() {
-    let Some(_) = common::gpu() else { return };
+    let Some(ctx) = common::gpu() else { return };
+    let adapter = ["--adapter", ctx.info.name.as_str()];
     let dir = out_dir("tiny");
-    let out = tiny_stream("3", &dir, &["--profile", "--ood", "fashion"]);
+    let out = tiny_stream(
+        "3",
+        &dir,
+        &[&adapter[..], &["--profile", "--ood", "fashion"]].concat(),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -102,7 +115,7 @@ fn tiny_stream_writes_a_complete_results_folder() {
     assert_eq!(sigma.lines().count(), 1 + 3 * 2, "{sigma}");
     // A shorter stream of the same seed is the longer one's beginning.
     let short = out_dir("tiny-short");
-    assert!(tiny_stream("2", &short, &[]).status.success());
+    assert!(tiny_stream("2", &short, &adapter).status.success());
     let short_csv = std::fs::read_to_string(short.join("accuracy_matrix.csv")).unwrap();
     for (i, line) in short_csv.lines().skip(1).enumerate() {
         assert_eq!(line.split(',').collect::<Vec<_>>(), rows[i][..3], "R[{i}]");
@@ -167,10 +180,13 @@ fn tiny_stream_writes_a_complete_results_folder() {
 /// they train to the end.
 #[test]
 fn deep_nets_train_through_sigmas_crossing_zero() {
-    let Some(_) = common::gpu() else { return };
-    for hidden in ["50,50", "200,50"] {
+    for (hidden, device) in ["50,50", "200,50"]
+        .iter()
+        .flat_map(|h| backends().into_iter().map(move |d| (*h, d)))
+    {
         let dir = out_dir(&format!("deep-{hidden}"));
-        let out = tiny_stream("2", &dir, &["--hidden", hidden]);
+        let device: Vec<&str> = device.iter().map(String::as_str).collect();
+        let out = tiny_stream("2", &dir, &[&["--hidden", hidden][..], &device].concat());
         assert!(
             out.status.success(),
             "{hidden}: {}",
@@ -249,7 +265,6 @@ fn reference_divergence(net: &Net, images: usize) -> Option<(usize, u32)> {
 /// and step.
 #[test]
 fn narrow_deep_nets_diverge_deterministically_where_the_reference_does() {
-    let Some(_) = common::gpu() else { return };
     let nets = [
         Net {
             hidden: &[37, 23],
@@ -266,7 +281,10 @@ fn narrow_deep_nets_diverge_deterministically_where_the_reference_does() {
             seed: 0,
         },
     ];
-    for net in &nets {
+    for (net, device) in nets
+        .iter()
+        .flat_map(|n| backends().into_iter().map(move |d| (n, d)))
+    {
         let (layer, step) = reference_divergence(net, 200).expect("the reference diverges");
         let hidden: Vec<String> = net.hidden.iter().map(usize::to_string).collect();
         let flags = [
@@ -280,7 +298,10 @@ fn narrow_deep_nets_diverge_deterministically_where_the_reference_does() {
             net.n.to_string(),
             "--seed".into(),
             net.seed.to_string(),
-        ];
+        ]
+        .into_iter()
+        .chain(device)
+        .collect::<Vec<_>>();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let runs: Vec<(String, String)> = ["a", "b"]
             .iter()
@@ -306,20 +327,51 @@ fn narrow_deep_nets_diverge_deterministically_where_the_reference_does() {
 /// Only a non-finite mu or sigma stops a run, with run, layer and step.
 #[test]
 fn a_non_finite_sigma_stops_the_run_clearly() {
-    let Some(_) = common::gpu() else { return };
-    let dir = out_dir("diverge");
-    let out = tiny_stream("1", &dir, &["--lr-sigma", "1e30"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    for device in backends() {
+        let dir = out_dir("diverge");
+        let device: Vec<&str> = device.iter().map(String::as_str).collect();
+        let out = tiny_stream("1", &dir, &[&["--lr-sigma", "1e30"][..], &device].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("run 0 diverged")
+                && stderr.contains("layer")
+                && stderr.contains("step")
+                && stderr.contains("non-finite"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The CPU backend needs no GPU driver: it names itself in the opening and
+/// closing lines and in config.json, and `--profile` times its phases.
+#[test]
+fn the_cpu_backend_runs_names_itself_and_profiles_its_phases() {
+    let dir = out_dir("cpu");
+    let stdout = String::from_utf8_lossy(
+        &tiny_stream(
+            "2",
+            &dir,
+            &["--backend", "cpu", "--threads", "1", "--profile"],
+        )
+        .stdout,
+    )
+    .into_owned();
+    assert!(stdout.contains("cpu ("), "{stdout}");
+    assert!(stdout.contains("1 thread)"), "{stdout}");
+    let config = json(&dir.join("config.json"));
     assert!(
-        stderr.contains("run 0 diverged")
-            && stderr.contains("layer")
-            && stderr.contains("step")
-            && stderr.contains("non-finite"),
-        "{stderr}"
+        config["adapter"].as_str().unwrap().starts_with("cpu ("),
+        "{config}"
     );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(json(&dir.join("metrics.json"))["complete"], true);
+    let profile = std::fs::read_to_string(dir.join("profile.csv")).unwrap();
+    for phase in ["noise", "forward", "backward", "update", "evaluation"] {
+        assert!(profile.contains(phase), "{phase} missing:\n{profile}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -507,6 +559,8 @@ fn sweep_splits_a_group_too_big_for_the_device() {
     let dir = out_dir("sweep-split");
     let stdout = mesu_ok(&[
         "sweep",
+        "--adapter",
+        ctx.info.name.as_str(),
         "--hidden",
         "1024",
         "--seeds",

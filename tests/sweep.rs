@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use mesu::config::{Ood, RunSettings, Shared, stream_run};
 use mesu::data::{Dataset, DatasetKind};
 use mesu::optim::Optimizer;
-use mesu::stream::{Progress, run_group};
+use mesu::stream::{Observer, run_group};
 use mesu::sweep::{Grid, GroupLimits, plan_groups};
 
 fn shared(tasks: usize) -> Shared {
@@ -110,11 +110,7 @@ fn groups_share_a_shape_and_split_evenly_under_the_limits() {
 }
 
 struct Quiet;
-impl Progress for Quiet {
-    fn task_started(&mut self, _: usize, _: u64) {}
-    fn steps_done(&mut self, _: u64, _: f64) {}
-    fn task_finished(&mut self, _: usize, _: f64, _: f64) {}
-}
+impl Observer for Quiet {}
 
 #[test]
 fn a_batched_group_gives_each_run_its_results_alone() {

@@ -29,8 +29,10 @@ Shapes timed:
            benches/cpu.rs)
 
 Inputs are random standardised data of MNIST's shape (the cost of a step
-does not depend on the values); --mnist DIR uses MNIST's training images
-instead (train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]).
+does not depend on the values); --mnist DIR uses MNIST instead
+(train-/t10k-images-idx3-ubyte and -labels-idx1-ubyte, optionally .gz; pixels
+/ 255 standardised per split, file order) and then prints the test accuracy
+of the paper-shape model after its timed steps, a sanity check of the step.
 
 Compile time is measured separately (lower + compile); one warm-up call
 follows; then `--repeats` timed calls, each ended with block_until_ready;
@@ -88,6 +90,9 @@ def parse_args():
     ap.add_argument("--task", action="store_true",
                     help="also time one whole task: one scan of 60000 batch-1 steps, paper shape")
     ap.add_argument("--task-steps", type=int, default=60000)
+    ap.add_argument("--noise-only", action="store_true",
+                    help="also time, per shape, a scan that only draws the step's K normals per weight "
+                         "(summed so that XLA keeps them): the noise share of a step")
     ap.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     ap.add_argument("--eval-repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: XLA's default, all)")
@@ -190,6 +195,21 @@ def make_train(k, n, sigma_prior, lr, mu_prior=0.0):
     return jax.jit(train, donate_argnums=(0,))
 
 
+def make_noise_only(k):
+    def step(carry, _):
+        params, key, acc = carry
+        key, sub = jax.random.split(key)
+        eps = draw_eps(sub, params, k)
+        acc = acc + sum(jnp.sum(e) for e in eps)
+        return (params, key, acc), None
+
+    def noise(params, key, xs):
+        (_, _, acc), _ = jax.lax.scan(step, (params, key, jnp.float32(0)), None, length=xs.shape[0])
+        return acc
+
+    return jax.jit(noise)
+
+
 def make_eval(k):
     def evaluate(params, key, images):
         eps = draw_eps(key, params, k)
@@ -228,10 +248,16 @@ class Data:
             img = img.astype(np.float32) / 255.0
             self.x = (img - img.mean()) / img.std()
             self.y = read_idx(find(mnist_dir, "train-labels-idx1-ubyte")).astype(np.int32)
+            timg = read_idx(find(mnist_dir, "t10k-images-idx3-ubyte")).reshape(-1, 784)
+            timg = timg.astype(np.float32) / 255.0
+            self.test_x = (timg - timg.mean()) / timg.std()
+            self.test_y = read_idx(find(mnist_dir, "t10k-labels-idx1-ubyte")).astype(np.int32)
             self.source = f"MNIST from {mnist_dir}"
         else:
             self.x = rng.standard_normal((60000, 784), dtype=np.float32)
             self.y = rng.integers(0, 10, 60000, dtype=np.int32)
+            self.test_x = rng.standard_normal((10000, 784), dtype=np.float32)
+            self.test_y = None
             self.source = "random standardised data of MNIST's shape"
 
     def batches(self, steps, batch, start=0):
@@ -276,7 +302,15 @@ def bench_shape(name, steps, args, data, key):
         if not (bool(jnp.all(jnp.isfinite(mu))) and bool(jnp.all(jnp.isfinite(sigma)))):
             sys.exit(f"mesu_step_jax.py: non-finite parameters after training {name}")
     med = statistics.median(walls)
+    noise = {}
+    if args.noise_only:
+        f = make_noise_only(k).lower(params, key, xs).compile()
+        timed(lambda: f(params, key, xs))
+        nw = [timed(lambda: f(params, jax.random.fold_in(key, r), xs))[1] for r in range(args.repeats)]
+        noise = {"noise_only_us_per_step": 1e6 * statistics.median(nw) / steps,
+                 "normals_per_step": k * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))}
     return params, key, {
+        **noise,
         "shape": name,
         "label": LABELS[name],
         "sizes": sizes,
@@ -312,8 +346,8 @@ def bench_task(args, data, key):
             "cpu_s": util * wall}
 
 
-def bench_eval(params, key, args, rng):
-    images = jnp.asarray(rng.standard_normal((10000, 784), dtype=np.float32))
+def bench_eval(params, key, args, data):
+    images = jnp.asarray(data.test_x)
     evaluate = make_eval(args.samples)
     t = time.perf_counter()
     compiled = evaluate.lower(params, key, images).compile()
@@ -321,10 +355,13 @@ def bench_eval(params, key, args, rng):
     timed(lambda: compiled(params, key, images))
     walls = []
     for i in range(args.eval_repeats):
-        _, wall, _ = timed(lambda: compiled(params, jax.random.fold_in(key, i), images))
+        pred, wall, _ = timed(lambda: compiled(params, jax.random.fold_in(key, i), images))
         walls.append(wall)
-    return {"images": 10000, "samples": args.samples, "compile_s": compile_s,
-            "eval_s": statistics.median(walls), "eval_all_s": walls}
+    out = {"images": 10000, "samples": args.samples, "compile_s": compile_s,
+           "eval_s": statistics.median(walls), "eval_all_s": walls}
+    if data.test_y is not None:  # a sanity check of the step: MNIST test accuracy
+        out["test_accuracy"] = float(np.mean(np.asarray(pred) == data.test_y))
+    return out
 
 
 def main():
@@ -359,6 +396,10 @@ def main():
             f"scan of {r['steps_per_scan']} steps, median of {r['repeats']}: "
             f"{', '.join(f'{w:.3f}' for w in r['scan_s'])} s; compile {r['compile_s']:.2f} s; "
             f"cpu/wall {r['cpu_per_wall']:.2f}, {r['cpu_us_per_step']:.1f} cpu-us/step)")
+        if "noise_only_us_per_step" in r:
+            nu = r["noise_only_us_per_step"]
+            log(f"{'  noise only (same scan)':<28} {nu:>10.1f} us/step ({r['normals_per_step']} normals, "
+                f"{r['normals_per_step'] / nu:.1f} M normals/s; {100 * nu / r['us_per_step']:.0f} % of the step)")
     if args.task:
         key, sub = jax.random.split(key)
         r = bench_task(args, data, sub)
@@ -371,10 +412,14 @@ def main():
             key, sub = jax.random.split(key)
             paper_params = init(SHAPES["paper"][0], sub)
         key, sub = jax.random.split(key)
-        r = bench_eval(paper_params, sub, args, rng)
+        r = bench_eval(paper_params, sub, args, data)
         result["eval"] = r
         log(f"evaluation 10000 x {r['samples']}, 784-50-10: {1e3 * r['eval_s']:.1f} ms "
             f"(median of {len(r['eval_all_s'])}; compile {r['compile_s']:.2f} s)")
+        if "test_accuracy" in r:
+            trained = (1 + args.repeats) * args.steps if "paper" in result["shapes"] else 0
+            log(f"MNIST test accuracy of the paper-shape model after {trained} training steps: "
+                f"{100 * r['test_accuracy']:.2f} %")
     if args.json:
         print(json.dumps(result))
 

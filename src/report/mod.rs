@@ -2,6 +2,9 @@
 //! statistics and SVG plots, rewritten after every task.
 
 pub(crate) mod plots;
+mod writer;
+
+pub use writer::ResultsWriter;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
