@@ -39,6 +39,8 @@ pub struct Shared {
     pub profile: bool,
     /// Out-of-distribution set scored after each task.
     pub ood: Ood,
+    /// Get a missing dataset into its default folder (data/fetch.sh).
+    pub fetch: bool,
 }
 
 /// Which test split serves as out-of-distribution data.
@@ -331,8 +333,26 @@ pub fn validate_shared(shared: &Shared) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the dataset of `shared`, cut to its limits.
+/// Fetches `kind` when `shared` allows it, `dir` is its default folder
+/// (a folder named by --data-dir is never written) and files are missing.
+fn fetch_if_missing(shared: &Shared, kind: DatasetKind, dir: &Path) -> Result<(), String> {
+    if !shared.fetch || dir != kind.default_dir() || data::present(dir) {
+        return Ok(());
+    }
+    println!(
+        "{} is not in {}: fetching it with `bash {} {}` (checksums checked; --no-fetch turns this off)",
+        kind.name(),
+        dir.display(),
+        data::FETCH_SCRIPT,
+        kind.name()
+    );
+    data::fetch(kind, Path::new(".")).map_err(|e| e.to_string())
+}
+
+/// Loads the dataset of `shared`, cut to its limits, fetching it first
+/// into its default folder when it is missing there.
 pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
+    fetch_if_missing(shared, shared.dataset, &shared.data_dir)?;
     let mut data = data::load(shared.dataset, &shared.data_dir).map_err(|e| e.to_string())?;
     if let Some(n) = shared.train_limit {
         data.train.truncate(n);
@@ -352,6 +372,9 @@ fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, Strin
         Ood::Auto => (shared.dataset.other(), false),
         Ood::Dataset(kind) => (kind, true),
     };
+    if required {
+        fetch_if_missing(shared, kind, &kind.default_dir())?;
+    }
     let mut split = match data::load(kind, &kind.default_dir()) {
         Ok(d) => d.test,
         Err(e) if required => return Err(format!("--ood: {e}")),

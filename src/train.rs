@@ -75,6 +75,10 @@ pub struct StreamArgs {
     /// at the end and profile.csv in the results folder.
     #[arg(long)]
     profile: bool,
+    /// Never download: a dataset missing from its default folder is an
+    /// error (by default it is fetched with data/fetch.sh).
+    #[arg(long)]
+    no_fetch: bool,
 }
 
 impl StreamArgs {
@@ -96,6 +100,7 @@ impl StreamArgs {
             train_limit: self.train_limit,
             test_limit: self.test_limit,
             profile: self.profile,
+            fetch: !self.no_fetch,
             ood: match self.ood {
                 OodArg::Auto => Ood::Auto,
                 OodArg::None => Ood::Off,

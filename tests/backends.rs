@@ -27,6 +27,7 @@ fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> 
         test_limit: Some(data.test.len()),
         profile: false,
         ood: Ood::Off,
+        fetch: false,
     };
     let cfg = runs[0].shape().stream_config(&shared).unwrap();
     let dir = std::env::temp_dir().join(format!(

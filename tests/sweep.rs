@@ -23,6 +23,7 @@ fn shared(tasks: usize) -> Shared {
         test_limit: None,
         profile: false,
         ood: Ood::Off,
+        fetch: false,
     }
 }
 

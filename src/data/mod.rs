@@ -1,9 +1,11 @@
 //! MNIST / Fashion-MNIST loading: raw IDX files from `data/<dataset>/` (see `data/fetch.sh`),
 //! validated up front so that bad files give an error naming the file and the fix, not a panic.
 
+mod fetch;
 mod idx;
 mod tasks;
 
+pub use fetch::{SCRIPT as FETCH_SCRIPT, fetch, present};
 pub use tasks::{epoch_order, task_permutation};
 
 use std::panic::{self, AssertUnwindSafe};
@@ -22,6 +24,8 @@ const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
 const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
 const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+/// The four raw IDX files of a dataset's folder.
+const FILES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DatasetKind {
@@ -141,6 +145,14 @@ pub enum DataError {
         path: PathBuf,
         dir_missing: bool,
         fix: &'static str,
+    },
+    #[error(
+        "could not fetch {dataset}: {why}. Fetch it by hand with `{manual}` (MESU_DATA_SOURCE=DIR takes a local copy), or pass --data-dir DIR naming a folder with the four raw IDX files"
+    )]
+    Fetch {
+        dataset: &'static str,
+        why: String,
+        manual: String,
     },
     #[error("{path}: cannot read: {source}; {fix}")]
     Io {

@@ -47,10 +47,22 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
-/// The real MNIST files (data/fetch.sh puts them there; CI runs it first).
+/// The real MNIST files, fetched once (data/fetch.sh, as a run does) when
+/// the checkout has none; CI points MESU_DATA_SOURCE at a local copy.
 pub fn mnist() -> mesu::data::Dataset {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
-    mesu::data::load(mesu::data::DatasetKind::Mnist, &dir)
+    use mesu::data::DatasetKind;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("data/mnist");
+    if !mesu::data::present(&dir) {
+        // One fetch for all the test binaries that start together.
+        let lock = std::fs::File::create(root.join("data/.fetch.lock")).expect("lock file");
+        lock.lock().expect("lock");
+        if !mesu::data::present(&dir) {
+            mesu::data::fetch(DatasetKind::Mnist, root)
+                .unwrap_or_else(|e| panic!("real MNIST needed for this test: {e}"));
+        }
+    }
+    mesu::data::load(DatasetKind::Mnist, &dir)
         .unwrap_or_else(|e| panic!("real MNIST needed for this test: {e}"))
 }
 
