@@ -31,6 +31,38 @@ struct Line {
     points: Vec<(u32, f64)>,
 }
 
+/// Draws each of `lines` (with `name` and `points`) in the palette with
+/// markers of `marker` pixels, and a legend at `legend` when given: the
+/// series part of every line plot (a macro: the charts' coordinate types
+/// differ, and plotters' bounds for them do not fit one signature).
+macro_rules! draw_lines {
+    ($chart:expr, $lines:expr, $marker:expr, $legend:expr) => {{
+        for (k, line) in $lines.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            $chart
+                .draw_series(
+                    LineSeries::new(line.points.iter().copied(), color.stroke_width(2))
+                        .point_size($marker),
+                )
+                .map_err(err)?
+                .label(line.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        if let Some(position) = $legend {
+            $chart
+                .configure_series_labels()
+                .position(position)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font((FONT, 14))
+                .draw()
+                .map_err(err)?;
+        }
+    }};
+}
+
 /// Line chart against "tasks learned" on 0..=t, shared by every line plot.
 fn line_chart<Y>(
     title: &str,
@@ -65,29 +97,7 @@ where
             .map_err(err)?;
         // Markers keep a one-point series visible; skip them when crowded.
         let marker = if t <= 50 { 3 } else { 0 };
-        for (k, line) in lines.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
-            chart
-                .draw_series(
-                    LineSeries::new(line.points.iter().copied(), color.stroke_width(2))
-                        .point_size(marker),
-                )
-                .map_err(err)?
-                .label(line.name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-        }
-        if lines.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(legend)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font((FONT, 14))
-                .draw()
-                .map_err(err)?;
-        }
+        draw_lines!(chart, lines, marker, (lines.len() > 1).then_some(legend));
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -381,27 +391,7 @@ pub fn xy_chart(title: &str, x_desc: &str, y_desc: &str, lines: &[XyLine], log_x
                     .label_style((FONT, 13))
                     .draw()
                     .map_err(err)?;
-                for (k, line) in lines.iter().enumerate() {
-                    let color = PALETTE[k % PALETTE.len()];
-                    chart
-                        .draw_series(
-                            LineSeries::new(line.points.iter().copied(), color.stroke_width(2))
-                                .point_size(4),
-                        )
-                        .map_err(err)?
-                        .label(line.name.as_str())
-                        .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                        });
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::LowerRight)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font((FONT, 14))
-                    .draw()
-                    .map_err(err)?;
+                draw_lines!(chart, lines, 4, Some(SeriesLabelPosition::LowerRight));
             }};
         }
         if log_x {
