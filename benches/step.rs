@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
 use mesu::gpu::{AdapterChoice, GpuContext, dispatch_overhead_us, peak_gflops};
-use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels, TrainKernels};
+use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels, Kernels, TrainKernels};
 use mesu::optim::{Hyper, RunSpec};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -36,11 +36,14 @@ fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) 
     let engine = |kernels| {
         let cfg = EngineConfig {
             batch,
-            train_kernels: kernels,
             ..Default::default()
         };
         let ctx = GpuContext::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"));
-        let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+        let train = Kernels {
+            train: kernels,
+            ..Default::default()
+        };
+        let mut e = Engine::with_kernels(ctx, arch.clone(), runs.clone(), cfg, train).unwrap();
         e.set_train_data(&data.train).unwrap();
         e.set_task(&[(0..PIXELS as u32).collect()]).unwrap();
         e.train_steps(0, 1).unwrap(); // warm-up: pipelines, caches
@@ -138,11 +141,13 @@ fn main() {
         .into_iter()
         .map(|(name, kernels)| {
             let ctx = GpuContext::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"));
-            let cfg = EngineConfig {
-                train_kernels: kernels,
+            let train = Kernels {
+                train: kernels,
                 ..Default::default()
             };
-            let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+            let mut e =
+                Engine::with_kernels(ctx, arch.clone(), runs.clone(), Default::default(), train)
+                    .unwrap();
             e.set_train_data(&data.train).unwrap();
             e.set_task(&perm).unwrap();
             e.train_steps(0, 20).unwrap(); // warm-up: pipelines, caches
@@ -169,11 +174,12 @@ fn main() {
     let mut evals = Vec::new();
     for (name, kernels) in [("v0", EvalKernels::V0), ("fast", EvalKernels::Fast)] {
         let ctx = GpuContext::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"));
-        let cfg = EngineConfig {
-            eval_kernels: kernels,
+        let eval = Kernels {
+            eval: kernels,
             ..Default::default()
         };
-        let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+        let mut e = Engine::with_kernels(ctx, arch.clone(), runs.clone(), Default::default(), eval)
+            .unwrap();
         let test = e.add_eval_set(&data.test).unwrap();
         e.evaluate(test, &perm, 0).unwrap();
         let secs: Vec<f64> = (1..4)

@@ -8,7 +8,7 @@ mod common;
 use common::{mnist, random_split, rel_err, to_f64};
 use mesu::data::{PIXELS, Split};
 use mesu::model::{
-    Architecture, Engine, EngineConfig, EvalKernels, EvalResult, ImageTiles, Params,
+    Architecture, Engine, EngineConfig, EvalKernels, EvalResult, ImageTiles, Kernels, Params,
     similarity_order,
 };
 use mesu::optim::{Hyper, RunSpec, philox_key};
@@ -58,10 +58,13 @@ fn evaluate(
     let cfg = EngineConfig {
         test_samples: c.samples,
         eval_chunk: c.chunk,
-        eval_kernels: kernels,
         ..Default::default()
     };
-    let mut engine = Engine::new(ctx, arch, runs, cfg).unwrap();
+    let kernels = Kernels {
+        eval: kernels,
+        ..Default::default()
+    };
+    let mut engine = Engine::with_kernels(ctx, arch, runs, cfg, kernels).unwrap();
     engine.set_params(params);
     let set = engine.add_eval_set(test).unwrap();
     engine.poison_eval(set);

@@ -6,7 +6,7 @@ mod common;
 
 use common::{random_split, rel_err, to_f64};
 use mesu::data::PIXELS;
-use mesu::model::{Architecture, Engine, EngineConfig, Params, TrainKernels};
+use mesu::model::{Architecture, Engine, EngineConfig, Kernels, Params, TrainKernels};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
 use mesu::reference;
 use rand::seq::SliceRandom;
@@ -85,11 +85,14 @@ fn check_step_with(
         batch,
         train_samples: samples,
         test_samples: 4,
-        train_kernels: kernels,
         ..Default::default()
     };
     let r = runs.len();
-    let mut engine = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
+    let train = Kernels {
+        train: kernels,
+        ..Default::default()
+    };
+    let mut engine = Engine::with_kernels(ctx, arch.clone(), runs.clone(), cfg, train).unwrap();
     let mut params: Vec<Params> = runs
         .iter()
         .enumerate()

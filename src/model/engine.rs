@@ -25,10 +25,16 @@ pub struct EngineConfig {
     pub eval_chunk: usize,
     /// Most steps recorded into one submit.
     pub steps_per_submit: usize,
-    /// Kernels of evaluation (V0: the training forward, kept as baseline).
-    pub eval_kernels: EvalKernels,
-    /// Kernels of training (V0: the first simple ones, kept as baseline).
-    pub train_kernels: TrainKernels,
+}
+
+/// Which kernels train and evaluate: the production ones by default; the
+/// first simple ones (V0) and the forced GPU tilings are kept as oracles
+/// and bench baselines, reached through `Engine::with_kernels`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kernels {
+    pub train: TrainKernels,
+    pub eval: EvalKernels,
 }
 
 impl Default for EngineConfig {
@@ -39,8 +45,6 @@ impl Default for EngineConfig {
             test_samples: 10,
             eval_chunk: 2000,
             steps_per_submit: 256,
-            eval_kernels: EvalKernels::default(),
-            train_kernels: TrainKernels::default(),
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Engine {
     pub arch: Architecture,
     pub runs: Vec<RunSpec>,
     pub cfg: EngineConfig,
+    pub(super) kernels: Kernels,
     pub(super) cache: std::cell::RefCell<PipelineCache>,
     pub(super) layers: Vec<wgpu::Buffer>,
     pub(super) run_buf: GpuBuffer<RunUniform>,
@@ -101,6 +106,18 @@ impl Engine {
         arch: Architecture,
         runs: Vec<RunSpec>,
         cfg: EngineConfig,
+    ) -> Result<Self, EngineError> {
+        Self::with_kernels(ctx, arch, runs, cfg, Kernels::default())
+    }
+
+    /// `new` with other kernels than the production ones (tests, benches).
+    #[doc(hidden)]
+    pub fn with_kernels(
+        ctx: GpuContext,
+        arch: Architecture,
+        runs: Vec<RunSpec>,
+        cfg: EngineConfig,
+        kernels: Kernels,
     ) -> Result<Self, EngineError> {
         if runs.is_empty() {
             return Err(EngineError::Config("no runs to execute".into()));
@@ -150,6 +167,7 @@ impl Engine {
             arch,
             runs,
             cfg,
+            kernels,
             cache: Default::default(),
             layers,
             run_buf,
@@ -247,7 +265,7 @@ impl Engine {
     /// launch; the output layer's kernel, one workgroup per run, also
     /// updates that layer and gathers the next step's input.
     pub(super) fn fused_batch_one(&self) -> bool {
-        self.cfg.batch == 1 && self.cfg.train_kernels != TrainKernels::V0
+        self.cfg.batch == 1 && self.kernels.train != TrainKernels::V0
     }
 
     /// The noise launches of a training step.

@@ -74,7 +74,7 @@ impl EvalGraph {
         let limit = e.ctx.limits.max_storage_buffer_binding_size as usize;
         let fit = (limit / (4 * r * k * widest)).max(1);
         let mut chunk = e.cfg.eval_chunk.min(split.len).min(fit).max(1);
-        if e.cfg.eval_kernels != EvalKernels::V0 {
+        if e.kernels.eval != EvalKernels::V0 {
             // Chunks start on a tile boundary.
             chunk = (chunk / IMAGES_PER_TILE).max(1) * IMAGES_PER_TILE;
         }
@@ -87,7 +87,7 @@ impl EvalGraph {
         let perm = GpuBuffer::from_slice(&e.ctx, "eval permutation", &perm)?;
         let scores = GpuBuffer::zeroed(&e.ctx, "scores", r * split.len)?;
         let (mut fast, mut dispatches, mut x0) = (None, Vec::new(), None);
-        match e.cfg.eval_kernels {
+        match e.kernels.eval {
             EvalKernels::V0 => {
                 let input = [&split.images.buffer, &order_buf.buffer, &perm.buffer];
                 let x = x0.insert(GpuBuffer::zeroed(
@@ -99,8 +99,8 @@ impl EvalGraph {
                 dispatches = e.forward_dispatches(x, &acts, input, (k, chunk, layers), false);
             }
             EvalKernels::Fast | EvalKernels::FastTiled => {
-                let tiled = e.cfg.eval_kernels == EvalKernels::FastTiled
-                    || sampled_gemm::tiles_by_default(e);
+                let tiled =
+                    e.kernels.eval == EvalKernels::FastTiled || sampled_gemm::tiles_by_default(e);
                 let pixels = split.pixels;
                 let slots: Vec<u8> = order
                     .iter()

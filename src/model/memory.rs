@@ -57,7 +57,8 @@ pub fn run_memory(
                 kt * rows * n_out.next_multiple_of(4) * F32, // evaluation weight samples
             ]);
         }
-        if cfg.trains_by_gemm() && l + 1 < arch.layers() {
+        // The production kernels train by GEMMs at batch > 1.
+        if cfg.batch > 1 && l + 1 < arch.layers() {
             buffers.push(k * rows * n_out.next_multiple_of(4) * F32); // training weight samples
         }
     }

@@ -61,7 +61,7 @@ impl TrainGraph {
             acts.push(GpuBuffer::zeroed(&e.ctx, "activations", n)?);
             deltas.push(GpuBuffer::zeroed(&e.ctx, "errors", n)?);
         }
-        let weights = if e.cfg.trains_by_gemm() {
+        let weights = if e.trains_by_gemm() {
             (0..layers - 1)
                 .map(|l| weight_buffer(e, l, row4(e.arch.n_out(l), false), k))
                 .collect::<Result<_, _>>()?
@@ -92,10 +92,10 @@ impl TrainGraph {
         let (k, b) = (e.cfg.train_samples, e.cfg.batch);
         let shapes = e.shapes(k, b);
         let last = e.arch.layers() - 1;
-        if e.cfg.trains_by_gemm() {
+        if e.trains_by_gemm() {
             return self.gemm_step(e, shapes);
         }
-        let mut out = match e.cfg.train_kernels {
+        let mut out = match e.kernels.train {
             TrainKernels::Fast | TrainKernels::FastTiled => self.fast_forward_and_errors(e, shapes),
             TrainKernels::V0 => self.v0_forward_and_errors(e, shapes),
         };
@@ -103,7 +103,7 @@ impl TrainGraph {
             out.push(self.backward_dispatch(e, l, shapes));
         }
         // The fast kernels update the first layer with its own kernel.
-        let generic_from = match e.cfg.train_kernels {
+        let generic_from = match e.kernels.train {
             TrainKernels::V0 => 0,
             TrainKernels::Fast | TrainKernels::FastTiled => {
                 out.push(e.dispatch(

@@ -4,11 +4,11 @@
 //! the fused update forms each sample's weight gradient as a GEMM over the
 //! batch (shaders/train_gemm.wgsl). The output layer stays fused.
 
+use super::Engine;
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::sampled_gemm::{self, row_overrides, row4, tiles_by_default};
 use super::train::{TrainGraph, TrainKernels};
-use super::{Engine, EngineConfig};
 use crate::gpu::{Overrides, Shader};
 
 /// Rows and columns each invocation of train_gemm.wgsl owns (8 x 8, as
@@ -26,10 +26,10 @@ fn alignment(e: &Engine, l: usize, mut overrides: Overrides) -> Overrides {
     overrides
 }
 
-impl EngineConfig {
+impl Engine {
     /// Whether a training step runs as GEMMs (the fast kernels at batch > 1).
-    pub fn trains_by_gemm(&self) -> bool {
-        self.batch > 1 && self.train_kernels != TrainKernels::V0
+    pub(super) fn trains_by_gemm(&self) -> bool {
+        self.cfg.batch > 1 && self.kernels.train != TrainKernels::V0
     }
 }
 
@@ -40,7 +40,7 @@ impl TrainGraph {
     pub(super) fn gemm_step(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
         let last = e.arch.layers() - 1;
         let k = shapes.samples;
-        let tiled = e.cfg.train_kernels == TrainKernels::FastTiled || tiles_by_default(e);
+        let tiled = e.kernels.train == TrainKernels::FastTiled || tiles_by_default(e);
         let mut out = vec![e.gather_dispatch(&self.x0, self.sources(), shapes)];
         for l in 0..last {
             let cols = row4(e.arch.n_out(l), false);
