@@ -3,7 +3,7 @@
 code runs it (jit, one jax.lax.scan over a task of steps), for a same-machine
 baseline next to `cargo bench --bench cpu`.
 
-The same work as mesu's step (docs/../MESU_SPEC.md): Linear layers with ReLU
+The same work as mesu's step (MESU_SPEC.md): Linear layers with ReLU
 between them, no bias, K weight samples w_k = mu + sigma * eps_k per step
 (eps from jax.random.normal, fresh every step, one sample of the network
 shared by the whole minibatch), loss C = - sum_b (1/K) sum_k
