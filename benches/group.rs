@@ -8,9 +8,10 @@
 
 use std::time::Instant;
 
+use mesu::Error;
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
 use mesu::gpu::{AdapterChoice, GpuContext};
-use mesu::model::{Architecture, Engine, EngineConfig, EngineError};
+use mesu::model::{Architecture, Engine, EngineConfig};
 use mesu::optim::{Hyper, RunSpec};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -44,7 +45,7 @@ fn engine(r: usize, data: &mesu::data::Dataset) -> (Engine, mesu::model::EvalSet
 /// seeds) stops being checked but costs the same, so timing goes on.
 fn train(e: &mut Engine, first: usize, steps: usize) {
     match e.train_steps(first, steps) {
-        Ok(_) | Err(EngineError::Diverged { .. }) => {}
+        Ok(_) | Err(Error::Diverged { .. }) => {}
         Err(err) => panic!("{err}"),
     }
 }

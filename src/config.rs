@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::Result;
 use crate::data::{self, CLASSES, Dataset, DatasetKind, PIXELS, TEST_LEN, TRAIN_LEN};
 use crate::model::{Architecture, EngineConfig, RunMemory, run_memory};
 use crate::optim::{Hyper, Optimizer};
@@ -82,14 +83,14 @@ pub fn hidden_name(hidden: &[usize]) -> String {
 }
 
 /// Parses "50" or "400x400" (widths of the hidden layers).
-pub fn parse_hidden(s: &str) -> Result<Vec<usize>, String> {
+pub fn parse_hidden(s: &str) -> Result<Vec<usize>> {
     let widths = s
         .split('x')
         .map(|w| w.trim().parse::<usize>())
-        .collect::<Result<Vec<_>, _>>()
+        .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| format!("hidden {s:?}: expected widths like 50 or 400x400"))?;
     if widths.contains(&0) {
-        return Err(format!("hidden {s:?}: every width must be at least 1"));
+        return Err(format!("hidden {s:?}: every width must be at least 1").into());
     }
     Ok(widths)
 }
@@ -153,7 +154,7 @@ impl RunSettings {
     }
 
     /// Rejects settings no run could use, naming the flag.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         let positive = [
             ("--batch-size", self.batch_size),
             ("--epochs", self.epochs),
@@ -161,7 +162,7 @@ impl RunSettings {
             ("--test-samples", self.test_samples),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("{flag} must be at least 1"));
+            return Err(format!("{flag} must be at least 1").into());
         }
         if self.hidden.contains(&0) {
             return Err("--hidden: every width must be at least 1".into());
@@ -174,7 +175,7 @@ impl RunSettings {
             ("--lr-sigma", h.lr_sigma),
         ];
         if let Some((flag, v)) = reals.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
-            return Err(format!("{flag} must be a positive number, got {v}"));
+            return Err(format!("{flag} must be a positive number, got {v}").into());
         }
         if !(h.clamp_grad.is_finite() && h.clamp_grad >= 0.0) {
             return Err("--clamp-grad must be 0 (off) or positive".into());
@@ -187,7 +188,7 @@ impl RunSettings {
 }
 
 impl Shape {
-    pub fn architecture(&self, bias: bool) -> Result<Architecture, String> {
+    pub fn architecture(&self, bias: bool) -> Result<Architecture> {
         Architecture::new(PIXELS, &self.hidden, CLASSES, bias)
     }
 
@@ -201,7 +202,7 @@ impl Shape {
     }
 
     /// The stream settings of a group of this shape.
-    pub fn stream_config(&self, shared: &Shared) -> Result<StreamConfig, String> {
+    pub fn stream_config(&self, shared: &Shared) -> Result<StreamConfig> {
         Ok(StreamConfig {
             tasks: shared.tasks,
             arch: self.architecture(shared.bias)?,
@@ -216,7 +217,7 @@ impl Shape {
     pub fn describe(&self) -> String {
         let arch = self
             .architecture(false)
-            .map_or_else(|e| e, |a| a.describe());
+            .map_or_else(|e| e.to_string(), |a| a.describe());
         format!(
             "{arch}, B {}, K {}/{}, {} epoch(s)",
             self.batch_size, self.train_samples, self.test_samples, self.epochs
@@ -232,7 +233,7 @@ impl Shared {
 
     /// Device memory one run of `shape` adds (the full MNIST splits when
     /// no limit is given).
-    pub fn run_memory(&self, shape: &Shape) -> Result<RunMemory, String> {
+    pub fn run_memory(&self, shape: &Shape) -> Result<RunMemory> {
         Ok(run_memory(
             &shape.architecture(self.bias)?,
             &shape.engine_config(),
@@ -320,12 +321,9 @@ pub fn is_complete(dir: &Path, run: &RunSettings, shared: &Shared) -> bool {
 }
 
 /// Rejects shared settings no stream could use, naming the flag.
-pub fn validate_shared(shared: &Shared) -> Result<(), String> {
+pub fn validate_shared(shared: &Shared) -> Result<()> {
     if shared.tasks == 0 || shared.tasks > crate::stream::MAX_TASKS {
-        return Err(format!(
-            "--tasks must be between 1 and {}",
-            crate::stream::MAX_TASKS
-        ));
+        return Err(format!("--tasks must be between 1 and {}", crate::stream::MAX_TASKS).into());
     }
     if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
         return Err("--train-limit and --test-limit must be at least 1".into());
@@ -335,7 +333,7 @@ pub fn validate_shared(shared: &Shared) -> Result<(), String> {
 
 /// Fetches `kind` when `shared` allows it, `dir` is its default folder
 /// (a folder named by --data-dir is never written) and files are missing.
-fn fetch_if_missing(shared: &Shared, kind: DatasetKind, dir: &Path) -> Result<(), String> {
+fn fetch_if_missing(shared: &Shared, kind: DatasetKind, dir: &Path) -> Result<()> {
     if !shared.fetch || dir != kind.default_dir() || data::present(dir) {
         return Ok(());
     }
@@ -346,12 +344,12 @@ fn fetch_if_missing(shared: &Shared, kind: DatasetKind, dir: &Path) -> Result<()
         data::FETCH_SCRIPT,
         kind.name()
     );
-    data::fetch(kind, Path::new(".")).map_err(|e| e.to_string())
+    Ok(data::fetch(kind, Path::new("."))?)
 }
 
 /// Loads the dataset of `shared`, cut to its limits, fetching it first
 /// into its default folder when it is missing there.
-pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
+pub fn load_data(shared: &Shared) -> Result<Dataset> {
     fetch_if_missing(shared, shared.dataset, &shared.data_dir)?;
     let mut data = data::load(shared.dataset, &shared.data_dir).map_err(|e| e.to_string())?;
     if let Some(n) = shared.train_limit {
@@ -366,7 +364,7 @@ pub fn load_data(shared: &Shared) -> Result<Dataset, String> {
 
 /// The OOD test split `shared.ood` asks for, cut to the test limit; with
 /// `Ood::Auto`, none (and a note) when the other dataset is missing.
-fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, String> {
+fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>> {
     let (kind, required) = match shared.ood {
         Ood::Off => return Ok(None),
         Ood::Auto => (shared.dataset.other(), false),
@@ -377,7 +375,7 @@ fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>, Strin
     }
     let mut split = match data::load(kind, &kind.default_dir()) {
         Ok(d) => d.test,
-        Err(e) if required => return Err(format!("--ood: {e}")),
+        Err(e) if required => return Err(format!("--ood: {e}").into()),
         Err(_) => {
             println!(
                 "no OOD evaluation: {} is not in {} (bash data/fetch.sh {}; --ood none hides this note)",

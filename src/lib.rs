@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod config;
 pub mod data;
+mod error;
 pub mod gpu;
 pub mod metrics;
 pub mod model;
@@ -15,3 +16,5 @@ pub mod reference;
 pub mod report;
 pub mod stream;
 pub mod sweep;
+
+pub use error::{Error, Result};

@@ -68,7 +68,7 @@ impl DeviceArgs {
     }
 }
 
-fn info(device: &DeviceArgs) -> Result<(), String> {
+fn info(device: &DeviceArgs) -> mesu::Result<()> {
     let cpu = Device::Cpu {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };

@@ -3,8 +3,9 @@
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use mesu::Error;
 use mesu::metrics::{StreamMetrics, mean};
-use mesu::stream::{GroupState, Observer, StreamError};
+use mesu::stream::{GroupState, Observer};
 
 pub struct StreamProgress {
     tasks: usize,
@@ -91,7 +92,7 @@ impl Observer for StreamProgress {
         }
     }
 
-    fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), StreamError> {
+    fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), Error> {
         // Means over the group's runs.
         let newest = mean(state.matrices.iter().map(|m| m[task][task]));
         let mean_all = mean(

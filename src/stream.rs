@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use crate::Error;
 use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
 use crate::gpu::ProfileRow;
 use crate::metrics::{OodAuroc, StreamMetrics};
-use crate::model::{Architecture, EngineConfig, EngineError, EvalResult, Score};
+use crate::model::{Architecture, EngineConfig, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
-use crate::report::{ReportError, ResultsWriter, SigmaStat, sigma_stats};
+use crate::report::{ResultsWriter, SigmaStat, sigma_stats};
 
 /// Steps between two progress reports (each costs one small readback).
 const REPORT_EVERY: usize = 1000;
@@ -46,16 +47,6 @@ pub struct StreamRun {
     pub out: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StreamError {
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error(transparent)]
-    Report(#[from] ReportError),
-    #[error("the training split has fewer examples ({0}) than one batch")]
-    TooFewExamples(usize),
-}
-
 /// What a group has produced so far, run by run (in the order given).
 pub struct GroupState {
     /// Per run, T x T: row i after task i, NaN where not evaluated.
@@ -82,7 +73,7 @@ pub trait Observer {
     fn steps_done(&mut self, _steps: u64, _loss: f64) {}
     /// Task `task` is trained and evaluated: row `task` of every live run's
     /// matrix is filled.
-    fn task_evaluated(&mut self, _state: &GroupState, _task: usize) -> Result<(), StreamError> {
+    fn task_evaluated(&mut self, _state: &GroupState, _task: usize) -> Result<(), Error> {
         Ok(())
     }
     /// Run `run` stopped during task `task` (its reason in `state.diverged`).
@@ -91,7 +82,7 @@ pub trait Observer {
         _state: &GroupState,
         _run: usize,
         _task: usize,
-    ) -> Result<(), StreamError> {
+    ) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -126,7 +117,7 @@ pub fn run_group(
     cfg: &StreamConfig,
     runs: &[StreamRun],
     progress: &mut dyn Observer,
-) -> Result<GroupOutcome, StreamError> {
+) -> Result<GroupOutcome, Error> {
     let specs: Vec<RunSpec> = runs
         .iter()
         .map(|run| RunSpec {
@@ -146,7 +137,7 @@ pub fn stream_group(
     cfg: &StreamConfig,
     specs: &[RunSpec],
     observers: &mut [&mut dyn Observer],
-) -> Result<GroupOutcome, StreamError> {
+) -> Result<GroupOutcome, Error> {
     let start = Instant::now();
     let t = cfg.tasks;
     let r = specs.len();
@@ -162,7 +153,7 @@ pub fn stream_group(
     let identity = vec![(0..PIXELS as u32).collect::<Vec<_>>(); r];
     let per_epoch = engine.batches_per_epoch()?;
     if per_epoch == 0 {
-        return Err(StreamError::TooFewExamples(data.train.len()));
+        return Err(Error::TooFewExamples(data.train.len()));
     }
     // perms[run][task]
     let perms: Vec<Vec<Vec<u32>>> = specs
@@ -203,14 +194,14 @@ pub fn stream_group(
                 let n = REPORT_EVERY.min(per_epoch - batch);
                 let losses = match engine.train_steps(batch, n) {
                     Ok(losses) => losses,
-                    Err(EngineError::Diverged { .. }) => {
+                    Err(Error::Diverged { .. }) => {
                         stop_diverged(engine.as_ref(), &mut state, i, observers)?;
                         if state.diverged.iter().all(Option::is_some) {
                             return Ok(outcome(state, None));
                         }
                         vec![]
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 };
                 batch += n;
                 done += n as u64;
@@ -318,12 +309,12 @@ fn stop_diverged(
     state: &mut GroupState,
     task: usize,
     observers: &mut [&mut dyn Observer],
-) -> Result<(), StreamError> {
+) -> Result<(), Error> {
     for (run, at) in engine.divergences().iter().enumerate() {
         let (Some((layer, step)), None) = (at, &state.diverged[run]) else {
             continue;
         };
-        let msg = EngineError::Diverged {
+        let msg = Error::Diverged {
             run,
             layer: *layer,
             step: *step,

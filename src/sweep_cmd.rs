@@ -22,7 +22,7 @@ pub struct Widths(Vec<usize>);
 impl FromStr for Widths {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        parse_hidden(s).map(Widths)
+        parse_hidden(s).map(Widths).map_err(|e| e.to_string())
     }
 }
 
@@ -265,7 +265,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-pub fn run(args: &SweepArgs, choice: DeviceChoice) -> Result<(), String> {
+pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     if let Some(dir) = &args.collect {
         return print_summary(dir);
     }
@@ -319,7 +319,8 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> Result<(), String> {
             return Err(format!(
                 "--only-group {g}: the plan has groups 0 to {}",
                 groups.len() - 1
-            ));
+            )
+            .into());
         }
         Some(g) => vec![g],
         None => (0..groups.len()).collect(),
@@ -331,7 +332,7 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> Result<(), String> {
         "shared": mesu::config::run_identity(&runs[0], &shared),
     });
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
-    mesu::report::write_atomic(&out, "sweep.json", &plan_text).map_err(|e| e.to_string())?;
+    mesu::report::write_atomic(&out, "sweep.json", &plan_text)?;
 
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
     let mut sweeper = Sweeper::new(&runs, &shared, &out, total, choice)?;

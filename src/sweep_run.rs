@@ -7,12 +7,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mesu::Error;
 use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
 use mesu::gpu::GpuError;
-use mesu::model::EngineError;
-use mesu::stream::{StreamError, run_group};
+use mesu::stream::run_group;
 use mesu::sweep::{Group, aggregate, collect, write_summary};
 
 use crate::progress::StreamProgress;
@@ -38,9 +38,9 @@ impl<'a> Sweeper<'a> {
         out: &'a Path,
         total: usize,
         choice: DeviceChoice,
-    ) -> Result<Self, String> {
+    ) -> mesu::Result<Self> {
         let data = load_data(shared)?;
-        let device = Device::open(&choice).map_err(|e| e.to_string())?;
+        let device = Device::open(&choice)?;
         let adapter = device.describe();
         println!("adapter: {adapter}");
         let terminal = std::io::stdout().is_terminal();
@@ -88,7 +88,7 @@ impl<'a> Sweeper<'a> {
     }
 
     /// Group `g`'s unfinished runs, then the summary of the whole folder.
-    pub fn run_group(&mut self, g: usize, group: &Group) -> Result<(), String> {
+    pub fn run_group(&mut self, g: usize, group: &Group) -> mesu::Result<()> {
         let todo: Vec<usize> = group
             .runs
             .iter()
@@ -144,9 +144,7 @@ impl<'a> Sweeper<'a> {
                         clock.elapsed().as_secs_f64()
                     ));
                 }
-                Err(StreamError::Engine(EngineError::Gpu(e @ GpuError::TooLarge { .. })))
-                    if batch.len() > 1 =>
-                {
+                Err(Error::Gpu(e @ GpuError::TooLarge { .. })) if batch.len() > 1 => {
                     // Nothing was trained yet: the buffers come first.
                     let half = batch.len() / 2;
                     self.say(&format!(
@@ -163,11 +161,11 @@ impl<'a> Sweeper<'a> {
             }
         }
         let rows = collect(self.out)?;
-        write_summary(self.out, &rows).map_err(|e| e.to_string())
+        write_summary(self.out, &rows)
     }
 
     /// The closing table; an error naming every failure if there was one.
-    pub fn finish(self) -> Result<(), String> {
+    pub fn finish(self) -> mesu::Result<()> {
         self.sweep_bar.finish_and_clear();
         print_summary(self.out)?;
         if self.failures.is_empty() {
@@ -177,14 +175,15 @@ impl<'a> Sweeper<'a> {
             "{} failure(s); those runs stay incomplete (rerun the same command to retry):\n{}",
             self.failures.len(),
             self.failures.join("\n")
-        ))
+        )
+        .into())
     }
 }
 
 /// Prints the seed-averaged table of a summary.
-pub fn print_summary(dir: &Path) -> Result<(), String> {
+pub fn print_summary(dir: &Path) -> mesu::Result<()> {
     let rows = collect(dir)?;
-    write_summary(dir, &rows).map_err(|e| e.to_string())?;
+    write_summary(dir, &rows)?;
     let done = rows.iter().filter(|r| r.complete).count();
     println!(
         "\n{done} of {} runs complete; mean ± std over seeds (%):",

@@ -191,14 +191,14 @@ impl TrainArgs {
     }
 }
 
-pub fn run(args: &TrainArgs, choice: DeviceChoice) -> Result<(), String> {
+pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let (settings, shared) = (args.settings(), args.stream.shared());
     validate_shared(&shared)?;
     settings.validate()?;
     let shape = settings.shape();
     let cfg = shape.stream_config(&shared)?;
     let data = load_data(&shared)?;
-    let device = Device::open(&choice).map_err(|e| e.to_string())?;
+    let device = Device::open(&choice)?;
     let adapter = device.describe();
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("{}-{}", timestamp(), args.optimizer))
@@ -216,11 +216,10 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> Result<(), String> {
     );
     let run = stream_run(&settings, &shared, &adapter, &data, out.clone());
     let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);
-    let outcome =
-        run_group(&device, &data, &cfg, &[run], &mut progress).map_err(|e| e.to_string())?;
+    let outcome = run_group(&device, &data, &cfg, &[run], &mut progress)?;
     progress.finish();
     if let Some(msg) = &outcome.runs[0].diverged {
-        return Err(format!("{msg} (results so far: {})", out.display()));
+        return Err(format!("{msg} (results so far: {})", out.display()).into());
     }
     println!(
         "\n{}",

@@ -5,10 +5,11 @@
 mod common;
 
 use common::{random_split, rel_err, to_f64};
+use mesu::Error;
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, LANES, fill_normals, philox_block};
 use mesu::data::{PIXELS, Split};
-use mesu::model::{Architecture, EngineConfig, EngineError, Params};
+use mesu::model::{Architecture, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
 use mesu::reference;
 use rand::seq::SliceRandom;
@@ -416,7 +417,7 @@ fn divergence_is_reported_and_the_other_run_trains_on() {
     cpu.set_task(&[identity.clone(), identity]).unwrap();
     cpu.set_order(&[order.clone(), order]).unwrap();
     match cpu.train_steps(0, 5) {
-        Err(EngineError::Diverged { run, layer, step }) => {
+        Err(Error::Diverged { run, layer, step }) => {
             assert_eq!(run, 1);
             assert!(step < 5 && layer < 2, "layer {layer} step {step}");
         }

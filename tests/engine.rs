@@ -5,8 +5,9 @@
 mod common;
 
 use common::random_split;
+use mesu::Error;
 use mesu::data::PIXELS;
-use mesu::model::{Architecture, Engine, EngineConfig, EngineError, Params};
+use mesu::model::{Architecture, Engine, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
@@ -174,7 +175,7 @@ fn diverging_run_stops_with_step_and_layer() {
     e.set_train_data(&random_split(50, 3)).unwrap();
     let err = e.train_steps(0, 50).unwrap_err();
     match &err {
-        EngineError::Diverged { run, layer, step } => {
+        Error::Diverged { run, layer, step } => {
             assert_eq!(*run, 1);
             assert!(*layer < 2 && *step < 50);
         }

@@ -106,7 +106,7 @@ fn groups_share_a_shape_and_split_evenly_under_the_limits() {
     all.sort();
     assert_eq!(all, (0..runs.len()).collect::<Vec<_>>());
     // A budget below one run is a clear error.
-    let err = plan(32, 1).unwrap_err();
+    let err = plan(32, 1).unwrap_err().to_string();
     assert!(err.contains("--group-memory-mib"), "{err}");
 }
 

@@ -8,8 +8,9 @@ use std::str::FromStr;
 
 use super::Backend;
 use super::cpu::{CpuBackend, simd_level};
+use crate::Error;
 use crate::gpu::{AdapterChoice, GpuContext, GpuError};
-use crate::model::{Architecture, Engine, EngineConfig, EngineError};
+use crate::model::{Architecture, Engine, EngineConfig};
 use crate::optim::RunSpec;
 
 /// A backend forced by `--backend`.
@@ -85,10 +86,10 @@ pub enum Device {
 
 impl Device {
     /// The device `choice` asks for.
-    pub fn open(choice: &DeviceChoice) -> Result<Self, EngineError> {
+    pub fn open(choice: &DeviceChoice) -> Result<Self, Error> {
         let gpu_named = choice.adapter.is_some() || choice.fallback;
         if choice.threads == Some(0) {
-            return Err(EngineError::Config("--threads must be at least 1".into()));
+            return Err(Error::Settings("--threads must be at least 1".into()));
         }
         let adapter = |backends, hardware| AdapterChoice {
             backends,
@@ -97,7 +98,7 @@ impl Device {
             hardware,
         };
         match choice.backend {
-            Some(BackendKind::Cpu) if gpu_named => Err(EngineError::Config(
+            Some(BackendKind::Cpu) if gpu_named => Err(Error::Settings(
                 "--adapter and --fallback pick a GPU adapter; drop them or --backend cpu".into(),
             )),
             Some(BackendKind::Cpu) => Ok(Self::cpu(choice.threads)),
@@ -151,7 +152,7 @@ impl Device {
         arch: Architecture,
         runs: Vec<RunSpec>,
         cfg: &EngineConfig,
-    ) -> Result<Box<dyn Backend>, EngineError> {
+    ) -> Result<Box<dyn Backend>, Error> {
         Ok(match self {
             Device::Gpu(ctx) => Box::new(Engine::new((**ctx).clone(), arch, runs, cfg.clone())?),
             Device::Cpu { threads } => Box::new(CpuBackend::new(arch, runs, cfg, Some(*threads))?),

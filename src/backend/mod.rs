@@ -2,9 +2,10 @@
 //! stream, the sweep and the CLI ask of an engine, whatever runs it (the
 //! wgpu engine in `crate::model`, the native CPU backend in `cpu`).
 
+use crate::Error;
 use crate::data::Split;
 use crate::gpu::ProfileRow;
-use crate::model::{Architecture, Engine, EngineError, EvalResult, EvalSet, Params};
+use crate::model::{Architecture, Engine, EvalResult, EvalSet, Params};
 
 pub mod cpu;
 mod device;
@@ -21,20 +22,20 @@ pub trait Backend {
     fn arch(&self) -> &Architecture;
     fn runs(&self) -> &[RunSpec];
     /// Put the training split in place (once per stream).
-    fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError>;
+    fn set_train_data(&mut self, split: &Split) -> Result<(), Error>;
     /// Register a split for evaluation (test set, OOD set).
-    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError>;
+    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, Error>;
     /// The pixel permutation of the current task, one per run.
-    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError>;
+    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), Error>;
     /// The example order of the coming epoch, one per run.
-    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError>;
+    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), Error>;
     /// Batches per epoch (a last partial batch is dropped).
-    fn batches_per_epoch(&self) -> Result<usize, EngineError>;
+    fn batches_per_epoch(&self) -> Result<usize, Error>;
     /// Train `count` steps on batches first_batch.. of the current epoch
     /// order: each run's mean loss per example over these steps. Fails with
-    /// `EngineError::Diverged` on the first non-finite mu or sigma of a run
+    /// `Error::Diverged` on the first non-finite mu or sigma of a run
     /// not reported before; the steps are taken either way.
-    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError>;
+    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error>;
     /// Per run, the (layer, step) where it diverged, once reported.
     fn divergences(&self) -> &[Option<(usize, u64)>];
     /// Training steps taken so far: the noise counter of the next step.
@@ -46,11 +47,11 @@ pub trait Backend {
         set: EvalSet,
         perms: &[Vec<u32>],
         eval_id: u32,
-    ) -> Result<Vec<EvalResult>, EngineError>;
+    ) -> Result<Vec<EvalResult>, Error>;
     /// Every run's parameters.
-    fn params(&self) -> Result<Vec<Params>, EngineError>;
+    fn params(&self) -> Result<Vec<Params>, Error>;
     /// Replace every run's parameters.
-    fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError>;
+    fn set_params(&mut self, params: &[Params]) -> Result<(), Error>;
     /// Time every kernel or phase from now on; returns how.
     fn enable_profiling(&mut self) -> &'static str;
     /// Per-kernel or per-phase totals so far, when profiling.
@@ -67,22 +68,22 @@ impl Backend for Engine {
     fn runs(&self) -> &[RunSpec] {
         &self.runs
     }
-    fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError> {
+    fn set_train_data(&mut self, split: &Split) -> Result<(), Error> {
         Engine::set_train_data(self, split)
     }
-    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError> {
+    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, Error> {
         Engine::add_eval_set(self, split)
     }
-    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
+    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), Error> {
         Engine::set_task(self, perms)
     }
-    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
+    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), Error> {
         Engine::set_order(self, orders)
     }
-    fn batches_per_epoch(&self) -> Result<usize, EngineError> {
+    fn batches_per_epoch(&self) -> Result<usize, Error> {
         Engine::batches_per_epoch(self)
     }
-    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
+    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
         Engine::train_steps(self, first_batch, count)
     }
     fn divergences(&self) -> &[Option<(usize, u64)>] {
@@ -96,13 +97,13 @@ impl Backend for Engine {
         set: EvalSet,
         perms: &[Vec<u32>],
         eval_id: u32,
-    ) -> Result<Vec<EvalResult>, EngineError> {
+    ) -> Result<Vec<EvalResult>, Error> {
         Engine::evaluate(self, set, perms, eval_id)
     }
-    fn params(&self) -> Result<Vec<Params>, EngineError> {
+    fn params(&self) -> Result<Vec<Params>, Error> {
         Engine::params(self)
     }
-    fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError> {
+    fn set_params(&mut self, params: &[Params]) -> Result<(), Error> {
         Engine::set_params(self, params);
         Ok(())
     }

@@ -8,15 +8,13 @@ pub struct Architecture {
 }
 
 impl Architecture {
-    pub fn new(input: usize, hidden: &[usize], classes: usize, bias: bool) -> Result<Self, String> {
+    pub fn new(input: usize, hidden: &[usize], classes: usize, bias: bool) -> crate::Result<Self> {
         let sizes: Vec<usize> = std::iter::once(input)
             .chain(hidden.iter().copied())
             .chain(std::iter::once(classes))
             .collect();
         if let Some(zero) = sizes.iter().position(|&s| s == 0) {
-            return Err(format!(
-                "layer {zero} has width 0; every width must be at least 1"
-            ));
+            return Err(format!("layer {zero} has width 0; every width must be at least 1").into());
         }
         Ok(Architecture { sizes, bias })
     }

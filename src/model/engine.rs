@@ -6,6 +6,7 @@ use super::eval::{EvalGraph, EvalKernels, EvalResult, EvalSet};
 use super::train::{TrainGraph, TrainKernels};
 use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
 use super::{Architecture, DeviceSplit, Params, WORKGROUP};
+use crate::Error;
 use crate::gpu::{
     Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, ProfileRow, Profiler, Shader,
     StepUniforms,
@@ -47,19 +48,6 @@ impl Default for EngineConfig {
             steps_per_submit: 256,
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Gpu(#[from] GpuError),
-    #[error(
-        "run {run} diverged: layer {layer} has a non-finite mu or sigma after training step {step}; \
-         lower the learning rates, set --clamp-grad, or check N and sigma_prior"
-    )]
-    Diverged { run: usize, layer: usize, step: u64 },
-    #[error("{0}")]
-    Config(String),
 }
 
 /// GPU copies of every intermediate of the last training step, for tests.
@@ -106,7 +94,7 @@ impl Engine {
         arch: Architecture,
         runs: Vec<RunSpec>,
         cfg: EngineConfig,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self, Error> {
         Self::with_kernels(ctx, arch, runs, cfg, Kernels::default())
     }
 
@@ -118,9 +106,9 @@ impl Engine {
         runs: Vec<RunSpec>,
         cfg: EngineConfig,
         kernels: Kernels,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self, Error> {
         if runs.is_empty() {
-            return Err(EngineError::Config("no runs to execute".into()));
+            return Err(Error::Settings("no runs to execute".into()));
         }
         for (what, v) in [
             ("batch size", cfg.batch),
@@ -130,11 +118,11 @@ impl Engine {
             ("steps per submit", cfg.steps_per_submit),
         ] {
             if v == 0 {
-                return Err(EngineError::Config(format!("{what} must be at least 1")));
+                return Err(Error::Settings(format!("{what} must be at least 1")));
             }
         }
         if !arch.n_in(0).is_multiple_of(4) {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "the input width must be a multiple of 4 (got {})",
                 arch.n_in(0)
             )));
@@ -230,7 +218,7 @@ impl Engine {
         &self,
         phase: &'static str,
         launches: impl IntoIterator<Item = (&'a Dispatch, usize)>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Error> {
         let max_dim = self.ctx.limits.max_compute_workgroups_per_dimension;
         let mut profiler = self.profiler.as_ref().map(|p| p.borrow_mut());
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
@@ -439,7 +427,7 @@ impl Engine {
     }
 
     /// Read every run's parameters back.
-    pub fn params(&self) -> Result<Vec<Params>, EngineError> {
+    pub fn params(&self) -> Result<Vec<Params>, Error> {
         let mut out: Vec<Params> = (0..self.runs.len())
             .map(|_| Params {
                 mu: Vec::new(),
@@ -459,28 +447,28 @@ impl Engine {
     }
 
     /// Put the training split on the GPU (once per stream).
-    pub fn set_train_data(&mut self, split: &crate::data::Split) -> Result<(), EngineError> {
+    pub fn set_train_data(&mut self, split: &crate::data::Split) -> Result<(), Error> {
         let split = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
         let graph = TrainGraph::new(self, split)?;
         self.train = Some(graph);
         Ok(())
     }
 
-    fn train_graph(&self) -> Result<&TrainGraph, EngineError> {
+    fn train_graph(&self) -> Result<&TrainGraph, Error> {
         self.train
             .as_ref()
-            .ok_or_else(|| EngineError::Config("no training data set".into()))
+            .ok_or_else(|| Error::Settings("no training data set".into()))
     }
 
     /// The pixel permutation of the current task, one per run.
-    pub fn set_task(&self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
+    pub fn set_task(&self, perms: &[Vec<u32>]) -> Result<(), Error> {
         let flat = self.flatten_per_run(perms, self.arch.n_in(0), "permutation")?;
         self.train_graph()?.perm.write(&self.ctx, &flat);
         Ok(())
     }
 
     /// The example order of the coming epoch, one per run (indices into the split).
-    pub fn set_order(&self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
+    pub fn set_order(&self, orders: &[Vec<u32>]) -> Result<(), Error> {
         let g = self.train_graph()?;
         let flat = self.flatten_per_run(orders, g.split.len, "example order")?;
         g.order.write(&self.ctx, &flat);
@@ -492,9 +480,9 @@ impl Engine {
         per_run: &[Vec<u32>],
         len: usize,
         what: &str,
-    ) -> Result<Vec<u32>, EngineError> {
+    ) -> Result<Vec<u32>, Error> {
         if per_run.len() != self.runs.len() || per_run.iter().any(|p| p.len() != len) {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "expected one {what} of length {len} per run ({} runs)",
                 self.runs.len()
             )));
@@ -503,7 +491,7 @@ impl Engine {
     }
 
     /// Batches per epoch (a last partial batch is dropped).
-    pub fn batches_per_epoch(&self) -> Result<usize, EngineError> {
+    pub fn batches_per_epoch(&self) -> Result<usize, Error> {
         Ok(self.train_graph()?.split.len / self.cfg.batch)
     }
 
@@ -517,14 +505,10 @@ impl Engine {
     /// fails on the first non-finite mu or sigma of a run not
     /// reported before. The steps are taken either way: runs are
     /// independent, so the others can go on (see `divergences`).
-    pub fn train_steps(
-        &mut self,
-        first_batch: usize,
-        count: usize,
-    ) -> Result<Vec<f64>, EngineError> {
+    pub fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
         let per_epoch = self.batches_per_epoch()?;
         if first_batch + count > per_epoch {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "batches {first_batch}..{} are past the epoch's {per_epoch}",
                 first_batch + count
             )));
@@ -590,7 +574,7 @@ impl Engine {
             self.diverged[run] = Some((layer, step));
         }
         if let Some(&(run, layer, step)) = fresh.iter().min_by_key(|f| f.2) {
-            return Err(EngineError::Diverged { run, layer, step });
+            return Err(Error::Diverged { run, layer, step });
         }
         // loss is [R][K][B]: the mean over samples, per example.
         let kb = self.cfg.train_samples * self.cfg.batch;
@@ -602,7 +586,7 @@ impl Engine {
 
     /// Poison the step's intermediates (tests: an unwritten element shows as NaN).
     #[doc(hidden)]
-    pub fn poison_intermediates(&self) -> Result<(), EngineError> {
+    pub fn poison_intermediates(&self) -> Result<(), Error> {
         let g = self.train_graph()?;
         for buf in self.eps.iter().chain(&g.acts).chain(&g.deltas) {
             buf.fill(&self.ctx, f32::NAN);
@@ -612,7 +596,7 @@ impl Engine {
 
     /// Read the intermediates of the last step (tests).
     #[doc(hidden)]
-    pub fn intermediates(&self) -> Result<Intermediates, EngineError> {
+    pub fn intermediates(&self) -> Result<Intermediates, Error> {
         let g = self.train_graph()?;
         let k = self.cfg.train_samples;
         let read = |bufs: &[GpuBuffer<f32>]| -> Result<Vec<Vec<f32>>, GpuError> {
@@ -637,7 +621,7 @@ impl Engine {
     }
 
     /// Put a split on the GPU for evaluation (test set, OOD set).
-    pub fn add_eval_set(&mut self, split: &crate::data::Split) -> Result<EvalSet, EngineError> {
+    pub fn add_eval_set(&mut self, split: &crate::data::Split) -> Result<EvalSet, Error> {
         let device = DeviceSplit::upload(&self.ctx, split, self.arch.n_in(0))?;
         let graph = EvalGraph::new(self, device, split)?;
         self.evals.push(graph);
@@ -651,7 +635,7 @@ impl Engine {
         set: EvalSet,
         perms: &[Vec<u32>],
         eval_id: u32,
-    ) -> Result<Vec<EvalResult>, EngineError> {
+    ) -> Result<Vec<EvalResult>, Error> {
         let flat = self.flatten_per_run(perms, self.arch.n_in(0), "permutation")?;
         let g = &self.evals[set.0];
         g.run(self, &flat, eval_id)

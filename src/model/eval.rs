@@ -4,7 +4,8 @@ use super::eval_fast::{FastEval, IMAGES_PER_TILE};
 use super::image_tiles::similarity_order;
 use super::sampled_gemm;
 use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
-use super::{DeviceSplit, Engine, EngineError};
+use super::{DeviceSplit, Engine};
+use crate::Error;
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Kernels of evaluation: the training forward kernels over the permuted
@@ -60,11 +61,7 @@ pub struct EvalGraph {
 }
 
 impl EvalGraph {
-    pub fn new(
-        e: &Engine,
-        split: DeviceSplit,
-        host: &crate::data::Split,
-    ) -> Result<Self, EngineError> {
+    pub fn new(e: &Engine, split: DeviceSplit, host: &crate::data::Split) -> Result<Self, Error> {
         let r = e.runs.len();
         let k = e.cfg.test_samples;
         let widest = (0..e.arch.layers())
@@ -141,12 +138,7 @@ impl EvalGraph {
         })
     }
 
-    pub fn run(
-        &self,
-        e: &Engine,
-        perm: &[u32],
-        eval_id: u32,
-    ) -> Result<Vec<EvalResult>, EngineError> {
+    pub fn run(&self, e: &Engine, perm: &[u32], eval_id: u32) -> Result<Vec<EvalResult>, Error> {
         self.perm.write(&e.ctx, perm);
         let n = self.split.len;
         let chunks: Vec<StepUniform> = (0..n.div_ceil(self.chunk))

@@ -2,11 +2,12 @@
 //! materialised once per evaluation, the first layer runs over the nonzero
 //! pixels of image tiles, the other layers as a tiled GEMM.
 
+use super::Engine;
 use super::cost;
 use super::dispatch::Dispatch;
 use super::image_tiles::ImageTiles;
 use super::sampled_gemm::{self, row_overrides, row4};
-use super::{Engine, EngineError};
+use crate::Error;
 use crate::gpu::{GpuBuffer, GpuContext, Shader};
 
 /// Images per tile of the first layer (fixed by `forward_sparse`): every
@@ -33,11 +34,11 @@ impl FastEval {
         acts: &[GpuBuffer<f32>],
         chunk: usize,
         tiled_gemm: bool,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self, Error> {
         let arch = &e.arch;
         let rk = e.runs.len() * e.cfg.test_samples;
         let tiles = ImageTiles::new(images, arch.n_in(0), IMAGES_PER_TILE).ok_or_else(|| {
-            EngineError::Config("evaluation split too large to index its pixels".into())
+            Error::Settings("evaluation split too large to index its pixels".into())
         })?;
         let entries = GpuBuffer::from_slice(&e.ctx, "image tiles", &tiles.entries)?;
         let start = GpuBuffer::from_slice(&e.ctx, "image tile starts", &tiles.start)?;

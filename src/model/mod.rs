@@ -19,7 +19,7 @@ mod train_gemm;
 mod uniforms;
 
 pub use arch::{Architecture, Params};
-pub use engine::{Engine, EngineConfig, EngineError, Intermediates, Kernels};
+pub use engine::{Engine, EngineConfig, Intermediates, Kernels};
 pub use eval::{EvalKernels, EvalResult, EvalSet};
 pub use image_tiles::{ImageTiles, similarity_order};
 pub use memory::{RunMemory, run_memory};

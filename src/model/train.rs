@@ -1,7 +1,8 @@
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::sampled_gemm::{row4, weight_buffer};
-use super::{DeviceSplit, Engine, EngineError, WORKGROUP};
+use super::{DeviceSplit, Engine, WORKGROUP};
+use crate::Error;
 use crate::gpu::{GpuBuffer, Shader};
 
 /// Kernels of a training step. `V0` keeps the first simple ones as the
@@ -42,10 +43,10 @@ pub struct TrainGraph {
 }
 
 impl TrainGraph {
-    pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, EngineError> {
+    pub fn new(e: &Engine, split: DeviceSplit) -> Result<Self, Error> {
         if e.arch.layers() < 2 {
             // The fused output layer sends its error to a hidden layer.
-            return Err(EngineError::Config(
+            return Err(Error::Settings(
                 "training needs at least one hidden layer".into(),
             ));
         }

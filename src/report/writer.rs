@@ -4,8 +4,9 @@
 use serde_json::json;
 
 use super::{RunRecord, write_atomic, write_run};
+use crate::Error;
 use crate::gpu::profile_csv;
-use crate::stream::{GroupState, Observer, StreamError, StreamRun};
+use crate::stream::{GroupState, Observer, StreamRun};
 
 /// Writes each run's folder after every task; a run that stops early keeps
 /// its folder incomplete, with the reason in diverged.txt, so a rerun redoes it.
@@ -20,7 +21,7 @@ impl<'a> ResultsWriter<'a> {
 }
 
 impl Observer for ResultsWriter<'_> {
-    fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), StreamError> {
+    fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), Error> {
         let tasks = state.matrices.first().map_or(0, Vec::len);
         let profile = state.profile.as_deref().map(profile_csv);
         for (run, spec) in self.runs.iter().enumerate() {
@@ -46,12 +47,7 @@ impl Observer for ResultsWriter<'_> {
         Ok(())
     }
 
-    fn run_diverged(
-        &mut self,
-        state: &GroupState,
-        run: usize,
-        task: usize,
-    ) -> Result<(), StreamError> {
+    fn run_diverged(&mut self, state: &GroupState, run: usize, task: usize) -> Result<(), Error> {
         let spec = &self.runs[run];
         let msg = state.diverged[run].as_deref().unwrap_or("diverged");
         let summary = json!({ "diverged": msg, "diverged_in_task": task });

@@ -120,7 +120,7 @@ pub fn plan_groups(
     runs: &[RunSettings],
     shared: &Shared,
     limits: GroupLimits,
-) -> Result<Vec<Group>, String> {
+) -> crate::Result<Vec<Group>> {
     let mut shapes: Vec<(Shape, Vec<usize>)> = Vec::new();
     for (i, run) in runs.iter().enumerate() {
         let shape = run.shape();
@@ -141,7 +141,8 @@ pub fn plan_groups(
                 shape.describe(),
                 mem.total_bytes.div_ceil(1 << 20),
                 limits.budget_bytes >> 20
-            ));
+            )
+            .into());
         }
         // Even groups: 10 runs at 8 per group become 5 + 5, not 8 + 2.
         let count = members.len().div_ceil(fit);

@@ -115,7 +115,7 @@ impl SummaryRow {
 }
 
 /// Every run folder under `dir/runs`, sorted by name.
-pub fn collect(dir: &Path) -> Result<Vec<SummaryRow>, String> {
+pub fn collect(dir: &Path) -> crate::Result<Vec<SummaryRow>> {
     let runs = dir.join("runs");
     let entries = std::fs::read_dir(&runs).map_err(|e| {
         format!(
@@ -278,7 +278,7 @@ fn throughput_line(rows: &[SummaryRow]) -> XyLine {
 }
 
 /// Writes summary.csv, summary.json and the sweep's plots into `dir`.
-pub fn write_summary(dir: &Path, rows: &[SummaryRow]) -> Result<(), ReportError> {
+pub fn write_summary(dir: &Path, rows: &[SummaryRow]) -> crate::Result<()> {
     let agg = aggregate(rows);
     write_atomic(dir, "summary.csv", &csv(rows))?;
     let value = json!({ "runs": rows, "over_seeds": agg });

@@ -19,9 +19,10 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::Backend;
+use crate::Error;
 use crate::data::Split;
 use crate::gpu::ProfileRow;
-use crate::model::{Architecture, EngineConfig, EngineError, EvalResult, EvalSet, Params};
+use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params};
 use crate::optim::RunSpec;
 use eval::EvalData;
 use profile::{Phase, PhaseTimes};
@@ -56,9 +57,9 @@ impl CpuBackend {
         runs: Vec<RunSpec>,
         cfg: &EngineConfig,
         threads: Option<usize>,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Self, Error> {
         if runs.is_empty() {
-            return Err(EngineError::Config("no runs to execute".into()));
+            return Err(Error::Settings("no runs to execute".into()));
         }
         for (what, v) in [
             ("batch size", cfg.batch),
@@ -67,7 +68,7 @@ impl CpuBackend {
             ("threads", threads.unwrap_or(1)),
         ] {
             if v == 0 {
-                return Err(EngineError::Config(format!("{what} must be at least 1")));
+                return Err(Error::Settings(format!("{what} must be at least 1")));
             }
         }
         let threads =
@@ -75,7 +76,7 @@ impl CpuBackend {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
-            .map_err(|e| EngineError::Config(format!("cannot start {threads} threads: {e}")))?;
+            .map_err(|e| Error::Settings(format!("cannot start {threads} threads: {e}")))?;
         let states = runs
             .iter()
             .map(|s| {
@@ -105,10 +106,10 @@ impl CpuBackend {
         self.pool.current_num_threads()
     }
 
-    fn train_data(&self) -> Result<&TrainData, EngineError> {
+    fn train_data(&self) -> Result<&TrainData, Error> {
         self.train
             .as_ref()
-            .ok_or_else(|| EngineError::Config("no training data set".into()))
+            .ok_or_else(|| Error::Settings("no training data set".into()))
     }
 
     /// One entry per run, each of length `len` with values below `bound`.
@@ -118,7 +119,7 @@ impl CpuBackend {
         len: usize,
         bound: usize,
         what: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), Error> {
         let ok = per_run.len() == self.runs.len()
             && per_run
                 .iter()
@@ -126,7 +127,7 @@ impl CpuBackend {
         if ok {
             Ok(())
         } else {
-            Err(EngineError::Config(format!(
+            Err(Error::Settings(format!(
                 "expected one {what} of length {len} with entries below {bound} per run ({} runs)",
                 self.runs.len()
             )))
@@ -180,10 +181,10 @@ impl Backend for CpuBackend {
         &self.runs
     }
 
-    fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError> {
+    fn set_train_data(&mut self, split: &Split) -> Result<(), Error> {
         let pixels = self.arch.n_in(0);
         if split.images.len() != split.len() * pixels {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "the training split has {} bytes for {} images of {pixels} pixels",
                 split.images.len(),
                 split.len()
@@ -201,10 +202,10 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError> {
+    fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, Error> {
         let pixels = self.arch.n_in(0);
         if split.images.len() != split.len() * pixels {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "the evaluation split has {} bytes for {} images of {pixels} pixels",
                 split.images.len(),
                 split.len()
@@ -214,34 +215,34 @@ impl Backend for CpuBackend {
         Ok(EvalSet(self.evals.len() - 1))
     }
 
-    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), EngineError> {
+    fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), Error> {
         let n_in = self.arch.n_in(0);
         self.check_per_run(perms, n_in, n_in, "permutation")?;
         self.perms = Some(perms.to_vec());
         Ok(())
     }
 
-    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), EngineError> {
+    fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), Error> {
         let len = self.train_data()?.len();
         self.check_per_run(orders, len, len, "example order")?;
         self.orders = Some(orders.to_vec());
         Ok(())
     }
 
-    fn batches_per_epoch(&self) -> Result<usize, EngineError> {
+    fn batches_per_epoch(&self) -> Result<usize, Error> {
         Ok(self.train_data()?.len() / self.batch)
     }
 
-    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, EngineError> {
+    fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
         let per_epoch = self.batches_per_epoch()?;
         if first_batch + count > per_epoch {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "batches {first_batch}..{} are past the epoch's {per_epoch}",
                 first_batch + count
             )));
         }
         if self.perms.is_none() || self.orders.is_none() {
-            return Err(EngineError::Config(
+            return Err(Error::Settings(
                 "set the task's permutations and the epoch's order before training".into(),
             ));
         }
@@ -270,7 +271,7 @@ impl Backend for CpuBackend {
         let kb = (self.states[0].samples_per_step() * self.batch * count.max(1)) as f64;
         let losses = self.states.iter_mut().map(|s| s.take_loss() / kb).collect();
         if let Some(&(run, layer, step)) = fresh.iter().min_by_key(|f| f.2) {
-            return Err(EngineError::Diverged { run, layer, step });
+            return Err(Error::Diverged { run, layer, step });
         }
         Ok(losses)
     }
@@ -288,13 +289,13 @@ impl Backend for CpuBackend {
         set: EvalSet,
         perms: &[Vec<u32>],
         eval_id: u32,
-    ) -> Result<Vec<EvalResult>, EngineError> {
+    ) -> Result<Vec<EvalResult>, Error> {
         let n_in = self.arch.n_in(0);
         self.check_per_run(perms, n_in, n_in, "permutation")?;
         let data = self
             .evals
             .get(set.0)
-            .ok_or_else(|| EngineError::Config(format!("no evaluation set {}", set.0)))?;
+            .ok_or_else(|| Error::Settings(format!("no evaluation set {}", set.0)))?;
         let start = Instant::now();
         let (arch, k) = (&self.arch, self.test_samples);
         let states = &self.states;
@@ -318,7 +319,7 @@ impl Backend for CpuBackend {
             .collect())
     }
 
-    fn params(&self) -> Result<Vec<Params>, EngineError> {
+    fn params(&self) -> Result<Vec<Params>, Error> {
         Ok(self
             .states
             .iter()
@@ -329,7 +330,7 @@ impl Backend for CpuBackend {
             .collect())
     }
 
-    fn set_params(&mut self, params: &[Params]) -> Result<(), EngineError> {
+    fn set_params(&mut self, params: &[Params]) -> Result<(), Error> {
         let fits = |v: &[Vec<f32>]| {
             v.len() == self.arch.layers()
                 && v.iter()
@@ -338,7 +339,7 @@ impl Backend for CpuBackend {
         };
         if params.len() != self.runs.len() || !params.iter().all(|p| fits(&p.mu) && fits(&p.sigma))
         {
-            return Err(EngineError::Config(format!(
+            return Err(Error::Settings(format!(
                 "expected one Params of {} per run ({} runs)",
                 self.arch.describe(),
                 self.runs.len()

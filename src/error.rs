@@ -1,0 +1,46 @@
+//! The library's one error type: every fallible public function returns
+//! `mesu::Result`; the binary turns the error into its message. Each
+//! message says what went wrong, where, and what to do.
+
+use crate::data::DataError;
+use crate::gpu::GpuError;
+use crate::report::ReportError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Missing or corrupt data, or a fetch that failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// No adapter, a device that cannot be opened, a model too large for it.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// A results folder that cannot be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// A run's mu or sigma left the finite floats.
+    #[error(
+        "run {run} diverged: layer {layer} has a non-finite mu or sigma after training step {step}; \
+         lower the learning rates, set --clamp-grad, or check N and sigma_prior"
+    )]
+    Diverged { run: usize, layer: usize, step: u64 },
+    /// Settings no run can use, naming the flag or the setting.
+    #[error("{0}")]
+    Settings(String),
+    #[error("the training split has fewer examples ({0}) than one batch")]
+    TooFewExamples(usize),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A settings message.
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error::Settings(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Error::Settings(message.into())
+    }
+}
