@@ -8,7 +8,13 @@
 // wait for the errors; it also gathers the run's next input into the other
 // half of x0, so the next step needs no gather launch.
 
-@group(0) @binding(0) var<uniform> layer: Layer;                      // the last layer
+// The last layer's shape, bound as a storage buffer, not a uniform: Mesa
+// lavapipe 22.3 inlines uniform-buffer values that bound loops or steer
+// branches, re-optimises the kernel with them, and keeps doing so, at every
+// bind (every step, ~30 ms), where the result passes its size test: here at
+// a hidden width of 24 or less. Storage loads are never inlined. See docs/performance.md, "Batch-1 width
+// cliff".
+@group(0) @binding(0) var<storage, read> layer: Layer;                // the last layer
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
 @group(0) @binding(2) var<storage, read_write> mu: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sigma: array<f32>;
