@@ -8,7 +8,17 @@
 // wait for the errors; it also gathers the run's next input into the other
 // half of x0, so the next step needs no gather launch.
 
-@group(0) @binding(0) var<uniform> layer: Layer;                      // the last layer
+// The last layer's shape, bound as a storage buffer, not a uniform: Mesa
+// lavapipe 22.3 inlines uniform-buffer values that bound loops or steer
+// branches, re-optimises the kernel with them, and keeps doing so, at every
+// bind (every step, ~30 ms), where the result passes its size test: here at
+// a hidden width of 24 or less. Storage loads are never inlined. The entry
+// point copies it once into `layer` (private), which the code reads: a
+// storage read may alias the buffers the kernel writes, so read in place
+// it would be reloaded after every store. See docs/performance.md,
+// "Batch-1 width cliff".
+@group(0) @binding(0) var<storage, read> layer_shape: Layer;          // the last layer
+var<private> layer: Layer;
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
 @group(0) @binding(2) var<storage, read_write> mu: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sigma: array<f32>;
@@ -78,6 +88,7 @@ fn sample_errors(id: u32) {
 @compute @workgroup_size(WG)
 fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    layer = layer_shape;
     if (BATCH_ONE == 0u) {
         let id = linear_id(gid, nwg, WG);
         if (id < layer.runs * st.samples * st.batch) { sample_errors(id); }

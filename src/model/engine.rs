@@ -143,7 +143,9 @@ impl Engine {
                     .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                         label: Some("layer"),
                         contents: bytemuck::bytes_of(&LayerUniform::new(&arch, l, r)),
-                        usage: wgpu::BufferUsages::UNIFORM,
+                        // STORAGE: the fused output layer reads its shape
+                        // from storage (output_layer.wgsl says why).
+                        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::STORAGE,
                     }),
             );
         }
