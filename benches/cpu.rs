@@ -87,8 +87,18 @@ fn main() {
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let train = split(6000, 1);
     let mut rows: Vec<(String, String)> = Vec::new();
+    // `cargo bench --bench cpu -- WORD`: only the sections whose name
+    // contains WORD (steps, eval, wide, normals).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|w| name.contains(w.as_str()));
 
     for threads in [1, all] {
+        if !want("steps") {
+            break;
+        }
         let mut cpu = backend(&[50], 1, threads, &train);
         let rate = steps_per_s(&mut cpu, 2000, 7);
         rows.push((
@@ -105,7 +115,25 @@ fn main() {
         }
     }
 
-    let mut cpu = backend(&[50], 1, all, &train);
+    if want("eval") {
+        evaluation(all, &train, &mut rows);
+    }
+    if want("wide") {
+        wide(all, &train, &mut rows);
+    }
+    if want("normals") {
+        normals(&mut rows);
+    }
+
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    println!("{:w$}  median", "cpu backend");
+    for (name, v) in rows {
+        println!("{name:w$}  {v}");
+    }
+}
+
+fn evaluation(all: usize, train: &Split, rows: &mut Vec<(String, String)>) {
+    let mut cpu = backend(&[50], 1, all, train);
     let test = split(10000, 2);
     let set = cpu.add_eval_set(&test).unwrap();
     let perm = vec![(0..PIXELS as u32).collect::<Vec<_>>()];
@@ -123,15 +151,17 @@ fn main() {
         "evaluation 10000 x 10, 784-50-10".into(),
         format!("{:.1} ms", secs * 1e3),
     ));
+}
 
-    let mut wide = backend(&[512], 1, all, &train);
+fn wide(all: usize, train: &Split, rows: &mut Vec<(String, String)>) {
+    let mut wide = backend(&[512], 1, all, train);
     let rate = steps_per_s(&mut wide, 200, 5);
     rows.push((
         "784-512-10 B=1 K=10".into(),
         format!("{rate:.0} steps/s ({:.2} ms/step)", 1e3 / rate),
     ));
 
-    let mut wider = backend(&[1024, 1024], 64, all, &train);
+    let mut wider = backend(&[1024, 1024], 64, all, train);
     let rate = steps_per_s(&mut wider, 3, 3);
     // Forward, backward and weight gradients: 6 FLOPs per weight, sample and example.
     let params = (784 * 1024 + 1024 * 1024 + 1024 * 10) as f64;
@@ -143,7 +173,9 @@ fn main() {
             1e3 / rate
         ),
     ));
+}
 
+fn normals(rows: &mut Vec<(String, String)>) {
     let mut out = vec![0f32; 1 << 20];
     let rate = median(
         (0..9)
@@ -158,10 +190,4 @@ fn main() {
         "normals/s, 1 thread (Philox + Box-Muller)".into(),
         format!("{:.0} M/s", rate / 1e6),
     ));
-
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    println!("{:w$}  median", "cpu backend");
-    for (name, v) in rows {
-        println!("{name:w$}  {v}");
-    }
 }
