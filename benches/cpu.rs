@@ -6,19 +6,17 @@
 //! the machine is shared and noisy. Inputs are synthetic MNIST-like images
 //! (about 19 % nonzero pixels), so no data files are needed.
 
+mod common;
+
+use common::{median, median_secs, one_run};
+
 use std::time::Instant;
 
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, fill_normals};
 use mesu::data::{PIXELS, Split};
 use mesu::model::{Architecture, EngineConfig};
-use mesu::optim::{Hyper, RunSpec};
 use rand::{Rng, SeedableRng, rngs::StdRng};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn split(n: usize, seed: u64) -> Split {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -40,14 +38,7 @@ fn split(n: usize, seed: u64) -> Split {
 
 fn backend(hidden: &[usize], batch: usize, threads: usize, train: &Split) -> CpuBackend {
     let arch = Architecture::new(PIXELS, hidden, 10, false).unwrap();
-    let runs = vec![RunSpec {
-        seed: 0,
-        hyper: Hyper {
-            lr_mu: 1.0 / batch as f64,
-            lr_sigma: 1.0 / batch as f64,
-            ..Hyper::default()
-        },
-    }];
+    let runs = one_run(batch);
     let cfg = EngineConfig {
         batch,
         ..Default::default()
@@ -110,7 +101,13 @@ fn main() {
         for r in cpu.profile().unwrap() {
             rows.push((
                 format!("  phase {} ({threads} thr)", r.name),
-                format!("{:.1} us ({:.0} %)", r.mean_us, 100.0 * r.share),
+                format!(
+                    "{:.1} us ({:.0} %, {:.1} GFLOP/s, {:.1} GB/s)",
+                    r.mean_us,
+                    100.0 * r.share,
+                    r.gflops,
+                    r.gbytes
+                ),
             ));
         }
     }
@@ -138,15 +135,9 @@ fn evaluation(all: usize, train: &Split, rows: &mut Vec<(String, String)>) {
     let set = cpu.add_eval_set(&test).unwrap();
     let perm = vec![(0..PIXELS as u32).collect::<Vec<_>>()];
     cpu.evaluate(set, &perm, 0).unwrap();
-    let secs = median(
-        (0..7)
-            .map(|i| {
-                let t = Instant::now();
-                cpu.evaluate(set, &perm, i).unwrap();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    );
+    let secs = median_secs(7, |i| {
+        cpu.evaluate(set, &perm, i as u32).unwrap();
+    });
     rows.push((
         "evaluation 10000 x 10, 784-50-10".into(),
         format!("{:.1} ms", secs * 1e3),

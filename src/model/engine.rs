@@ -45,6 +45,28 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// The checks every backend makes: at least one run, and every size
+    /// at least 1.
+    pub fn check(&self, runs: usize) -> Result<(), EngineError> {
+        if runs == 0 {
+            return Err(EngineError::Config("no runs to execute".into()));
+        }
+        for (what, v) in [
+            ("batch size", self.batch),
+            ("train samples", self.train_samples),
+            ("test samples", self.test_samples),
+            ("eval chunk", self.eval_chunk),
+            ("steps per submit", self.steps_per_submit),
+        ] {
+            if v == 0 {
+                return Err(EngineError::Config(format!("{what} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -102,20 +124,7 @@ impl Engine {
         runs: Vec<RunSpec>,
         cfg: EngineConfig,
     ) -> Result<Self, EngineError> {
-        if runs.is_empty() {
-            return Err(EngineError::Config("no runs to execute".into()));
-        }
-        for (what, v) in [
-            ("batch size", cfg.batch),
-            ("train samples", cfg.train_samples),
-            ("test samples", cfg.test_samples),
-            ("eval chunk", cfg.eval_chunk),
-            ("steps per submit", cfg.steps_per_submit),
-        ] {
-            if v == 0 {
-                return Err(EngineError::Config(format!("{what} must be at least 1")));
-            }
-        }
+        cfg.check(runs.len())?;
         if !arch.n_in(0).is_multiple_of(4) {
             return Err(EngineError::Config(format!(
                 "the input width must be a multiple of 4 (got {})",

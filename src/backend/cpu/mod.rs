@@ -57,18 +57,9 @@ impl CpuBackend {
         cfg: &EngineConfig,
         threads: Option<usize>,
     ) -> Result<Self, EngineError> {
-        if runs.is_empty() {
-            return Err(EngineError::Config("no runs to execute".into()));
-        }
-        for (what, v) in [
-            ("batch size", cfg.batch),
-            ("train samples", cfg.train_samples),
-            ("test samples", cfg.test_samples),
-            ("threads", threads.unwrap_or(1)),
-        ] {
-            if v == 0 {
-                return Err(EngineError::Config(format!("{what} must be at least 1")));
-            }
+        cfg.check(runs.len())?;
+        if threads == Some(0) {
+            return Err(EngineError::Config("threads must be at least 1".into()));
         }
         let threads =
             threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -111,6 +102,19 @@ impl CpuBackend {
             .ok_or_else(|| EngineError::Config("no training data set".into()))
     }
 
+    /// The split's image bytes fit its labels; returns the pixels per image.
+    fn check_split(&self, split: &Split, what: &str) -> Result<usize, EngineError> {
+        let pixels = self.arch.n_in(0);
+        if split.images.len() != split.len() * pixels {
+            return Err(EngineError::Config(format!(
+                "the {what} split has {} bytes for {} images of {pixels} pixels",
+                split.images.len(),
+                split.len()
+            )));
+        }
+        Ok(pixels)
+    }
+
     /// One entry per run, each of length `len` with values below `bound`.
     fn check_per_run(
         &self,
@@ -139,7 +143,9 @@ impl CpuBackend {
         let states = &mut self.states;
         self.pool.install(|| states.par_iter_mut().for_each(f));
         if let Some(p) = &mut self.profile {
-            p.add(phase, start);
+            let k = self.states[0].samples_per_step();
+            let work = profile::work(phase, &self.arch, self.runs.len(), self.batch, k);
+            p.add(phase, start, work);
         }
     }
 
@@ -181,14 +187,7 @@ impl Backend for CpuBackend {
     }
 
     fn set_train_data(&mut self, split: &Split) -> Result<(), EngineError> {
-        let pixels = self.arch.n_in(0);
-        if split.images.len() != split.len() * pixels {
-            return Err(EngineError::Config(format!(
-                "the training split has {} bytes for {} images of {pixels} pixels",
-                split.images.len(),
-                split.len()
-            )));
-        }
+        let pixels = self.check_split(split, "training")?;
         let (mean, std) = split.pixel_mean_std();
         self.train = Some(TrainData {
             images: split.images.clone(),
@@ -202,14 +201,7 @@ impl Backend for CpuBackend {
     }
 
     fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, EngineError> {
-        let pixels = self.arch.n_in(0);
-        if split.images.len() != split.len() * pixels {
-            return Err(EngineError::Config(format!(
-                "the evaluation split has {} bytes for {} images of {pixels} pixels",
-                split.images.len(),
-                split.len()
-            )));
-        }
+        let pixels = self.check_split(split, "evaluation")?;
         self.evals.push(EvalData::new(split, pixels));
         Ok(EvalSet(self.evals.len() - 1))
     }
@@ -306,7 +298,8 @@ impl Backend for CpuBackend {
                 .collect()
         });
         if let Some(p) = &mut self.profile {
-            p.add(Phase::Evaluation, start);
+            let work = profile::eval_work(&self.arch, self.runs.len(), data.len(), k);
+            p.add(Phase::Evaluation, start, work);
         }
         Ok(scores
             .into_iter()

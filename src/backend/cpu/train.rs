@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::backward::{backprop_gemm, backprop_matvec, weight_grads};
 use super::forward::{gemm_forward, loss_delta, relu, sample_weights, sampled_matvec};
 use super::normals::{BLOCK, fill_normals};
-use super::update::{Grads, LayerGrads, update_span};
+use super::update::{Grads, LayerGrads, Span, update_span};
 use crate::model::{Architecture, DOMAIN_TRAIN, Params, Rule};
 use crate::optim::{RunSpec, philox_key};
 
@@ -254,7 +254,14 @@ impl RunState {
                 .par_chunks_mut(chunk)
                 .zip(sigma[l].par_chunks_mut(chunk))
                 .enumerate()
-                .map(|(c, (m, s))| update_span(rule, &layer, c * chunk, m, s))
+                .map(|(c, (mu, sigma))| {
+                    let at = Span {
+                        first: c * chunk,
+                        mu,
+                        sigma,
+                    };
+                    update_span(rule, &layer, at)
+                })
                 .reduce(|| false, |a, b| a | b);
             if bad && first_bad[l].is_none() {
                 first_bad[l] = Some(step);
