@@ -58,7 +58,7 @@ fn cos_sin_turns(n: u32) -> (f32, f32) {
     (cos, sin)
 }
 
-/// Box-Muller on 16 pairs of words (a, b): (r cos, r sin) with
+/// Box-Muller on LANES pairs of words (a, b): (r cos, r sin) with
 /// r = sqrt(-2 ln u1), u1 from a and the angle from b.
 #[inline(always)]
 fn box_muller(a: &[u32; LANES], b: &[u32; LANES]) -> ([f32; LANES], [f32; LANES]) {
@@ -74,12 +74,12 @@ fn box_muller(a: &[u32; LANES], b: &[u32; LANES]) -> ([f32; LANES], [f32; LANES]
     (z0, z1)
 }
 
-/// The 64 normals of counters (group0 + 0..16, rest): element 4g + j is
+/// The BLOCK normals of counters (group0 + 0..LANES, rest): element 4g + j is
 /// box_muller4(philox(group0 + g, ...))[j].
 #[inline(always)]
 fn block(group0: u32, rest: [u32; 3], key: [u32; 2], out: &mut [f32; BLOCK]) {
     let [x0, x1, x2, x3] = philox_block([group0, rest[0], rest[1], rest[2]], key);
-    // Words (0, 1) and (2, 3) apart, each a plain 16-lane loop (selecting
+    // Words (0, 1) and (2, 3) apart, each a plain lane loop (selecting
     // between them per lane made LLVM gather).
     let (a0, a1) = box_muller(&x0, &x1);
     let (b0, b1) = box_muller(&x2, &x3);

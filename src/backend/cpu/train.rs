@@ -12,7 +12,8 @@ use crate::model::{Architecture, DOMAIN_TRAIN, Params, Rule};
 use crate::optim::{RunSpec, philox_key};
 
 /// Normals per noise work item (a multiple of the Philox block).
-const NOISE_CHUNK: usize = 64 * BLOCK;
+const NOISE_CHUNK: usize = 4096;
+const _: () = assert!(NOISE_CHUNK.is_multiple_of(BLOCK));
 /// Parameters per update work item, about.
 const UPDATE_CHUNK: usize = 2048;
 
