@@ -161,13 +161,14 @@ impl CpuBackend {
         let (arch, step) = (self.arch.clone(), self.step);
         // Profiling draws the noise in a phase of its own to time it; else
         // each sample draws its noise inside the forward (same values).
+        // Unprofiled, each sample's backward follows in the same work item.
         if self.profile.is_some() {
             self.phase(Phase::Noise, |s| s.noise(step));
-            self.phase(Phase::Forward, |s| s.forward(&arch, None));
+            self.phase(Phase::Forward, |s| s.forward(&arch, None, false));
+            self.phase(Phase::Backward, |s| s.backward(&arch));
         } else {
-            self.phase(Phase::Forward, |s| s.forward(&arch, Some(step)));
+            self.phase(Phase::Forward, |s| s.forward(&arch, Some(step), true));
         }
-        self.phase(Phase::Backward, |s| s.backward(&arch));
         self.phase(Phase::Update, |s| s.update(&arch, step));
         self.step += 1;
     }

@@ -57,6 +57,41 @@ struct Sample {
     loss: f64,
 }
 
+impl Sample {
+    /// Hidden deltas (and, at batch > 1, dL/dw) of this sample.
+    fn backward(&mut self, arch: &Architecture, mu: &[Vec<f32>], sigma: &[Vec<f32>], x: &[f32]) {
+        let batch_one = x.len() == arch.n_in(0);
+        for l in (1..arch.layers()).rev() {
+            let (lower, upper) = self.deltas.split_at_mut(l);
+            if batch_one {
+                let e = &self.eps[l];
+                backprop_matvec(
+                    &mu[l],
+                    &sigma[l],
+                    e,
+                    &upper[0],
+                    &self.acts[l - 1],
+                    &mut lower[l - 1],
+                );
+            } else {
+                backprop_gemm(
+                    &self.w[l],
+                    &upper[0],
+                    &self.acts[l - 1],
+                    arch.n_in(l),
+                    &mut lower[l - 1],
+                );
+            }
+        }
+        if !batch_one {
+            for l in 0..arch.layers() {
+                let input = if l == 0 { x } else { &self.acts[l - 1][..] };
+                weight_grads(&self.deltas[l], input, arch.n_in(l), &mut self.w[l]);
+            }
+        }
+    }
+}
+
 /// One run: parameters, its rule and key, and the buffers of a step.
 pub struct RunState {
     pub mu: Vec<Vec<f32>>,
@@ -142,8 +177,10 @@ impl RunState {
 
     /// Every sample's forward pass, loss and output-layer delta. With
     /// `draw` (the step), each sample first draws its own noise, so the
-    /// forward reads it from cache rather than from memory.
-    pub fn forward(&mut self, arch: &Architecture, draw: Option<u64>) {
+    /// forward reads it from cache rather than from memory. With
+    /// `and_backward`, each sample's backward follows its forward in the
+    /// same work item (one parallel region less per step).
+    pub fn forward(&mut self, arch: &Architecture, draw: Option<u64>, and_backward: bool) {
         let RunState {
             mu,
             sigma,
@@ -174,6 +211,9 @@ impl RunState {
                 }
             }
             s.loss = loss_delta(&s.acts[last], labels, &mut s.deltas[last]);
+            if and_backward {
+                s.backward(arch, mu, sigma, x);
+            }
         });
         self.loss += self.samples.iter().map(|s| s.loss).sum::<f64>();
     }
@@ -187,37 +227,9 @@ impl RunState {
             samples,
             ..
         } = self;
-        let batch_one = x.len() == arch.n_in(0);
-        samples.par_iter_mut().for_each(|s| {
-            for l in (1..arch.layers()).rev() {
-                let (lower, upper) = s.deltas.split_at_mut(l);
-                if batch_one {
-                    let e = &s.eps[l];
-                    backprop_matvec(
-                        &mu[l],
-                        &sigma[l],
-                        e,
-                        &upper[0],
-                        &s.acts[l - 1],
-                        &mut lower[l - 1],
-                    );
-                } else {
-                    backprop_gemm(
-                        &s.w[l],
-                        &upper[0],
-                        &s.acts[l - 1],
-                        arch.n_in(l),
-                        &mut lower[l - 1],
-                    );
-                }
-            }
-            if !batch_one {
-                for l in 0..arch.layers() {
-                    let input = if l == 0 { &x[..] } else { &s.acts[l - 1][..] };
-                    weight_grads(&s.deltas[l], input, arch.n_in(l), &mut s.w[l]);
-                }
-            }
-        });
+        samples
+            .par_iter_mut()
+            .for_each(|s| s.backward(arch, mu, sigma, x));
     }
 
     /// The fused update of every layer; records the layers gone non-finite.
