@@ -6,19 +6,17 @@
 //! the machine is shared and noisy. Inputs are synthetic MNIST-like images
 //! (about 19 % nonzero pixels), so no data files are needed.
 
+mod common;
+
+use common::{median, median_secs, one_run};
+
 use std::time::Instant;
 
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, fill_normals};
 use mesu::data::{PIXELS, Split};
 use mesu::model::{Architecture, EngineConfig};
-use mesu::optim::{Hyper, RunSpec};
 use rand::{Rng, SeedableRng, rngs::StdRng};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn split(n: usize, seed: u64) -> Split {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -40,14 +38,7 @@ fn split(n: usize, seed: u64) -> Split {
 
 fn backend(hidden: &[usize], batch: usize, threads: usize, train: &Split) -> CpuBackend {
     let arch = Architecture::new(PIXELS, hidden, 10, false).unwrap();
-    let runs = vec![RunSpec {
-        seed: 0,
-        hyper: Hyper {
-            lr_mu: 1.0 / batch as f64,
-            lr_sigma: 1.0 / batch as f64,
-            ..Hyper::default()
-        },
-    }];
+    let runs = one_run(batch);
     let cfg = EngineConfig {
         batch,
         ..Default::default()
@@ -87,8 +78,18 @@ fn main() {
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let train = split(6000, 1);
     let mut rows: Vec<(String, String)> = Vec::new();
+    // `cargo bench --bench cpu -- WORD`: only the sections whose name
+    // contains WORD (steps, eval, wide, normals).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let want = |name: &str| only.is_empty() || only.iter().any(|w| name.contains(w.as_str()));
 
     for threads in [1, all] {
+        if !want("steps") {
+            break;
+        }
         let mut cpu = backend(&[50], 1, threads, &train);
         let rate = steps_per_s(&mut cpu, 2000, 7);
         rows.push((
@@ -100,38 +101,58 @@ fn main() {
         for r in cpu.profile().unwrap() {
             rows.push((
                 format!("  phase {} ({threads} thr)", r.name),
-                format!("{:.1} us ({:.0} %)", r.mean_us, 100.0 * r.share),
+                format!(
+                    "{:.1} us ({:.0} %, {:.1} GFLOP/s, {:.1} GB/s)",
+                    r.mean_us,
+                    100.0 * r.share,
+                    r.gflops,
+                    r.gbytes
+                ),
             ));
         }
     }
 
-    let mut cpu = backend(&[50], 1, all, &train);
+    if want("eval") {
+        evaluation(all, &train, &mut rows);
+    }
+    if want("wide") {
+        wide(all, &train, &mut rows);
+    }
+    if want("normals") {
+        normals(&mut rows);
+    }
+
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    println!("{:w$}  median", "cpu backend");
+    for (name, v) in rows {
+        println!("{name:w$}  {v}");
+    }
+}
+
+fn evaluation(all: usize, train: &Split, rows: &mut Vec<(String, String)>) {
+    let mut cpu = backend(&[50], 1, all, train);
     let test = split(10000, 2);
     let set = cpu.add_eval_set(&test).unwrap();
     let perm = vec![(0..PIXELS as u32).collect::<Vec<_>>()];
     cpu.evaluate(set, &perm, 0).unwrap();
-    let secs = median(
-        (0..7)
-            .map(|i| {
-                let t = Instant::now();
-                cpu.evaluate(set, &perm, i).unwrap();
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    );
+    let secs = median_secs(7, |i| {
+        cpu.evaluate(set, &perm, i as u32).unwrap();
+    });
     rows.push((
         "evaluation 10000 x 10, 784-50-10".into(),
         format!("{:.1} ms", secs * 1e3),
     ));
+}
 
-    let mut wide = backend(&[512], 1, all, &train);
+fn wide(all: usize, train: &Split, rows: &mut Vec<(String, String)>) {
+    let mut wide = backend(&[512], 1, all, train);
     let rate = steps_per_s(&mut wide, 200, 5);
     rows.push((
         "784-512-10 B=1 K=10".into(),
         format!("{rate:.0} steps/s ({:.2} ms/step)", 1e3 / rate),
     ));
 
-    let mut wider = backend(&[1024, 1024], 64, all, &train);
+    let mut wider = backend(&[1024, 1024], 64, all, train);
     let rate = steps_per_s(&mut wider, 3, 3);
     // Forward, backward and weight gradients: 6 FLOPs per weight, sample and example.
     let params = (784 * 1024 + 1024 * 1024 + 1024 * 10) as f64;
@@ -143,7 +164,9 @@ fn main() {
             1e3 / rate
         ),
     ));
+}
 
+fn normals(rows: &mut Vec<(String, String)>) {
     let mut out = vec![0f32; 1 << 20];
     let rate = median(
         (0..9)
@@ -158,10 +181,4 @@ fn main() {
         "normals/s, 1 thread (Philox + Box-Muller)".into(),
         format!("{:.0} M/s", rate / 1e6),
     ));
-
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    println!("{:w$}  median", "cpu backend");
-    for (name, v) in rows {
-        println!("{name:w$}  {v}");
-    }
 }

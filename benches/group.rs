@@ -6,6 +6,10 @@
 //! extrapolated from median rates. Prints a table and writes
 //! target/bench-group.csv.
 
+mod common;
+
+use common::median;
+
 use std::time::Instant;
 
 use mesu::Error;
@@ -13,11 +17,6 @@ use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
 use mesu::gpu::{AdapterChoice, GpuContext};
 use mesu::model::{Architecture, Engine, EngineConfig};
 use mesu::optim::{Hyper, RunSpec};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// An engine of `r` seeds, trained a little so every pipeline is compiled.
 fn engine(r: usize, data: &mesu::data::Dataset) -> (Engine, mesu::model::EvalSet) {

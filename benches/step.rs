@@ -4,17 +4,16 @@
 //! Training and evaluation each run with the V0 kernels (the baseline) and
 //! the fast ones; training also at the wide shape 784-1024-1024-10, B = 64.
 
+mod common;
+
+use common::{median, one_run};
+
 use std::time::Instant;
 
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
 use mesu::gpu::{AdapterChoice, GpuContext, dispatch_overhead_us, peak_gflops};
 use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels, Kernels, TrainKernels};
 use mesu::optim::{Hyper, RunSpec};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// A wide shape, 784-h-h-10 at batch B, K = 10, one run, with
 /// the fast kernels (the GEMM path) and the v0 ones alternated: training
@@ -24,15 +23,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// own rate. Returns the CSV rows.
 fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) -> String {
     let arch = Architecture::new(PIXELS, &[h, h], CLASSES, false).unwrap();
-    // The batch sums the errors: rates of 1/B keep every sigma positive.
-    let runs = vec![RunSpec {
-        seed: 0,
-        hyper: Hyper {
-            lr_mu: 1.0 / batch as f64,
-            lr_sigma: 1.0 / batch as f64,
-            ..Hyper::default()
-        },
-    }];
+    let runs = one_run(batch);
     let engine = |kernels| {
         let cfg = EngineConfig {
             batch,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{random_split, rel_err, to_f64};
+use common::{f64s, random_split, reference_predictions, rel_err};
 use mesu::Error;
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, LANES, fill_normals, philox_block};
@@ -43,10 +43,6 @@ fn shuffled(n: usize, rng: &mut StdRng) -> Vec<u32> {
     let mut v: Vec<u32> = (0..n as u32).collect();
     v.shuffle(rng);
     v
-}
-
-fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
-    v.iter().map(|l| to_f64(l)).collect()
 }
 
 /// Params::init with sigmas spread over 0.02..0.3 (Bayesian runs).
@@ -289,29 +285,9 @@ fn evaluation_matches_reference_predict() {
         let set = cpu.add_eval_set(&test).unwrap();
         let perms: Vec<_> = (0..2).map(|_| shuffled(PIXELS, &mut rng)).collect();
         let res = cpu.evaluate(set, &perms, eval_id).unwrap();
-        let (mean, std) = test.pixel_mean_std();
-        let all: Vec<u32> = (0..test.len() as u32).collect();
         for (r, spec) in runs.iter().enumerate() {
-            let eps: Vec<_> = (0..arch.layers())
-                .map(|l| {
-                    reference::layer_noise(
-                        philox_key(spec.seed),
-                        eval_id,
-                        l as u32,
-                        1,
-                        samples,
-                        arch.params(l),
-                    )
-                })
-                .collect();
-            let x = reference::input_batch(&test.images, PIXELS, &perms[r], &all, mean, std);
-            let pred = reference::predict(
-                &arch,
-                &f64s(&params[r].mu),
-                &f64s(&params[r].sigma),
-                &eps,
-                &x,
-                test.len(),
+            let pred = reference_predictions(
+                &arch, &params[r], spec.seed, eval_id, samples, &test, &perms[r],
             );
             let got: Vec<usize> = res[r].scores.iter().map(|s| s.pred as usize).collect();
             let want: Vec<usize> = pred.iter().map(|p| p.pred).collect();

@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::{mnist, random_split, rel_err, to_f64};
+use common::{mnist, random_split, reference_predictions, rel_err, to_f64};
 use mesu::data::{PIXELS, Split};
 use mesu::model::{
     Architecture, Engine, EngineConfig, EvalKernels, EvalResult, ImageTiles, Kernels, Params,
     similarity_order,
 };
-use mesu::optim::{Hyper, RunSpec, philox_key};
-use mesu::reference;
+use mesu::optim::{Hyper, RunSpec};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -97,30 +96,15 @@ fn check(c: Case) {
     let fast = evaluate(&c, EvalKernels::Fast, &params, &test, &perms);
     let v0 = evaluate(&c, EvalKernels::V0, &params, &test, &perms);
     let tiled = evaluate(&c, EvalKernels::FastTiled, &params, &test, &perms);
-    let (mean, std) = test.pixel_mean_std();
-    let all: Vec<u32> = (0..test.len() as u32).collect();
     for r in 0..c.runs {
-        let eps: Vec<_> = (0..arch.layers())
-            .map(|l| {
-                reference::layer_noise(
-                    philox_key(21 + r as u64),
-                    3,
-                    l as u32,
-                    1,
-                    c.samples,
-                    arch.params(l),
-                )
-            })
-            .collect();
-        let x = reference::input_batch(&test.images, PIXELS, &perms[r], &all, mean, std);
-        let f64s = |v: &[Vec<f32>]| v.iter().map(|l| to_f64(l)).collect::<Vec<_>>();
-        let pred = reference::predict(
+        let pred = reference_predictions(
             &arch,
-            &f64s(&params[r].mu),
-            &f64s(&params[r].sigma),
-            &eps,
-            &x,
-            test.len(),
+            &params[r],
+            21 + r as u64,
+            3,
+            c.samples,
+            &test,
+            &perms[r],
         );
         let preds: Vec<u32> = pred.iter().map(|p| p.pred as u32).collect();
         let h_ref: Vec<f64> = pred.iter().flat_map(|p| [p.h_pred, p.h_alea]).collect();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{random_split, rel_err, to_f64};
+use common::{f64s, random_split, reference_predictions, rel_err, to_f64};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, Engine, EngineConfig, Kernels, Params, TrainKernels};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
@@ -39,10 +39,6 @@ fn shuffled(n: usize, rng: &mut StdRng) -> Vec<u32> {
     let mut v: Vec<u32> = (0..n as u32).collect();
     v.shuffle(rng);
     v
-}
-
-fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
-    v.iter().map(|l| to_f64(l)).collect()
 }
 
 /// Run one step on the GPU and check noise, forward, loss gradient,
@@ -408,34 +404,20 @@ fn evaluation_matches_reference() {
     let params: Vec<_> = (0..2).map(|i| random_params(&arch, 50 + i, true)).collect();
     engine.set_params(&params);
     let test = random_split(23, 8);
-    let (mean, std) = test.pixel_mean_std();
     let set = engine.add_eval_set(&test).unwrap();
     let mut rng = StdRng::seed_from_u64(4);
     let perms: Vec<_> = (0..2).map(|_| shuffled(PIXELS, &mut rng)).collect();
     let eval_id = 5;
     let results = engine.evaluate(set, &perms, eval_id).unwrap();
-    let all: Vec<u32> = (0..test.len() as u32).collect();
     for (ri, res) in results.iter().enumerate() {
-        let eps: Vec<_> = (0..arch.layers())
-            .map(|l| {
-                reference::layer_noise(
-                    philox_key(runs[ri].seed),
-                    eval_id,
-                    l as u32,
-                    1,
-                    6,
-                    arch.params(l),
-                )
-            })
-            .collect();
-        let x = reference::input_batch(&test.images, PIXELS, &perms[ri], &all, mean, std);
-        let pred = reference::predict(
+        let pred = reference_predictions(
             &arch,
-            &f64s(&params[ri].mu),
-            &f64s(&params[ri].sigma),
-            &eps,
-            &x,
-            test.len(),
+            &params[ri],
+            runs[ri].seed,
+            eval_id,
+            6,
+            &test,
+            &perms[ri],
         );
         let correct = pred
             .iter()

@@ -50,6 +50,28 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// The checks every backend makes: at least one run, and every size
+    /// at least 1.
+    pub fn check(&self, runs: usize) -> Result<(), Error> {
+        if runs == 0 {
+            return Err(Error::Settings("no runs to execute".into()));
+        }
+        for (what, v) in [
+            ("batch size", self.batch),
+            ("train samples", self.train_samples),
+            ("test samples", self.test_samples),
+            ("eval chunk", self.eval_chunk),
+            ("steps per submit", self.steps_per_submit),
+        ] {
+            if v == 0 {
+                return Err(Error::Settings(format!("{what} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// GPU copies of every intermediate of the last training step, for tests.
 #[doc(hidden)]
 #[derive(Clone, Debug)]
@@ -107,20 +129,7 @@ impl Engine {
         cfg: EngineConfig,
         kernels: Kernels,
     ) -> Result<Self, Error> {
-        if runs.is_empty() {
-            return Err(Error::Settings("no runs to execute".into()));
-        }
-        for (what, v) in [
-            ("batch size", cfg.batch),
-            ("train samples", cfg.train_samples),
-            ("test samples", cfg.test_samples),
-            ("eval chunk", cfg.eval_chunk),
-            ("steps per submit", cfg.steps_per_submit),
-        ] {
-            if v == 0 {
-                return Err(Error::Settings(format!("{what} must be at least 1")));
-            }
-        }
+        cfg.check(runs.len())?;
         if !arch.n_in(0).is_multiple_of(4) {
             return Err(Error::Settings(format!(
                 "the input width must be a multiple of 4 (got {})",

@@ -47,6 +47,50 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
 
+/// Per layer, to_f64.
+pub fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
+    v.iter().map(|l| to_f64(l)).collect()
+}
+
+/// The reference's predictions of one run's evaluation of `test` through
+/// `perm`: `samples` weight samples of the evaluation noise (domain 1) at
+/// `eval_id` under the key of `seed`, the images standardised with the
+/// split's own mean and std.
+pub fn reference_predictions(
+    arch: &mesu::model::Architecture,
+    params: &mesu::model::Params,
+    seed: u64,
+    eval_id: u32,
+    samples: usize,
+    test: &Split,
+    perm: &[u32],
+) -> Vec<mesu::reference::Prediction> {
+    use mesu::reference;
+    let (mean, std) = test.pixel_mean_std();
+    let all: Vec<u32> = (0..test.len() as u32).collect();
+    let eps: Vec<_> = (0..arch.layers())
+        .map(|l| {
+            reference::layer_noise(
+                mesu::optim::philox_key(seed),
+                eval_id,
+                l as u32,
+                1,
+                samples,
+                arch.params(l),
+            )
+        })
+        .collect();
+    let x = reference::input_batch(&test.images, PIXELS, perm, &all, mean, std);
+    reference::predict(
+        arch,
+        &f64s(&params.mu),
+        &f64s(&params.sigma),
+        &eps,
+        &x,
+        test.len(),
+    )
+}
+
 /// The real MNIST files, fetched once (data/fetch.sh, as a run does) when
 /// the checkout has none; CI points MESU_DATA_SOURCE at a local copy.
 pub fn mnist() -> mesu::data::Dataset {

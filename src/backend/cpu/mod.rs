@@ -58,18 +58,9 @@ impl CpuBackend {
         cfg: &EngineConfig,
         threads: Option<usize>,
     ) -> Result<Self, Error> {
-        if runs.is_empty() {
-            return Err(Error::Settings("no runs to execute".into()));
-        }
-        for (what, v) in [
-            ("batch size", cfg.batch),
-            ("train samples", cfg.train_samples),
-            ("test samples", cfg.test_samples),
-            ("threads", threads.unwrap_or(1)),
-        ] {
-            if v == 0 {
-                return Err(Error::Settings(format!("{what} must be at least 1")));
-            }
+        cfg.check(runs.len())?;
+        if threads == Some(0) {
+            return Err(Error::Settings("threads must be at least 1".into()));
         }
         let threads =
             threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -112,6 +103,19 @@ impl CpuBackend {
             .ok_or_else(|| Error::Settings("no training data set".into()))
     }
 
+    /// The split's image bytes fit its labels; returns the pixels per image.
+    fn check_split(&self, split: &Split, what: &str) -> Result<usize, Error> {
+        let pixels = self.arch.n_in(0);
+        if split.images.len() != split.len() * pixels {
+            return Err(Error::Settings(format!(
+                "the {what} split has {} bytes for {} images of {pixels} pixels",
+                split.images.len(),
+                split.len()
+            )));
+        }
+        Ok(pixels)
+    }
+
     /// One entry per run, each of length `len` with values below `bound`.
     fn check_per_run(
         &self,
@@ -140,7 +144,9 @@ impl CpuBackend {
         let states = &mut self.states;
         self.pool.install(|| states.par_iter_mut().for_each(f));
         if let Some(p) = &mut self.profile {
-            p.add(phase, start);
+            let k = self.states[0].samples_per_step();
+            let work = profile::work(phase, &self.arch, self.runs.len(), self.batch, k);
+            p.add(phase, start, work);
         }
     }
 
@@ -156,13 +162,14 @@ impl CpuBackend {
         let (arch, step) = (self.arch.clone(), self.step);
         // Profiling draws the noise in a phase of its own to time it; else
         // each sample draws its noise inside the forward (same values).
+        // Unprofiled, each sample's backward follows in the same work item.
         if self.profile.is_some() {
             self.phase(Phase::Noise, |s| s.noise(step));
-            self.phase(Phase::Forward, |s| s.forward(&arch, None));
+            self.phase(Phase::Forward, |s| s.forward(&arch, None, false));
+            self.phase(Phase::Backward, |s| s.backward(&arch));
         } else {
-            self.phase(Phase::Forward, |s| s.forward(&arch, Some(step)));
+            self.phase(Phase::Forward, |s| s.forward(&arch, Some(step), true));
         }
-        self.phase(Phase::Backward, |s| s.backward(&arch));
         self.phase(Phase::Update, |s| s.update(&arch, step));
         self.step += 1;
     }
@@ -182,14 +189,7 @@ impl Backend for CpuBackend {
     }
 
     fn set_train_data(&mut self, split: &Split) -> Result<(), Error> {
-        let pixels = self.arch.n_in(0);
-        if split.images.len() != split.len() * pixels {
-            return Err(Error::Settings(format!(
-                "the training split has {} bytes for {} images of {pixels} pixels",
-                split.images.len(),
-                split.len()
-            )));
-        }
+        let pixels = self.check_split(split, "training")?;
         let (mean, std) = split.pixel_mean_std();
         self.train = Some(TrainData {
             images: split.images.clone(),
@@ -203,14 +203,7 @@ impl Backend for CpuBackend {
     }
 
     fn add_eval_set(&mut self, split: &Split) -> Result<EvalSet, Error> {
-        let pixels = self.arch.n_in(0);
-        if split.images.len() != split.len() * pixels {
-            return Err(Error::Settings(format!(
-                "the evaluation split has {} bytes for {} images of {pixels} pixels",
-                split.images.len(),
-                split.len()
-            )));
-        }
+        let pixels = self.check_split(split, "evaluation")?;
         self.evals.push(EvalData::new(split, pixels));
         Ok(EvalSet(self.evals.len() - 1))
     }
@@ -307,7 +300,8 @@ impl Backend for CpuBackend {
                 .collect()
         });
         if let Some(p) = &mut self.profile {
-            p.add(Phase::Evaluation, start);
+            let work = profile::eval_work(&self.arch, self.runs.len(), data.len(), k);
+            p.add(Phase::Evaluation, start, work);
         }
         Ok(scores
             .into_iter()

@@ -7,12 +7,13 @@ use rayon::prelude::*;
 use super::backward::{backprop_gemm, backprop_matvec, weight_grads};
 use super::forward::{gemm_forward, loss_delta, relu, sample_weights, sampled_matvec};
 use super::normals::{BLOCK, fill_normals};
-use super::update::{Grads, LayerGrads, update_span};
+use super::update::{Grads, LayerGrads, Span, update_span};
 use crate::model::{Architecture, DOMAIN_TRAIN, Params, Rule};
 use crate::optim::{RunSpec, philox_key};
 
 /// Normals per noise work item (a multiple of the Philox block).
-const NOISE_CHUNK: usize = 64 * BLOCK;
+const NOISE_CHUNK: usize = 4096;
+const _: () = assert!(NOISE_CHUNK.is_multiple_of(BLOCK));
 /// Parameters per update work item, about.
 const UPDATE_CHUNK: usize = 2048;
 
@@ -54,6 +55,41 @@ struct Sample {
     w: Vec<Vec<f32>>,
     /// -sum_b log_softmax[y_b] of this sample.
     loss: f64,
+}
+
+impl Sample {
+    /// Hidden deltas (and, at batch > 1, dL/dw) of this sample.
+    fn backward(&mut self, arch: &Architecture, mu: &[Vec<f32>], sigma: &[Vec<f32>], x: &[f32]) {
+        let batch_one = x.len() == arch.n_in(0);
+        for l in (1..arch.layers()).rev() {
+            let (lower, upper) = self.deltas.split_at_mut(l);
+            if batch_one {
+                let e = &self.eps[l];
+                backprop_matvec(
+                    &mu[l],
+                    &sigma[l],
+                    e,
+                    &upper[0],
+                    &self.acts[l - 1],
+                    &mut lower[l - 1],
+                );
+            } else {
+                backprop_gemm(
+                    &self.w[l],
+                    &upper[0],
+                    &self.acts[l - 1],
+                    arch.n_in(l),
+                    &mut lower[l - 1],
+                );
+            }
+        }
+        if !batch_one {
+            for l in 0..arch.layers() {
+                let input = if l == 0 { x } else { &self.acts[l - 1][..] };
+                weight_grads(&self.deltas[l], input, arch.n_in(l), &mut self.w[l]);
+            }
+        }
+    }
 }
 
 /// One run: parameters, its rule and key, and the buffers of a step.
@@ -141,8 +177,10 @@ impl RunState {
 
     /// Every sample's forward pass, loss and output-layer delta. With
     /// `draw` (the step), each sample first draws its own noise, so the
-    /// forward reads it from cache rather than from memory.
-    pub fn forward(&mut self, arch: &Architecture, draw: Option<u64>) {
+    /// forward reads it from cache rather than from memory. With
+    /// `and_backward`, each sample's backward follows its forward in the
+    /// same work item (one parallel region less per step).
+    pub fn forward(&mut self, arch: &Architecture, draw: Option<u64>, and_backward: bool) {
         let RunState {
             mu,
             sigma,
@@ -173,6 +211,9 @@ impl RunState {
                 }
             }
             s.loss = loss_delta(&s.acts[last], labels, &mut s.deltas[last]);
+            if and_backward {
+                s.backward(arch, mu, sigma, x);
+            }
         });
         self.loss += self.samples.iter().map(|s| s.loss).sum::<f64>();
     }
@@ -186,37 +227,9 @@ impl RunState {
             samples,
             ..
         } = self;
-        let batch_one = x.len() == arch.n_in(0);
-        samples.par_iter_mut().for_each(|s| {
-            for l in (1..arch.layers()).rev() {
-                let (lower, upper) = s.deltas.split_at_mut(l);
-                if batch_one {
-                    let e = &s.eps[l];
-                    backprop_matvec(
-                        &mu[l],
-                        &sigma[l],
-                        e,
-                        &upper[0],
-                        &s.acts[l - 1],
-                        &mut lower[l - 1],
-                    );
-                } else {
-                    backprop_gemm(
-                        &s.w[l],
-                        &upper[0],
-                        &s.acts[l - 1],
-                        arch.n_in(l),
-                        &mut lower[l - 1],
-                    );
-                }
-            }
-            if !batch_one {
-                for l in 0..arch.layers() {
-                    let input = if l == 0 { &x[..] } else { &s.acts[l - 1][..] };
-                    weight_grads(&s.deltas[l], input, arch.n_in(l), &mut s.w[l]);
-                }
-            }
-        });
+        samples
+            .par_iter_mut()
+            .for_each(|s| s.backward(arch, mu, sigma, x));
     }
 
     /// The fused update of every layer; records the layers gone non-finite.
@@ -254,7 +267,14 @@ impl RunState {
                 .par_chunks_mut(chunk)
                 .zip(sigma[l].par_chunks_mut(chunk))
                 .enumerate()
-                .map(|(c, (m, s))| update_span(rule, &layer, c * chunk, m, s))
+                .map(|(c, (mu, sigma))| {
+                    let at = Span {
+                        first: c * chunk,
+                        mu,
+                        sigma,
+                    };
+                    update_span(rule, &layer, at)
+                })
                 .reduce(|| false, |a, b| a | b);
             if bad && first_bad[l].is_none() {
                 first_bad[l] = Some(step);

@@ -85,16 +85,19 @@ fn lanes(
     bad
 }
 
-/// Elements first..first + mu.len() of one layer with a rule whose
-/// optimizer (and clamp being off) the compiler sees as constants.
+/// One update work item: elements first..first + mu.len() of a layer.
+pub struct Span<'a> {
+    pub first: usize,
+    pub mu: &'a mut [f32],
+    pub sigma: &'a mut [f32],
+}
+
+/// Update one span with a rule whose optimizer (and clamp being off) the
+/// compiler sees as constants.
 #[inline(always)]
-fn span(
-    rule: &Rule<f32>,
-    layer: &LayerGrads,
-    first: usize,
-    mu: &mut [f32],
-    sigma: &mut [f32],
-) -> bool {
+fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
+    let Span { first, mu, sigma } = at;
+    let first = *first;
     let weights = layer.n_out * layer.n_in;
     let mut bad = false;
     let mut done = 0;
@@ -118,33 +121,27 @@ fn span(
     bad
 }
 
-/// Update elements first..first + mu.len() of a layer in place; true if
-/// any new mu or sigma is non-finite.
+/// Update a span of a layer in place; true if any new mu or sigma is
+/// non-finite.
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512dq+avx512vl",
     "x86_64+avx2+fma",
     "aarch64+neon"
 ))]
-pub fn update_span(
-    rule: &Rule<f32>,
-    layer: &LayerGrads,
-    first: usize,
-    mu: &mut [f32],
-    sigma: &mut [f32],
-) -> bool {
+pub fn update_span(rule: &Rule<f32>, layer: &LayerGrads, mut at: Span) -> bool {
     let r = *rule;
     let clamp = r.clamp_grad > 0.0;
     macro_rules! with {
         ($o:expr) => {
             if clamp {
-                span(&Rule { optimizer: $o, ..r }, layer, first, mu, sigma)
+                span(&Rule { optimizer: $o, ..r }, layer, &mut at)
             } else {
                 let unclamped = Rule {
                     optimizer: $o,
                     clamp_grad: 0.0,
                     ..r
                 };
-                span(&unclamped, layer, first, mu, sigma)
+                span(&unclamped, layer, &mut at)
             }
         };
     }
