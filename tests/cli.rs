@@ -60,6 +60,8 @@ fn tiny_stream(tasks: &str, dir: &Path, extra: &[&str]) -> std::process::Output 
 fn tiny_stream_writes_a_complete_results_folder() {
     let Some(ctx) = common::gpu() else { return };
     let adapter = ["--adapter", ctx.info.name.as_str()];
+    // Fetched under the tests' lock, not by the run racing another test.
+    common::real_dir(mesu::data::DatasetKind::Fashion);
     let dir = out_dir("tiny");
     let out = tiny_stream(
         "3",

@@ -1,6 +1,8 @@
 //! `mesu::data::load` on broken inputs must return an error naming the file and the fix, never panic.
 //! Synthetic files are sparse (`set_len`), so a full-size valid set costs no disk or time.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -181,21 +183,6 @@ fn fashion_hint() {
     let _ = fs::remove_dir_all(&dir);
 }
 
-fn real_dir(kind: DatasetKind) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(kind.default_dir());
-    assert!(
-        dir.join("train-images-idx3-ubyte").is_file(),
-        "{} has no dataset; run `bash data/fetch.sh{}` first (CI does)",
-        dir.display(),
-        if kind == DatasetKind::Fashion {
-            " fashion"
-        } else {
-            ""
-        }
-    );
-    dir
-}
-
 fn class_counts(labels: &[u8]) -> Vec<usize> {
     let mut c = vec![0; data::CLASSES];
     for &l in labels {
@@ -206,7 +193,7 @@ fn class_counts(labels: &[u8]) -> Vec<usize> {
 
 #[test]
 fn real_mnist() {
-    let ds = data::load(DatasetKind::Mnist, &real_dir(DatasetKind::Mnist))
+    let ds = data::load(DatasetKind::Mnist, &common::real_dir(DatasetKind::Mnist))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((ds.train.len(), ds.test.len()), (60_000, 10_000));
     assert_eq!(ds.train.images.len(), 60_000 * PIXELS);
@@ -234,8 +221,11 @@ fn real_mnist() {
 
 #[test]
 fn real_fashion() {
-    let ds = data::load(DatasetKind::Fashion, &real_dir(DatasetKind::Fashion))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let ds = data::load(
+        DatasetKind::Fashion,
+        &common::real_dir(DatasetKind::Fashion),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((ds.train.len(), ds.test.len()), (60_000, 10_000));
     // Fashion-MNIST is balanced: 6000 / 1000 per class.
     assert!(class_counts(&ds.train.labels).iter().all(|&c| c == 6000));

@@ -91,22 +91,28 @@ pub fn reference_predictions(
     )
 }
 
-/// The real MNIST files, fetched once (data/fetch.sh, as a run does) when
-/// the checkout has none; CI points MESU_DATA_SOURCE at a local copy.
-pub fn mnist() -> mesu::data::Dataset {
-    use mesu::data::DatasetKind;
+/// The folder of the real `kind` files, fetched once (data/fetch.sh, as a
+/// run does) when the checkout has none; CI points MESU_DATA_SOURCE at a
+/// local copy.
+pub fn real_dir(kind: mesu::data::DatasetKind) -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("data/mnist");
+    let dir = root.join(kind.default_dir());
     if !mesu::data::present(&dir) {
         // One fetch for all the test binaries that start together.
         let lock = std::fs::File::create(root.join("data/.fetch.lock")).expect("lock file");
         lock.lock().expect("lock");
         if !mesu::data::present(&dir) {
-            mesu::data::fetch(DatasetKind::Mnist, root)
-                .unwrap_or_else(|e| panic!("real MNIST needed for this test: {e}"));
+            mesu::data::fetch(kind, root)
+                .unwrap_or_else(|e| panic!("real {} needed for this test: {e}", kind.name()));
         }
     }
-    mesu::data::load(DatasetKind::Mnist, &dir)
+    dir
+}
+
+/// The real MNIST files (see `real_dir`).
+pub fn mnist() -> mesu::data::Dataset {
+    let kind = mesu::data::DatasetKind::Mnist;
+    mesu::data::load(kind, &real_dir(kind))
         .unwrap_or_else(|e| panic!("real MNIST needed for this test: {e}"))
 }
 
