@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{f64s, random_split, reference_predictions, rel_err};
+use common::{f64s, random_split, reference_noise, reference_predictions, rel_err};
 use mesu::Error;
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, LANES, fill_normals, philox_block};
@@ -153,18 +153,7 @@ fn check_step(arch: &Architecture, runs: &[RunSpec], batch: usize, samples: usiz
         let idx = &orders[ri][first_batch * batch..(first_batch + 1) * batch];
         let x = reference::input_batch(&split.images, PIXELS, &perms[ri], idx, mean, std);
         let labels: Vec<u8> = idx.iter().map(|&n| split.labels[n as usize]).collect();
-        let eps: Vec<_> = (0..arch.layers())
-            .map(|l| {
-                reference::layer_noise(
-                    philox_key(spec.seed),
-                    0,
-                    l as u32,
-                    0,
-                    samples,
-                    arch.params(l),
-                )
-            })
-            .collect();
+        let eps: Vec<_> = reference_noise(arch, spec.seed, 0, 0, samples);
         let (mu, sigma) = (f64s(&params[ri].mu), f64s(&params[ri].sigma));
         let out = reference::step(arch, &spec.hyper, &mu, &sigma, &eps, &x, &labels);
         let loss_err = (loss[ri] * batch as f64 - out.loss).abs() / out.loss;

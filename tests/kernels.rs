@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{f64s, random_split, reference_predictions, rel_err, to_f64};
+use common::{f64s, random_split, reference_noise, reference_predictions, rel_err, to_f64};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, Engine, EngineConfig, Kernels, Params, TrainKernels};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
@@ -154,18 +154,7 @@ fn check_step_with(
         let sigma = f64s(&params[ri].sigma);
         let out = reference::step(&arch, &spec.hyper, &mu, &sigma, &eps, &x, &labels);
         // The whole step again with the reference's own f64 noise.
-        let own_eps: Vec<_> = (0..layers)
-            .map(|l| {
-                reference::layer_noise(
-                    philox_key(spec.seed),
-                    0,
-                    l as u32,
-                    0,
-                    samples,
-                    arch.params(l),
-                )
-            })
-            .collect();
+        let own_eps: Vec<_> = reference_noise(&arch, spec.seed, 0, 0, samples);
         let whole = reference::step(&arch, &spec.hyper, &mu, &sigma, &own_eps, &x, &labels);
         if spec.hyper.clamp_grad > 0.0 {
             let clipped = (0..layers)

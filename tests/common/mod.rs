@@ -52,6 +52,22 @@ pub fn f64s(v: &[Vec<f32>]) -> Vec<Vec<f64>> {
     v.iter().map(|l| to_f64(l)).collect()
 }
 
+/// The reference's noise of every layer, [layer][sample][P]: `samples`
+/// weight samples at noise step `step` of `domain` (0 training, 1
+/// evaluation) under the key of `seed`.
+pub fn reference_noise(
+    arch: &mesu::model::Architecture,
+    seed: u64,
+    step: u32,
+    domain: u32,
+    samples: usize,
+) -> Vec<Vec<Vec<f64>>> {
+    let key = mesu::optim::philox_key(seed);
+    (0..arch.layers())
+        .map(|l| mesu::reference::layer_noise(key, step, l as u32, domain, samples, arch.params(l)))
+        .collect()
+}
+
 /// The reference's predictions of one run's evaluation of `test` through
 /// `perm`: `samples` weight samples of the evaluation noise (domain 1) at
 /// `eval_id` under the key of `seed`, the images standardised with the
@@ -68,18 +84,7 @@ pub fn reference_predictions(
     use mesu::reference;
     let (mean, std) = test.pixel_mean_std();
     let all: Vec<u32> = (0..test.len() as u32).collect();
-    let eps: Vec<_> = (0..arch.layers())
-        .map(|l| {
-            reference::layer_noise(
-                mesu::optim::philox_key(seed),
-                eval_id,
-                l as u32,
-                1,
-                samples,
-                arch.params(l),
-            )
-        })
-        .collect();
+    let eps = reference_noise(arch, seed, eval_id, 1, samples);
     let x = reference::input_batch(&test.images, PIXELS, perm, &all, mean, std);
     reference::predict(
         arch,
