@@ -9,9 +9,9 @@
 use std::time::Instant;
 
 use mesu::Error;
+use mesu::backend::wgpu::{AdapterChoice, Engine, GpuContext};
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
-use mesu::gpu::{AdapterChoice, GpuContext};
-use mesu::model::{Architecture, Engine, EngineConfig};
+use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, RunSpec};
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -6,9 +6,12 @@
 
 use std::time::Instant;
 
+use mesu::backend::wgpu::{
+    AdapterChoice, Engine, EvalKernels, GpuContext, Kernels, TrainKernels, dispatch_overhead_us,
+    peak_gflops,
+};
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
-use mesu::gpu::{AdapterChoice, GpuContext, dispatch_overhead_us, peak_gflops};
-use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels, Kernels, TrainKernels};
+use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, RunSpec};
 
 fn median(mut v: Vec<f64>) -> f64 {

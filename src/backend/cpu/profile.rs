@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::gpu::ProfileRow;
+use crate::backend::ProfileRow;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Phase {

@@ -7,8 +7,8 @@ use super::cost;
 use super::dispatch::Dispatch;
 use super::image_tiles::ImageTiles;
 use super::sampled_gemm::{self, row_overrides, row4};
+use super::{GpuBuffer, GpuContext, Shader};
 use crate::Error;
-use crate::gpu::{GpuBuffer, GpuContext, Shader};
 
 /// Images per tile of the first layer (fixed by `forward_sparse`): every
 /// weight vec4 it loads serves this many images.

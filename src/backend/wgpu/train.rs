@@ -2,8 +2,8 @@ use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::sampled_gemm::{row4, weight_buffer};
 use super::{DeviceSplit, Engine, WORKGROUP};
+use super::{GpuBuffer, Shader};
 use crate::Error;
-use crate::gpu::{GpuBuffer, Shader};
 
 /// Kernels of a training step. `V0` keeps the first simple ones as the
 /// baseline of the benchmarks: a noise launch per layer, the generic

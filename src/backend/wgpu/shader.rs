@@ -18,12 +18,12 @@ pub enum Shader {
     Peak,
 }
 
-const COMMON: &str = include_str!("../../shaders/common.wgsl");
-const INPUT: &str = include_str!("../../shaders/input.wgsl");
-const RULE: &str = include_str!("../../shaders/rule.wgsl");
-const LAYER_INPUT: &str = include_str!("../../shaders/layer_input.wgsl");
-const SOFTMAX: &str = include_str!("../../shaders/softmax.wgsl");
-const PARAM_UPDATE: &str = include_str!("../../shaders/param_update.wgsl");
+const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+const INPUT: &str = include_str!("../../../shaders/input.wgsl");
+const RULE: &str = include_str!("../../../shaders/rule.wgsl");
+const LAYER_INPUT: &str = include_str!("../../../shaders/layer_input.wgsl");
+const SOFTMAX: &str = include_str!("../../../shaders/softmax.wgsl");
+const PARAM_UPDATE: &str = include_str!("../../../shaders/param_update.wgsl");
 
 impl Shader {
     /// The module source: the shared helpers, then the pieces this family
@@ -34,28 +34,34 @@ impl Shader {
     /// the kernel file.
     pub fn source(self) -> String {
         let (pieces, body): (&[&str], &str) = match self {
-            Shader::Noise => (&[], include_str!("../../shaders/noise.wgsl")),
-            Shader::Forward => (&[LAYER_INPUT], include_str!("../../shaders/forward.wgsl")),
-            Shader::Backward => (&[], include_str!("../../shaders/backward.wgsl")),
-            Shader::Output => (&[INPUT, SOFTMAX], include_str!("../../shaders/output.wgsl")),
+            Shader::Noise => (&[], include_str!("../../../shaders/noise.wgsl")),
+            Shader::Forward => (
+                &[LAYER_INPUT],
+                include_str!("../../../shaders/forward.wgsl"),
+            ),
+            Shader::Backward => (&[], include_str!("../../../shaders/backward.wgsl")),
+            Shader::Output => (
+                &[INPUT, SOFTMAX],
+                include_str!("../../../shaders/output.wgsl"),
+            ),
             Shader::OutputLayer => (
                 &[INPUT, SOFTMAX, RULE, LAYER_INPUT, PARAM_UPDATE],
-                include_str!("../../shaders/output_layer.wgsl"),
+                include_str!("../../../shaders/output_layer.wgsl"),
             ),
             Shader::Update => (
                 &[RULE, LAYER_INPUT, PARAM_UPDATE],
-                include_str!("../../shaders/update.wgsl"),
+                include_str!("../../../shaders/update.wgsl"),
             ),
             Shader::InputLayer => (
                 &[INPUT, RULE],
-                include_str!("../../shaders/input_layer.wgsl"),
+                include_str!("../../../shaders/input_layer.wgsl"),
             ),
-            Shader::Eval => (&[LAYER_INPUT], include_str!("../../shaders/eval.wgsl")),
+            Shader::Eval => (&[LAYER_INPUT], include_str!("../../../shaders/eval.wgsl")),
             Shader::TrainGemm => (
                 &[RULE, LAYER_INPUT],
-                include_str!("../../shaders/train_gemm.wgsl"),
+                include_str!("../../../shaders/train_gemm.wgsl"),
             ),
-            Shader::Peak => (&[], include_str!("../../shaders/peak.wgsl")),
+            Shader::Peak => (&[], include_str!("../../../shaders/peak.wgsl")),
         };
         format!("{COMMON}\n{}\n{body}", pieces.join("\n"))
     }

@@ -5,7 +5,7 @@
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::{Engine, WORKGROUP};
-use crate::gpu::{GpuBuffer, Overrides, Shader};
+use super::{GpuBuffer, Overrides, Shader};
 
 /// GEMM: most invocations along columns, the rows and vec4 columns each
 /// invocation owns (tiled, direct), and the workgroup-memory capacities
@@ -38,7 +38,7 @@ pub fn weight_buffer(
     l: usize,
     cols: usize,
     samples: usize,
-) -> Result<GpuBuffer<f32>, crate::gpu::GpuError> {
+) -> Result<GpuBuffer<f32>, super::GpuError> {
     let n = e.runs.len() * samples * weight_rows(e, l) * cols * 4;
     GpuBuffer::zeroed(&e.ctx, "weight samples", n)
 }

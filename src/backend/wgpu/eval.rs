@@ -1,12 +1,13 @@
 use super::cost;
 use super::dispatch::Dispatch;
 use super::eval_fast::{FastEval, IMAGES_PER_TILE};
-use super::image_tiles::similarity_order;
 use super::sampled_gemm;
-use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
+use super::uniforms::StepUniform;
 use super::{DeviceSplit, Engine};
+use super::{GpuBuffer, Shader};
 use crate::Error;
-use crate::gpu::{GpuBuffer, Shader};
+use crate::data::similarity_order;
+use crate::model::{DOMAIN_EVAL, EvalResult, EvalSet, Score};
 
 /// Kernels of evaluation: the training forward kernels over the permuted
 /// pixels (`V0`, kept as the baseline), or shaders/eval.wgsl (`Fast`: its
@@ -18,25 +19,6 @@ pub enum EvalKernels {
     #[default]
     Fast,
     FastTiled,
-}
-
-/// Handle of a split registered with `Engine::add_eval_set`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EvalSet(pub usize);
-
-/// One run's evaluation of one split.
-#[derive(Clone, Debug)]
-pub struct EvalResult {
-    pub correct: usize,
-    pub total: usize,
-    /// Per example, in split order.
-    pub scores: Vec<Score>,
-}
-
-impl EvalResult {
-    pub fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.total.max(1) as f64
-    }
 }
 
 /// Sampled forward over a whole split in chunks of images, then the

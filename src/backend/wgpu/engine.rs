@@ -2,31 +2,17 @@ use wgpu::util::DeviceExt;
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
-use super::eval::{EvalGraph, EvalKernels, EvalResult, EvalSet};
+use super::eval::{EvalGraph, EvalKernels};
 use super::train::{TrainGraph, TrainKernels};
-use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
-use super::{Architecture, DeviceSplit, Params, WORKGROUP};
-use crate::Error;
-use crate::gpu::{
-    Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, ProfileRow, Profiler, Shader,
-    StepUniforms,
+use super::uniforms::{LayerUniform, StepUniform};
+use super::{
+    Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, Profiler, Shader, StepUniforms,
 };
+use super::{DeviceSplit, WORKGROUP};
+use crate::Error;
+use crate::backend::ProfileRow;
+use crate::model::{Architecture, DOMAIN_TRAIN, EngineConfig, EvalResult, EvalSet, Params};
 use crate::optim::{RunSpec, RunUniform};
-
-/// Shapes of one batched execution.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// Examples per training step (B).
-    pub batch: usize,
-    /// Weight samples per training step (K).
-    pub train_samples: usize,
-    /// Weight samples per evaluation.
-    pub test_samples: usize,
-    /// Most test images per evaluation dispatch.
-    pub eval_chunk: usize,
-    /// Most steps recorded into one submit.
-    pub steps_per_submit: usize,
-}
 
 /// Which kernels train and evaluate: the production ones by default; the
 /// first simple ones (V0) and the forced GPU tilings are kept as oracles
@@ -36,18 +22,6 @@ pub struct EngineConfig {
 pub struct Kernels {
     pub train: TrainKernels,
     pub eval: EvalKernels,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            batch: 1,
-            train_samples: 10,
-            test_samples: 10,
-            eval_chunk: 2000,
-            steps_per_submit: 256,
-        }
-    }
 }
 
 /// GPU copies of every intermediate of the last training step, for tests.
