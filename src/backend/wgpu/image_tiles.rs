@@ -1,5 +1,5 @@
 /// The nonzero pixels of tiles of `per_tile` consecutive images, for the
-/// sparse first layer of evaluation (shaders/eval.wgsl, `forward_sparse`).
+/// sparse first layer of evaluation (shaders/sampled_gemm.wgsl, `forward_sparse`).
 /// Per tile, every pixel that is nonzero in any of its images, in original
 /// pixel order, as one entry of `1 + per_tile / 4` words: the pixel, then the
 /// tile's bytes of that pixel packed four to a word (zero past the last image).

@@ -1,4 +1,4 @@
-//! Host mirrors of the WGSL structs in shaders/common.wgsl and output.wgsl.
+//! Host mirrors of the WGSL structs in shaders/common/structs.wgsl and output.wgsl.
 
 use crate::model::Architecture;
 
