@@ -13,9 +13,9 @@ use common::median;
 use std::time::Instant;
 
 use mesu::Error;
+use mesu::backend::wgpu::{AdapterChoice, Engine, GpuContext};
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
-use mesu::gpu::{AdapterChoice, GpuContext};
-use mesu::model::{Architecture, Engine, EngineConfig};
+use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, RunSpec};
 
 /// An engine of `r` seeds, trained a little so every pipeline is compiled.

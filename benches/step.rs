@@ -10,9 +10,12 @@ use common::{median, one_run};
 
 use std::time::Instant;
 
+use mesu::backend::wgpu::{
+    AdapterChoice, Engine, EvalKernels, GpuContext, Kernels, TrainKernels, dispatch_overhead_us,
+    peak_gflops,
+};
 use mesu::data::{CLASSES, DatasetKind, PIXELS, load};
-use mesu::gpu::{AdapterChoice, GpuContext, dispatch_overhead_us, peak_gflops};
-use mesu::model::{Architecture, Engine, EngineConfig, EvalKernels, Kernels, TrainKernels};
+use mesu::model::{Architecture, EngineConfig};
 use mesu::optim::{Hyper, RunSpec};
 
 /// A wide shape, 784-h-h-10 at batch B, K = 10, one run, with

@@ -34,7 +34,7 @@ var<private> layer: Layer;
 
 override WG: u32 = 64u;
 // 1: batch 1, one workgroup per run: draws the layer's noise and updates
-// mu and sigma of the layer (param_update.wgsl).
+// mu and sigma of the layer (common/param_update.wgsl).
 override BATCH_ONE: u32 = 0u;
 
 fn noise_at(p: Param, k: u32) -> f32 {

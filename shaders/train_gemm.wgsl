@@ -1,5 +1,5 @@
 // Training at batch > 1 as GEMMs over each sample's materialised weights
-// w[r][k][row][c] (eval.wgsl's sample_weights: vec4 over outputs, rows =
+// w[r][k][row][c] (sampled_gemm.wgsl's sample_weights: vec4 over outputs, rows =
 // inputs then the bias): the error through a hidden layer, and the fused
 // update with the weight gradient of each sample as a GEMM over the batch.
 // Each invocation owns 8 x 8 outputs as 2 x 2 mat4x4 blocks; operands are

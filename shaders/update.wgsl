@@ -1,5 +1,5 @@
 // Fused update of any layer, one invocation per (run, parameter)
-// (param_update.wgsl).
+// (common/param_update.wgsl).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> runs: array<Run>;

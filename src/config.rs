@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::Result;
+use crate::backend::wgpu::{RunMemory, run_memory};
 use crate::data::{self, CLASSES, Dataset, DatasetKind, PIXELS, TEST_LEN, TRAIN_LEN};
-use crate::model::{Architecture, EngineConfig, RunMemory, run_memory};
+use crate::model::{Architecture, EngineConfig};
 use crate::optim::{Hyper, Optimizer};
 use crate::stream::{StreamConfig, StreamRun};
 

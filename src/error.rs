@@ -2,8 +2,8 @@
 //! `mesu::Result`; the binary turns the error into its message. Each
 //! message says what went wrong, where, and what to do.
 
+use crate::backend::wgpu::GpuError;
 use crate::data::DataError;
-use crate::gpu::GpuError;
 use crate::report::ReportError;
 
 #[derive(Debug, thiserror::Error)]

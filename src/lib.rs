@@ -1,14 +1,14 @@
 //! mesu: a GPU engine for Bayesian continual learning with MESU
 //! (Metaplasticity from Synaptic Uncertainty).
 //!
-//! Data flows one way: data -> gpu buffers -> model (forward, loss,
-//! backward) -> optim (update) -> model (evaluate) -> metrics -> report.
+//! Data flows one way: data -> backend (the wgpu engine or the CPU one:
+//! forward, loss, backward, update, evaluate; shared math in model and
+//! optim) -> stream -> metrics -> report.
 
 pub mod backend;
 pub mod config;
 pub mod data;
 mod error;
-pub mod gpu;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -8,8 +8,8 @@ mod train;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use mesu::backend::wgpu::list_adapters;
 use mesu::backend::{BackendKind, Device, DeviceChoice};
-use mesu::gpu::list_adapters;
 
 /// Bayesian continual learning with MESU on the GPU.
 ///

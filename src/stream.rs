@@ -11,9 +11,9 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::backend::ProfileRow;
 use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
-use crate::gpu::ProfileRow;
 use crate::metrics::{OodAuroc, StreamMetrics};
 use crate::model::{Architecture, EngineConfig, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mesu::Error;
+use mesu::backend::wgpu::GpuError;
 use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
-use mesu::gpu::GpuError;
 use mesu::stream::run_group;
 use mesu::sweep::{Group, aggregate, collect, write_summary};
 

@@ -4,10 +4,10 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use mesu::backend::profile_table;
 use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{Ood, RunSettings, Shared, load_data, stream_run, validate_shared};
 use mesu::data::DatasetKind;
-use mesu::gpu::profile_table;
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
 use mesu::stream::run_group;

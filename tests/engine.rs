@@ -6,8 +6,9 @@ mod common;
 
 use common::random_split;
 use mesu::Error;
+use mesu::backend::wgpu::Engine;
 use mesu::data::PIXELS;
-use mesu::model::{Architecture, Engine, EngineConfig, Params};
+use mesu::model::{Architecture, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};

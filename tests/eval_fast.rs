@@ -6,11 +6,10 @@
 mod common;
 
 use common::{mnist, random_split, reference_predictions, rel_err, to_f64};
+use mesu::backend::wgpu::{Engine, EvalKernels, ImageTiles, Kernels};
+use mesu::data::similarity_order;
 use mesu::data::{PIXELS, Split};
-use mesu::model::{
-    Architecture, Engine, EngineConfig, EvalKernels, EvalResult, ImageTiles, Kernels, Params,
-    similarity_order,
-};
+use mesu::model::{Architecture, EngineConfig, EvalResult, Params};
 use mesu::optim::{Hyper, RunSpec};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};

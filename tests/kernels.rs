@@ -5,8 +5,9 @@
 mod common;
 
 use common::{f64s, random_split, reference_noise, reference_predictions, rel_err, to_f64};
+use mesu::backend::wgpu::{Engine, Kernels, TrainKernels};
 use mesu::data::PIXELS;
-use mesu::model::{Architecture, Engine, EngineConfig, Kernels, Params, TrainKernels};
+use mesu::model::{Architecture, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
 use mesu::reference;
 use rand::seq::SliceRandom;

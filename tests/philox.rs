@@ -30,7 +30,7 @@ fn gpu_stream_equals_rust_stream_bit_for_bit() {
         .map(|i| [i, i.wrapping_mul(2_654_435_761), 7 * i + 3, u32::MAX - i])
         .chain([[0; 4], [u32::MAX; 4]])
         .collect();
-    let gpu = mesu::gpu::philox_on_gpu(&ctx, key, &counters).unwrap();
+    let gpu = mesu::backend::wgpu::philox_on_gpu(&ctx, key, &counters).unwrap();
     for (c, g) in counters.iter().zip(&gpu) {
         assert_eq!(*g, philox4x32_10(*c, key), "counter {c:?}");
     }

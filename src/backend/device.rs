@@ -9,8 +9,9 @@ use std::str::FromStr;
 use super::Backend;
 use super::cpu::{CpuBackend, simd_level};
 use crate::Error;
-use crate::gpu::{AdapterChoice, GpuContext, GpuError};
-use crate::model::{Architecture, Engine, EngineConfig};
+use crate::backend::wgpu::Engine;
+use crate::backend::wgpu::{AdapterChoice, GpuContext, GpuError};
+use crate::model::{Architecture, EngineConfig};
 use crate::optim::RunSpec;
 
 /// A backend forced by `--backend`.

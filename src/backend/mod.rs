@@ -1,17 +1,20 @@
 //! The seam between the task stream and a compute backend: everything the
 //! stream, the sweep and the CLI ask of an engine, whatever runs it (the
-//! wgpu engine in `crate::model`, the native CPU backend in `cpu`).
+//! wgpu engine in `wgpu`, the native CPU backend in `cpu`).
 
 use crate::Error;
 use crate::data::Split;
-use crate::gpu::ProfileRow;
-use crate::model::{Architecture, Engine, EvalResult, EvalSet, Params};
+use crate::model::{Architecture, EvalResult, EvalSet, Params};
 
 pub mod cpu;
 mod device;
+mod profile;
+pub mod wgpu;
 
+use self::wgpu::Engine;
 use crate::optim::RunSpec;
 pub use device::{BackendKind, Device, DeviceChoice};
+pub use profile::{ProfileRow, profile_csv, profile_table};
 
 /// A compute backend: R runs of one architecture, trained and evaluated as
 /// one batched execution. Same seed, same backend -> same bits.

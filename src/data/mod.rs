@@ -3,9 +3,11 @@
 
 mod fetch;
 mod idx;
+mod order;
 mod tasks;
 
 pub use fetch::{SCRIPT as FETCH_SCRIPT, fetch, present};
+pub use order::similarity_order;
 pub use tasks::{epoch_order, task_permutation};
 
 use std::panic::{self, AssertUnwindSafe};

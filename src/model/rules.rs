@@ -1,6 +1,6 @@
 //! The update rules on one parameter: the math every backend must agree on.
 //! Generic over f32 (the CPU backend) and f64 (the reference); the WGSL
-//! `rule` in shaders/rule.wgsl is the GPU twin, in the same form.
+//! `rule` in shaders/common/rule.wgsl is the GPU twin, in the same form.
 
 use num_traits::Float;
 

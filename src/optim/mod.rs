@@ -1,5 +1,5 @@
 //! The learning rules: MESU and the baselines that share its fused update
-//! kernels (the rules themselves: `model::Rule`, shaders/rule.wgsl), and
+//! kernels (the rules themselves: `model::Rule`, shaders/common/rule.wgsl), and
 //! their per-run hyperparameters.
 
 use std::fmt;
@@ -37,7 +37,7 @@ impl Optimizer {
         }
     }
 
-    /// The code the kernels switch on (`rule` in shaders/rule.wgsl).
+    /// The code the kernels switch on (`rule` in shaders/common/rule.wgsl).
     fn code(self) -> u32 {
         match self {
             Optimizer::Mesu => 0,
@@ -122,7 +122,7 @@ pub struct RunSpec {
     pub hyper: Hyper,
 }
 
-/// `struct Run` of shaders/common.wgsl.
+/// `struct Run` of shaders/common/structs.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct RunUniform {

@@ -1,4 +1,4 @@
-/// Philox4x32-10 (Salmon et al., SC'11), the generator of shaders/common.wgsl.
+/// Philox4x32-10 (Salmon et al., SC'11), the generator of shaders/common/structs.wgsl.
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut c = counter;
     let mut k = key;

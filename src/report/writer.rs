@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{RunRecord, write_atomic, write_run};
 use crate::Error;
-use crate::gpu::profile_csv;
+use crate::backend::profile_csv;
 use crate::stream::{GroupState, Observer, StreamRun};
 
 /// Writes each run's folder after every task; a run that stops early keeps

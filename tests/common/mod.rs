@@ -1,7 +1,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
+use mesu::backend::wgpu::{AdapterChoice, GpuContext};
 use mesu::data::{PIXELS, Split};
-use mesu::gpu::{AdapterChoice, GpuContext};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// The GPU for a test, or None to skip; with MESU_REQUIRE_GPU=1 (CI) a

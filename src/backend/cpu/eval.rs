@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use super::forward::{log_softmax, relu, sample_weights, sgemm};
 use super::train::{RunState, draw_noise};
 use crate::data::Split;
-use crate::model::{Architecture, DOMAIN_EVAL, Score, similarity_order};
+use crate::data::similarity_order;
+use crate::model::{Architecture, DOMAIN_EVAL, Score};
 
 /// Images per chunk (one GEMM of the first layer).
 const CHUNK: usize = 128;

@@ -20,8 +20,8 @@ use rayon::prelude::*;
 
 use super::Backend;
 use crate::Error;
+use crate::backend::ProfileRow;
 use crate::data::Split;
-use crate::gpu::ProfileRow;
 use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params};
 use crate::optim::RunSpec;
 use eval::EvalData;

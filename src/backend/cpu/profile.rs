@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use crate::gpu::{Cost, ProfileRow};
+use crate::backend::ProfileRow;
+use crate::backend::wgpu::Cost;
 use crate::model::Architecture;
 
 /// Float operations per normal of the Box-Muller in normals.rs (53 per

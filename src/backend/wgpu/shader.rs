@@ -3,61 +3,95 @@ use std::sync::Arc;
 
 use super::GpuContext;
 
-/// The kernel families, one WGSL file each (shaders/).
+/// The kernel families: one top-level WGSL file each, shaders/<name>.wgsl,
+/// launched from the module of the same name (src/backend/wgpu/<name>.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
     Noise,
+    InputLayer,
     Forward,
     Backward,
     Output,
     OutputLayer,
     Update,
-    InputLayer,
-    Eval,
+    SampledGemm,
     TrainGemm,
     Peak,
 }
 
-const COMMON: &str = include_str!("../../shaders/common.wgsl");
-const INPUT: &str = include_str!("../../shaders/input.wgsl");
-const RULE: &str = include_str!("../../shaders/rule.wgsl");
-const LAYER_INPUT: &str = include_str!("../../shaders/layer_input.wgsl");
-const SOFTMAX: &str = include_str!("../../shaders/softmax.wgsl");
-const PARAM_UPDATE: &str = include_str!("../../shaders/param_update.wgsl");
+/// Shared snippets (shaders/common/), prepended before a kernel file.
+const STRUCTS: &str = include_str!("../../../shaders/common/structs.wgsl");
+const IMAGE_INPUT: &str = include_str!("../../../shaders/common/image_input.wgsl");
+const LAYER_INPUT: &str = include_str!("../../../shaders/common/layer_input.wgsl");
+const SOFTMAX: &str = include_str!("../../../shaders/common/softmax.wgsl");
+const RULE: &str = include_str!("../../../shaders/common/rule.wgsl");
+const PARAM_UPDATE: &str = include_str!("../../../shaders/common/param_update.wgsl");
+
+/// Which files each family is built from: the snippets it includes after
+/// common/structs.wgsl (Philox, Box-Muller, the uniform structs), then its
+/// kernel file.
+const FAMILIES: &[(Shader, &[&str], &str)] = &[
+    (
+        Shader::Noise,
+        &[],
+        include_str!("../../../shaders/noise.wgsl"),
+    ),
+    (
+        Shader::InputLayer,
+        &[IMAGE_INPUT, RULE],
+        include_str!("../../../shaders/input_layer.wgsl"),
+    ),
+    (
+        Shader::Forward,
+        &[LAYER_INPUT],
+        include_str!("../../../shaders/forward.wgsl"),
+    ),
+    (
+        Shader::Backward,
+        &[],
+        include_str!("../../../shaders/backward.wgsl"),
+    ),
+    (
+        Shader::Output,
+        &[IMAGE_INPUT, SOFTMAX],
+        include_str!("../../../shaders/output.wgsl"),
+    ),
+    (
+        Shader::OutputLayer,
+        &[IMAGE_INPUT, SOFTMAX, RULE, LAYER_INPUT, PARAM_UPDATE],
+        include_str!("../../../shaders/output_layer.wgsl"),
+    ),
+    (
+        Shader::Update,
+        &[RULE, LAYER_INPUT, PARAM_UPDATE],
+        include_str!("../../../shaders/update.wgsl"),
+    ),
+    (
+        Shader::SampledGemm,
+        &[LAYER_INPUT],
+        include_str!("../../../shaders/sampled_gemm.wgsl"),
+    ),
+    (
+        Shader::TrainGemm,
+        &[RULE, LAYER_INPUT],
+        include_str!("../../../shaders/train_gemm.wgsl"),
+    ),
+    (
+        Shader::Peak,
+        &[],
+        include_str!("../../../shaders/peak.wgsl"),
+    ),
+];
 
 impl Shader {
-    /// The module source: the shared helpers, then the pieces this family
-    /// uses (the input gather where kernels read images, the update rules
-    /// where they update, with the per-parameter update where a kernel
-    /// updates any layer, the layer input rows where a kernel serves any
-    /// layer, the softmax where logits become a loss or a prediction), then
-    /// the kernel file.
+    /// The module source: common/structs.wgsl, the family's snippets, then
+    /// its kernel file.
     pub fn source(self) -> String {
-        let (pieces, body): (&[&str], &str) = match self {
-            Shader::Noise => (&[], include_str!("../../shaders/noise.wgsl")),
-            Shader::Forward => (&[LAYER_INPUT], include_str!("../../shaders/forward.wgsl")),
-            Shader::Backward => (&[], include_str!("../../shaders/backward.wgsl")),
-            Shader::Output => (&[INPUT, SOFTMAX], include_str!("../../shaders/output.wgsl")),
-            Shader::OutputLayer => (
-                &[INPUT, SOFTMAX, RULE, LAYER_INPUT, PARAM_UPDATE],
-                include_str!("../../shaders/output_layer.wgsl"),
-            ),
-            Shader::Update => (
-                &[RULE, LAYER_INPUT, PARAM_UPDATE],
-                include_str!("../../shaders/update.wgsl"),
-            ),
-            Shader::InputLayer => (
-                &[INPUT, RULE],
-                include_str!("../../shaders/input_layer.wgsl"),
-            ),
-            Shader::Eval => (&[LAYER_INPUT], include_str!("../../shaders/eval.wgsl")),
-            Shader::TrainGemm => (
-                &[RULE, LAYER_INPUT],
-                include_str!("../../shaders/train_gemm.wgsl"),
-            ),
-            Shader::Peak => (&[], include_str!("../../shaders/peak.wgsl")),
-        };
-        format!("{COMMON}\n{}\n{body}", pieces.join("\n"))
+        let (_, pieces, body) = FAMILIES
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .expect("every family is in FAMILIES");
+        format!("{STRUCTS}\n{}\n{body}", pieces.join("\n"))
     }
 }
 

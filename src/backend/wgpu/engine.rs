@@ -1,32 +1,18 @@
 use wgpu::util::DeviceExt;
 
-use super::cost::{self, Shapes};
+use super::cost::Shapes;
 use super::dispatch::Dispatch;
-use super::eval::{EvalGraph, EvalKernels, EvalResult, EvalSet};
+use super::eval::{EvalGraph, EvalKernels};
 use super::train::{TrainGraph, TrainKernels};
-use super::uniforms::{DOMAIN_TRAIN, LayerUniform, StepUniform};
-use super::{Architecture, DeviceSplit, Params, WORKGROUP};
-use crate::Error;
-use crate::gpu::{
-    Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, ProfileRow, Profiler, Shader,
-    StepUniforms,
+use super::uniforms::{LayerUniform, StepUniform};
+use super::{
+    Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, Profiler, Shader, StepUniforms,
 };
+use super::{DeviceSplit, WORKGROUP};
+use crate::Error;
+use crate::backend::ProfileRow;
+use crate::model::{Architecture, DOMAIN_TRAIN, EngineConfig, EvalResult, EvalSet, Params};
 use crate::optim::{RunSpec, RunUniform};
-
-/// Shapes of one batched execution.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// Examples per training step (B).
-    pub batch: usize,
-    /// Weight samples per training step (K).
-    pub train_samples: usize,
-    /// Weight samples per evaluation.
-    pub test_samples: usize,
-    /// Most test images per evaluation dispatch.
-    pub eval_chunk: usize,
-    /// Most steps recorded into one submit.
-    pub steps_per_submit: usize,
-}
 
 /// Which kernels train and evaluate: the production ones by default; the
 /// first simple ones (V0) and the forced GPU tilings are kept as oracles
@@ -36,40 +22,6 @@ pub struct EngineConfig {
 pub struct Kernels {
     pub train: TrainKernels,
     pub eval: EvalKernels,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            batch: 1,
-            train_samples: 10,
-            test_samples: 10,
-            eval_chunk: 2000,
-            steps_per_submit: 256,
-        }
-    }
-}
-
-impl EngineConfig {
-    /// The checks every backend makes: at least one run, and every size
-    /// at least 1.
-    pub fn check(&self, runs: usize) -> Result<(), Error> {
-        if runs == 0 {
-            return Err(Error::Settings("no runs to execute".into()));
-        }
-        for (what, v) in [
-            ("batch size", self.batch),
-            ("train samples", self.train_samples),
-            ("test samples", self.test_samples),
-            ("eval chunk", self.eval_chunk),
-            ("steps per submit", self.steps_per_submit),
-        ] {
-            if v == 0 {
-                return Err(Error::Settings(format!("{what} must be at least 1")));
-            }
-        }
-        Ok(())
-    }
 }
 
 /// GPU copies of every intermediate of the last training step, for tests.
@@ -318,106 +270,6 @@ impl Engine {
             threads,
             cost,
         }
-    }
-
-    /// The input gather into `x0` (from `images` through `order` and `perm`)
-    /// and the sampled forward of layers 0..`layers` into `acts`; sized for
-    /// `samples` x `batch` examples. With `draw_noise` (batch 1 only) the
-    /// first layer's forward draws that layer's noise itself.
-    pub(super) fn forward_dispatches(
-        &self,
-        x0: &GpuBuffer<f32>,
-        acts: &[GpuBuffer<f32>],
-        sources: [&wgpu::Buffer; 3],
-        (samples, batch, layers): (usize, usize, usize),
-        draw_noise: bool,
-    ) -> Vec<Dispatch> {
-        assert!(!draw_noise || batch == 1, "one invocation per noise row");
-        let r = self.runs.len();
-        let shapes = self.shapes(samples, batch);
-        let first = self.tuned_dispatch(
-            Shader::InputLayer,
-            "forward_input",
-            vec![("DRAW_NOISE", draw_noise as u32)],
-            &[
-                (0, self.layers[0].as_entire_binding()),
-                (1, self.run_buf.buffer.as_entire_binding()),
-                (2, self.mu[0].buffer.as_entire_binding()),
-                (3, self.sigma[0].buffer.as_entire_binding()),
-                (4, self.eps[0].buffer.as_entire_binding()),
-                (5, x0.buffer.as_entire_binding()),
-                (6, acts[0].buffer.as_entire_binding()),
-            ],
-            r * samples.div_ceil(2) * batch * self.arch.n_out(0),
-            cost::forward(shapes, &self.arch, 0),
-        );
-        let hidden =
-            (1..layers).map(|l| self.forward_hidden_dispatch(l, &acts[l - 1], &acts[l], shapes));
-        [self.gather_dispatch(x0, sources, shapes), first]
-            .into_iter()
-            .chain(hidden)
-            .collect()
-    }
-
-    /// The input gather into `x0` (from `images` through `order` and `perm`).
-    pub(super) fn gather_dispatch(
-        &self,
-        x0: &GpuBuffer<f32>,
-        [images, order, perm]: [&wgpu::Buffer; 3],
-        shapes: Shapes,
-    ) -> Dispatch {
-        self.dispatch(
-            Shader::InputLayer,
-            "gather_input",
-            &[
-                (0, self.layers[0].as_entire_binding()),
-                (5, x0.buffer.as_entire_binding()),
-                (10, images.as_entire_binding()),
-                (11, order.as_entire_binding()),
-                (12, perm.as_entire_binding()),
-            ],
-            shapes.runs * shapes.batch * self.arch.n_in(0) / 4,
-            cost::gather_input(shapes, &self.arch),
-        )
-    }
-
-    /// The generic sampled forward of layer `l` (any layer: layer 0 reads
-    /// the gathered input, shared by the samples).
-    pub(super) fn forward_hidden_dispatch(
-        &self,
-        l: usize,
-        act_in: &GpuBuffer<f32>,
-        act_out: &GpuBuffer<f32>,
-        shapes: Shapes,
-    ) -> Dispatch {
-        let entries = [
-            (0, self.layers[l].as_entire_binding()),
-            (1, self.mu[l].buffer.as_entire_binding()),
-            (2, self.sigma[l].buffer.as_entire_binding()),
-            (3, self.eps[l].buffer.as_entire_binding()),
-            (4, act_out.buffer.as_entire_binding()),
-            (5, act_in.buffer.as_entire_binding()),
-        ];
-        let threads = shapes.runs * shapes.samples * shapes.batch * self.arch.n_out(l);
-        let cost = cost::forward(shapes, &self.arch, l);
-        self.dispatch(Shader::Forward, "forward_hidden", &entries, threads, cost)
-    }
-
-    fn noise_dispatch(&self, l: usize) -> Dispatch {
-        let groups = self.arch.stride(l) / 4;
-        // Sized for the larger K; the kernel reads the step's K.
-        let k_max = self.cfg.train_samples.max(self.cfg.test_samples);
-        self.dispatch(
-            Shader::Noise,
-            "noise",
-            &[
-                (0, self.layers[l].as_entire_binding()),
-                (1, self.run_buf.buffer.as_entire_binding()),
-                (2, self.eps[l].buffer.as_entire_binding()),
-            ],
-            self.runs.len() * k_max * groups,
-            cost::noise(self.shapes(k_max, 1), &self.arch, l),
-        )
     }
 
     /// Upload every run's parameters.

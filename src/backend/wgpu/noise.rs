@@ -1,4 +1,29 @@
-use super::{GpuBuffer, GpuContext, GpuError, PipelineCache, Shader};
+//! Launches of shaders/noise.wgsl: each layer's Gaussian noise for every
+//! run and sample, and the raw Philox stream for the tests.
+
+use super::cost;
+use super::dispatch::Dispatch;
+use super::{Engine, GpuBuffer, GpuContext, GpuError, PipelineCache, Shader};
+
+impl Engine {
+    /// The noise of layer `l`, sized for the larger K.
+    pub(super) fn noise_dispatch(&self, l: usize) -> Dispatch {
+        let groups = self.arch.stride(l) / 4;
+        // Sized for the larger K; the kernel reads the step's K.
+        let k_max = self.cfg.train_samples.max(self.cfg.test_samples);
+        self.dispatch(
+            Shader::Noise,
+            "noise",
+            &[
+                (0, self.layers[l].as_entire_binding()),
+                (1, self.run_buf.buffer.as_entire_binding()),
+                (2, self.eps[l].buffer.as_entire_binding()),
+            ],
+            self.runs.len() * k_max * groups,
+            cost::noise(self.shapes(k_max, 1), &self.arch, l),
+        )
+    }
+}
 
 /// The raw Philox4x32-10 output of the WGSL generator for `counters` under
 /// `key`: lets tests check the GPU stream against the Rust twin bit for bit.

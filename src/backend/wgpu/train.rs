@@ -1,9 +1,9 @@
-use super::cost::{self, Shapes};
+use super::GpuBuffer;
+use super::cost::Shapes;
 use super::dispatch::Dispatch;
 use super::sampled_gemm::{row4, weight_buffer};
-use super::{DeviceSplit, Engine, WORKGROUP};
+use super::{DeviceSplit, Engine};
 use crate::Error;
-use crate::gpu::{GpuBuffer, Shader};
 
 /// Kernels of a training step. `V0` keeps the first simple ones as the
 /// baseline of the benchmarks: a noise launch per layer, the generic
@@ -107,22 +107,7 @@ impl TrainGraph {
         let generic_from = match e.kernels.train {
             TrainKernels::V0 => 0,
             TrainKernels::Fast | TrainKernels::FastTiled => {
-                out.push(e.dispatch(
-                    Shader::InputLayer,
-                    "update_input",
-                    &[
-                        (0, e.layers[0].as_entire_binding()),
-                        (1, e.run_buf.buffer.as_entire_binding()),
-                        (2, e.mu[0].buffer.as_entire_binding()),
-                        (3, e.sigma[0].buffer.as_entire_binding()),
-                        (4, e.eps[0].buffer.as_entire_binding()),
-                        (5, self.x0.buffer.as_entire_binding()),
-                        (7, self.deltas[0].buffer.as_entire_binding()),
-                        (8, self.bad.buffer.as_entire_binding()),
-                    ],
-                    shapes.runs * e.arch.n_out(0) * WORKGROUP as usize,
-                    cost::update(shapes, &e.arch, 0),
-                ));
+                out.push(self.update_input_dispatch(e, shapes));
                 1
             }
         };
@@ -130,40 +115,9 @@ impl TrainGraph {
         let generic_to = last + 1 - e.fused_batch_one() as usize;
         for l in generic_from..generic_to {
             let input = if l == 0 { &self.x0 } else { &self.acts[l - 1] };
-            let entries = [
-                (0, e.layers[l].as_entire_binding()),
-                (1, e.run_buf.buffer.as_entire_binding()),
-                (2, e.mu[l].buffer.as_entire_binding()),
-                (3, e.sigma[l].buffer.as_entire_binding()),
-                (4, e.eps[l].buffer.as_entire_binding()),
-                (5, self.deltas[l].buffer.as_entire_binding()),
-                (6, input.buffer.as_entire_binding()),
-                (7, self.bad.buffer.as_entire_binding()),
-            ];
-            let threads = shapes.runs * e.arch.params(l);
-            let cost = cost::update(shapes, &e.arch, l);
-            out.push(e.dispatch(Shader::Update, "update_hidden", &entries, threads, cost));
+            out.push(self.update_hidden_dispatch(e, l, input, shapes));
         }
         out
-    }
-
-    /// The generic error through layer l (l >= 1) to its input.
-    fn backward_dispatch(&self, e: &Engine, l: usize, shapes: Shapes) -> Dispatch {
-        e.dispatch(
-            Shader::Backward,
-            "backward",
-            &[
-                (0, e.layers[l].as_entire_binding()),
-                (1, e.mu[l].buffer.as_entire_binding()),
-                (2, e.sigma[l].buffer.as_entire_binding()),
-                (3, e.eps[l].buffer.as_entire_binding()),
-                (4, self.deltas[l].buffer.as_entire_binding()),
-                (5, self.acts[l - 1].buffer.as_entire_binding()),
-                (6, self.deltas[l - 1].buffer.as_entire_binding()),
-            ],
-            shapes.runs * shapes.samples * shapes.batch * e.arch.n_in(l),
-            cost::backward(shapes, &e.arch, l),
-        )
     }
 
     pub(super) fn sources(&self) -> [&wgpu::Buffer; 3] {
@@ -186,51 +140,6 @@ impl TrainGraph {
         out
     }
 
-    /// The fused output layer; at batch 1 it draws its layer's noise and,
-    /// one workgroup per run, updates the layer and gathers the next input.
-    pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
-        let last = e.arch.layers() - 1;
-        let batch_one = e.fused_batch_one();
-        let (threads, cost) = if batch_one {
-            (
-                shapes.runs * WORKGROUP as usize,
-                cost::output_layer(shapes, &e.arch)
-                    + cost::update(shapes, &e.arch, last)
-                    + cost::gather_input(shapes, &e.arch),
-            )
-        } else {
-            (
-                shapes.runs * shapes.samples * shapes.batch,
-                cost::output_layer(shapes, &e.arch),
-            )
-        };
-        e.tuned_dispatch(
-            Shader::OutputLayer,
-            "output_layer",
-            vec![("BATCH_ONE", batch_one as u32)],
-            &[
-                (0, e.layers[last].as_entire_binding()),
-                (1, e.run_buf.buffer.as_entire_binding()),
-                (2, e.mu[last].buffer.as_entire_binding()),
-                (3, e.sigma[last].buffer.as_entire_binding()),
-                (4, e.eps[last].buffer.as_entire_binding()),
-                (5, self.acts[last - 1].buffer.as_entire_binding()),
-                (6, self.acts[last].buffer.as_entire_binding()),
-                (7, self.deltas[last].buffer.as_entire_binding()),
-                (8, self.deltas[last - 1].buffer.as_entire_binding()),
-                (9, self.loss.buffer.as_entire_binding()),
-                (10, self.split.images.buffer.as_entire_binding()),
-                (11, self.order.buffer.as_entire_binding()),
-                (12, self.perm.buffer.as_entire_binding()),
-                (13, self.split.labels.buffer.as_entire_binding()),
-                (14, self.bad.buffer.as_entire_binding()),
-                (15, self.x0.buffer.as_entire_binding()),
-            ],
-            threads,
-            cost,
-        )
-    }
-
     /// The v0 kernels: the generic forward for every layer (the first reads
     /// the gathered input), the loss kernel, and the generic backward of
     /// the output layer.
@@ -241,20 +150,7 @@ impl TrainGraph {
             let input = if l == 0 { &self.x0 } else { &self.acts[l - 1] };
             out.push(e.forward_hidden_dispatch(l, input, &self.acts[l], shapes));
         }
-        out.push(e.dispatch(
-            Shader::Output,
-            "loss_grad",
-            &[
-                (0, e.layers[last].as_entire_binding()),
-                (1, self.acts[last].buffer.as_entire_binding()),
-                (2, self.deltas[last].buffer.as_entire_binding()),
-                (3, self.loss.buffer.as_entire_binding()),
-                (11, self.order.buffer.as_entire_binding()),
-                (13, self.split.labels.buffer.as_entire_binding()),
-            ],
-            shapes.runs * shapes.batch,
-            cost::loss_grad(shapes, &e.arch),
-        ));
+        out.push(self.loss_grad_dispatch(e, shapes));
         out.push(self.backward_dispatch(e, last, shapes));
         out
     }

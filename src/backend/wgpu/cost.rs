@@ -1,8 +1,8 @@
 //! FLOPs and compulsory bytes (each input read once, each output written
 //! once) of every kernel, from its shapes: the profile's GFLOP/s and GB/s.
 
-use super::Architecture;
-use crate::gpu::Cost;
+use super::Cost;
+use crate::model::Architecture;
 
 const F32: f64 = 4.0;
 

@@ -1,5 +1,5 @@
+use super::{GpuBuffer, GpuContext, GpuError};
 use crate::data::Split;
-use crate::gpu::{GpuBuffer, GpuContext, GpuError};
 
 /// A dataset split resident on the GPU: u8 pixels packed four to a word,
 /// labels, and the standardisation of that split.

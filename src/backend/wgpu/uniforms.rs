@@ -1,6 +1,6 @@
-//! Host mirrors of the WGSL structs in shaders/common.wgsl and output.wgsl.
+//! Host mirrors of the WGSL structs in shaders/common/structs.wgsl and output.wgsl.
 
-use super::Architecture;
+use crate::model::Architecture;
 
 /// `struct Step`: one training step or one evaluation chunk.
 #[repr(C)]
@@ -21,10 +21,6 @@ pub struct StepUniform {
     pub prefetch: u32,
     pub pixels: u32,
 }
-
-/// Noise domains: training steps and evaluations draw from disjoint counters.
-pub const DOMAIN_TRAIN: u32 = 0;
-pub const DOMAIN_EVAL: u32 = 1;
 
 /// `struct Layer`.
 #[repr(C)]
@@ -58,23 +54,5 @@ impl LayerUniform {
             shared_input: (l == 0) as u32,
             _pad: [0; 2],
         }
-    }
-}
-
-/// Per-example evaluation output (`struct Score`): the predicted class,
-/// whether it is right, predictive and aleatoric entropy in bits.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct Score {
-    pub pred: u32,
-    pub correct: u32,
-    pub h_pred: f32,
-    pub h_alea: f32,
-}
-
-impl Score {
-    /// Epistemic uncertainty: predictive minus aleatoric entropy.
-    pub fn epistemic(&self) -> f32 {
-        self.h_pred - self.h_alea
     }
 }

@@ -1,14 +1,13 @@
-//! The fast evaluation kernels (shaders/eval.wgsl): each sample's weights are
+//! The fast evaluation kernels (shaders/sampled_gemm.wgsl): each sample's weights are
 //! materialised once per evaluation, the first layer runs over the nonzero
 //! pixels of image tiles, the other layers as a tiled GEMM.
 
 use super::Engine;
-use super::cost;
 use super::dispatch::Dispatch;
 use super::image_tiles::ImageTiles;
-use super::sampled_gemm::{self, row_overrides, row4};
+use super::sampled_gemm::{self, row4};
+use super::{GpuBuffer, GpuContext};
 use crate::Error;
-use crate::gpu::{GpuBuffer, GpuContext, Shader};
 
 /// Images per tile of the first layer (fixed by `forward_sparse`): every
 /// weight vec4 it loads serves this many images.
@@ -42,7 +41,6 @@ impl FastEval {
         })?;
         let entries = GpuBuffer::from_slice(&e.ctx, "image tiles", &tiles.entries)?;
         let start = GpuBuffer::from_slice(&e.ctx, "image tile starts", &tiles.start)?;
-        let shapes = e.shapes(e.cfg.test_samples, 1);
         let mut prologue = Vec::new();
         let mut per_chunk = Vec::new();
         let mut weights = Vec::new();
@@ -51,7 +49,6 @@ impl FastEval {
         for l in 0..arch.layers() {
             let cols = row4(arch.n_out(l), l == 0);
             let w = sampled_gemm::weight_buffer(e, l, cols, e.cfg.test_samples)?;
-            let layer = e.layers[l].as_entire_binding();
             prologue.push(sampled_gemm::sample_weights(
                 e,
                 l,
@@ -62,33 +59,14 @@ impl FastEval {
                 true,
             ));
             if l == 0 {
-                prologue.push(e.tuned_dispatch(
-                    Shader::Eval,
-                    "row_sums",
-                    row_overrides(cols),
-                    &[
-                        (0, layer.clone()),
-                        (5, w.buffer.as_entire_binding()),
-                        (6, offset.buffer.as_entire_binding()),
-                    ],
-                    rk * cols,
-                    cost::row_sums(shapes, arch),
-                ));
-                per_chunk.push(e.tuned_dispatch(
-                    Shader::Eval,
-                    "forward_sparse",
-                    row_overrides(cols),
-                    &[
-                        (0, layer),
-                        (5, w.buffer.as_entire_binding()),
-                        (7, offset.buffer.as_entire_binding()),
-                        (9, entries.buffer.as_entire_binding()),
-                        (10, start.buffer.as_entire_binding()),
-                        (12, acts[0].buffer.as_entire_binding()),
-                    ],
-                    rk * chunk.div_ceil(IMAGES_PER_TILE) * cols / 2,
-                    // Dense-equivalent: the sparse kernel skips zero pixels.
-                    cost::forward(e.shapes(e.cfg.test_samples, chunk), arch, 0),
+                prologue.push(sampled_gemm::row_sums(e, cols, &w, &offset));
+                per_chunk.push(sampled_gemm::forward_sparse(
+                    e,
+                    (cols, &w),
+                    &offset,
+                    [&entries, &start],
+                    &acts[0],
+                    chunk,
                 ));
             } else {
                 per_chunk.push(sampled_gemm::gemm(

@@ -9,7 +9,7 @@ use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::sampled_gemm::{self, row_overrides, row4, tiles_by_default};
 use super::train::{TrainGraph, TrainKernels};
-use crate::gpu::{Overrides, Shader};
+use super::{Overrides, Shader};
 
 /// Rows and columns each invocation of train_gemm.wgsl owns (8 x 8, as
 /// 2 x 2 mat4x4 blocks).

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::gpu::{Cost, Kernel, grid};
+use super::{Cost, Kernel, grid};
 
 /// One recorded kernel launch: pipeline, static bindings (group 0), the
 /// invocation count and its work; group 1 is the step slot chosen at record

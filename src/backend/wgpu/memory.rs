@@ -1,7 +1,7 @@
 //! Device memory that one run adds to a batched execution, from the shapes
 //! alone (no device needed): what a sweep uses to size its groups.
 
-use super::{Architecture, EngineConfig};
+use crate::model::{Architecture, EngineConfig};
 
 const F32: u64 = 4;
 /// `struct Score`: four 32-bit words per evaluated image.

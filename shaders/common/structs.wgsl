@@ -1,5 +1,5 @@
 // Shared by every kernel: parameter structs, Philox4x32-10 and Box-Muller.
-// Prepended to each kernel file by src/gpu/shader.rs.
+// Prepended to each kernel file by src/backend/wgpu/shader.rs.
 
 // One training step or one evaluation chunk (uniform; one bind group per
 // slot of the step uniforms, see `Kernel::step_groups`).

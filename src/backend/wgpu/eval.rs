@@ -1,15 +1,16 @@
-use super::cost;
+use super::GpuBuffer;
 use super::dispatch::Dispatch;
 use super::eval_fast::{FastEval, IMAGES_PER_TILE};
-use super::image_tiles::similarity_order;
+use super::output::predict_dispatch;
 use super::sampled_gemm;
-use super::uniforms::{DOMAIN_EVAL, Score, StepUniform};
+use super::uniforms::StepUniform;
 use super::{DeviceSplit, Engine};
 use crate::Error;
-use crate::gpu::{GpuBuffer, Shader};
+use crate::data::similarity_order;
+use crate::model::{DOMAIN_EVAL, EvalResult, EvalSet, Score};
 
 /// Kernels of evaluation: the training forward kernels over the permuted
-/// pixels (`V0`, kept as the baseline), or shaders/eval.wgsl (`Fast`: its
+/// pixels (`V0`, kept as the baseline), or shaders/sampled_gemm.wgsl (`Fast`: its
 /// hidden-layer GEMM tiled through workgroup memory on GPUs, reading
 /// directly on CPU adapters; `FastTiled` forces the tiled one, for tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,25 +19,6 @@ pub enum EvalKernels {
     #[default]
     Fast,
     FastTiled,
-}
-
-/// Handle of a split registered with `Engine::add_eval_set`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EvalSet(pub usize);
-
-/// One run's evaluation of one split.
-#[derive(Clone, Debug)]
-pub struct EvalResult {
-    pub correct: usize,
-    pub total: usize,
-    /// Per example, in split order.
-    pub scores: Vec<Score>,
-}
-
-impl EvalResult {
-    pub fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.total.max(1) as f64
-    }
 }
 
 /// Sampled forward over a whole split in chunks of images, then the
@@ -110,18 +92,12 @@ impl EvalGraph {
         }
         let prologue = fast.as_mut().map(|f| std::mem::take(&mut f.prologue));
         let last = e.arch.layers() - 1;
-        dispatches.push(e.dispatch(
-            Shader::Output,
-            "predict",
-            &[
-                (0, e.layers[last].as_entire_binding()),
-                (1, acts[last].buffer.as_entire_binding()),
-                (4, scores.buffer.as_entire_binding()),
-                (11, order_buf.buffer.as_entire_binding()),
-                (13, split.labels.buffer.as_entire_binding()),
-            ],
-            r * chunk,
-            cost::predict(e.shapes(k, chunk), &e.arch),
+        dispatches.push(predict_dispatch(
+            e,
+            &acts[last],
+            &scores,
+            [&order_buf, &split.labels],
+            chunk,
         ));
         Ok(EvalGraph {
             split,

@@ -1,15 +1,16 @@
-//! Launches of shaders/eval.wgsl shared by evaluation and batched training:
-//! each sample's weights materialised as vec4 rows over outputs, and the
-//! GEMM of a layer over those weights.
+//! Launches of shaders/sampled_gemm.wgsl, shared by evaluation and batched
+//! training: each sample's weights materialised as vec4 rows over outputs,
+//! the GEMM of a layer over those weights, and the first layer of
+//! evaluation over the nonzero pixels of image tiles.
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::{Engine, WORKGROUP};
-use crate::gpu::{GpuBuffer, Overrides, Shader};
+use super::{GpuBuffer, Overrides, Shader};
 
 /// GEMM: most invocations along columns, the rows and vec4 columns each
 /// invocation owns (tiled, direct), and the workgroup-memory capacities
-/// (A_CAP floats, B_CAP vec4) of shaders/eval.wgsl.
+/// (A_CAP floats, B_CAP vec4) of shaders/sampled_gemm.wgsl.
 const GEMM_MAX_GN: usize = 8;
 const GEMM_ROWS: usize = 4;
 const DIRECT_BLOCK: (usize, usize) = (8, 2);
@@ -38,7 +39,7 @@ pub fn weight_buffer(
     l: usize,
     cols: usize,
     samples: usize,
-) -> Result<GpuBuffer<f32>, crate::gpu::GpuError> {
+) -> Result<GpuBuffer<f32>, super::GpuError> {
     let n = e.runs.len() * samples * weight_rows(e, l) * cols * 4;
     GpuBuffer::zeroed(&e.ctx, "weight samples", n)
 }
@@ -58,7 +59,7 @@ pub fn sample_weights(
     let mut overrides = row_overrides(cols);
     overrides.push(("PERMUTE_INPUT", permute as u32));
     e.tuned_dispatch(
-        Shader::Eval,
+        Shader::SampledGemm,
         "sample_weights",
         overrides,
         &[
@@ -107,7 +108,7 @@ pub fn gemm(
         let threads = rk * shapes.batch.div_ceil(DIRECT_BLOCK.0) * cols.div_ceil(DIRECT_BLOCK.1);
         let overrides = row_overrides(cols);
         return e.tuned_dispatch(
-            Shader::Eval,
+            Shader::SampledGemm,
             "gemm_direct",
             overrides,
             &bindings,
@@ -123,7 +124,7 @@ pub fn gemm(
     let mut overrides = row_overrides(cols);
     overrides.extend([("GN", gn as u32), ("TK", tk as u32)]);
     e.tuned_dispatch(
-        Shader::Eval,
+        Shader::SampledGemm,
         "gemm",
         overrides,
         &bindings,
@@ -136,4 +137,53 @@ pub fn gemm(
 /// CPU adapters (where a workgroup-memory load costs a storage load).
 pub fn tiles_by_default(e: &Engine) -> bool {
     e.ctx.info.device_type != wgpu::DeviceType::Cpu
+}
+
+/// The first layer's offsets: per run and sample, the sum of each
+/// output's weight rows (`cols` vec4), once per evaluation.
+pub fn row_sums(e: &Engine, cols: usize, w: &GpuBuffer<f32>, offset: &GpuBuffer<f32>) -> Dispatch {
+    let rk = e.runs.len() * e.cfg.test_samples;
+    let shapes = e.shapes(e.cfg.test_samples, 1);
+    e.tuned_dispatch(
+        Shader::SampledGemm,
+        "row_sums",
+        row_overrides(cols),
+        &[
+            (0, e.layers[0].as_entire_binding()),
+            (5, w.buffer.as_entire_binding()),
+            (6, offset.buffer.as_entire_binding()),
+        ],
+        rk * cols,
+        cost::row_sums(shapes, &e.arch),
+    )
+}
+
+/// The first layer over the nonzero pixels of each tile of
+/// `IMAGES_PER_TILE` images (`tiles`: entries and their starts) into
+/// `act0`, for a chunk of `chunk` images.
+pub fn forward_sparse(
+    e: &Engine,
+    (cols, w): (usize, &GpuBuffer<f32>),
+    offset: &GpuBuffer<f32>,
+    [entries, start]: [&GpuBuffer<u32>; 2],
+    act0: &GpuBuffer<f32>,
+    chunk: usize,
+) -> Dispatch {
+    let rk = e.runs.len() * e.cfg.test_samples;
+    e.tuned_dispatch(
+        Shader::SampledGemm,
+        "forward_sparse",
+        row_overrides(cols),
+        &[
+            (0, e.layers[0].as_entire_binding()),
+            (5, w.buffer.as_entire_binding()),
+            (7, offset.buffer.as_entire_binding()),
+            (9, entries.buffer.as_entire_binding()),
+            (10, start.buffer.as_entire_binding()),
+            (12, act0.buffer.as_entire_binding()),
+        ],
+        rk * chunk.div_ceil(super::eval_fast::IMAGES_PER_TILE) * cols / 2,
+        // Dense-equivalent: the sparse kernel skips zero pixels.
+        cost::forward(e.shapes(e.cfg.test_samples, chunk), &e.arch, 0),
+    )
 }

@@ -1,0 +1,54 @@
+//! Launches of shaders/forward.wgsl, the generic sampled forward of any
+//! layer, and the forward below a layer as a list of launches (the input
+//! gather and first layer of shaders/input_layer.wgsl, then this one).
+
+use super::cost::{self, Shapes};
+use super::dispatch::Dispatch;
+use super::{Engine, GpuBuffer, Shader};
+
+impl Engine {
+    /// The input gather into `x0` (from `images` through `order` and `perm`)
+    /// and the sampled forward of layers 0..`layers` into `acts`; sized for
+    /// `samples` x `batch` examples. With `draw_noise` (batch 1 only) the
+    /// first layer's forward draws that layer's noise itself.
+    pub(super) fn forward_dispatches(
+        &self,
+        x0: &GpuBuffer<f32>,
+        acts: &[GpuBuffer<f32>],
+        sources: [&wgpu::Buffer; 3],
+        (samples, batch, layers): (usize, usize, usize),
+        draw_noise: bool,
+    ) -> Vec<Dispatch> {
+        assert!(!draw_noise || batch == 1, "one invocation per noise row");
+        let shapes = self.shapes(samples, batch);
+        let first = self.forward_input_dispatch(x0, &acts[0], shapes, draw_noise);
+        let hidden =
+            (1..layers).map(|l| self.forward_hidden_dispatch(l, &acts[l - 1], &acts[l], shapes));
+        [self.gather_dispatch(x0, sources, shapes), first]
+            .into_iter()
+            .chain(hidden)
+            .collect()
+    }
+
+    /// The generic sampled forward of layer `l` (any layer: layer 0 reads
+    /// the gathered input, shared by the samples).
+    pub(super) fn forward_hidden_dispatch(
+        &self,
+        l: usize,
+        act_in: &GpuBuffer<f32>,
+        act_out: &GpuBuffer<f32>,
+        shapes: Shapes,
+    ) -> Dispatch {
+        let entries = [
+            (0, self.layers[l].as_entire_binding()),
+            (1, self.mu[l].buffer.as_entire_binding()),
+            (2, self.sigma[l].buffer.as_entire_binding()),
+            (3, self.eps[l].buffer.as_entire_binding()),
+            (4, act_out.buffer.as_entire_binding()),
+            (5, act_in.buffer.as_entire_binding()),
+        ];
+        let threads = shapes.runs * shapes.samples * shapes.batch * self.arch.n_out(l);
+        let cost = cost::forward(shapes, &self.arch, l);
+        self.dispatch(Shader::Forward, "forward_hidden", &entries, threads, cost)
+    }
+}

@@ -1,0 +1,83 @@
+//! Launches of shaders/input_layer.wgsl, the first layer's own kernels:
+//! the input gather (permutation and standardisation in the kernel), the
+//! first layer's forward, and its fused update.
+
+use super::cost::{self, Shapes};
+use super::dispatch::Dispatch;
+use super::train::TrainGraph;
+use super::{Engine, GpuBuffer, Shader, WORKGROUP};
+
+impl Engine {
+    /// The input gather into `x0` (from `images` through `order` and `perm`).
+    pub(super) fn gather_dispatch(
+        &self,
+        x0: &GpuBuffer<f32>,
+        [images, order, perm]: [&wgpu::Buffer; 3],
+        shapes: Shapes,
+    ) -> Dispatch {
+        self.dispatch(
+            Shader::InputLayer,
+            "gather_input",
+            &[
+                (0, self.layers[0].as_entire_binding()),
+                (5, x0.buffer.as_entire_binding()),
+                (10, images.as_entire_binding()),
+                (11, order.as_entire_binding()),
+                (12, perm.as_entire_binding()),
+            ],
+            shapes.runs * shapes.batch * self.arch.n_in(0) / 4,
+            cost::gather_input(shapes, &self.arch),
+        )
+    }
+
+    /// The first layer's sampled forward from the gathered input `x0` into
+    /// `act0`, two samples per invocation; with `draw_noise` (batch 1) it
+    /// draws the layer's noise itself.
+    pub(super) fn forward_input_dispatch(
+        &self,
+        x0: &GpuBuffer<f32>,
+        act0: &GpuBuffer<f32>,
+        shapes: Shapes,
+        draw_noise: bool,
+    ) -> Dispatch {
+        self.tuned_dispatch(
+            Shader::InputLayer,
+            "forward_input",
+            vec![("DRAW_NOISE", draw_noise as u32)],
+            &[
+                (0, self.layers[0].as_entire_binding()),
+                (1, self.run_buf.buffer.as_entire_binding()),
+                (2, self.mu[0].buffer.as_entire_binding()),
+                (3, self.sigma[0].buffer.as_entire_binding()),
+                (4, self.eps[0].buffer.as_entire_binding()),
+                (5, x0.buffer.as_entire_binding()),
+                (6, act0.buffer.as_entire_binding()),
+            ],
+            shapes.runs * shapes.samples.div_ceil(2) * shapes.batch * self.arch.n_out(0),
+            cost::forward(shapes, &self.arch, 0),
+        )
+    }
+}
+
+impl TrainGraph {
+    /// The first layer's fused update (the fast kernels), one workgroup per
+    /// output of each run.
+    pub(super) fn update_input_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
+        e.dispatch(
+            Shader::InputLayer,
+            "update_input",
+            &[
+                (0, e.layers[0].as_entire_binding()),
+                (1, e.run_buf.buffer.as_entire_binding()),
+                (2, e.mu[0].buffer.as_entire_binding()),
+                (3, e.sigma[0].buffer.as_entire_binding()),
+                (4, e.eps[0].buffer.as_entire_binding()),
+                (5, self.x0.buffer.as_entire_binding()),
+                (7, self.deltas[0].buffer.as_entire_binding()),
+                (8, self.bad.buffer.as_entire_binding()),
+            ],
+            shapes.runs * e.arch.n_out(0) * WORKGROUP as usize,
+            cost::update(shapes, &e.arch, 0),
+        )
+    }
+}

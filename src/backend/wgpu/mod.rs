@@ -1,0 +1,55 @@
+//! The wgpu backend: R independent runs of one architecture share every
+//! dispatch. A training step is noise -> sampled forward -> the fused
+//! output layer (forward, loss, dC/dz, error to the hidden layer) ->
+//! backward -> fused update, recorded many steps per submit.
+//!
+//! The plumbing (adapter choice and limits, typed buffers with readback,
+//! WGSL assembly and the pipeline cache, the profiler) and the engine with
+//! the launch plans of a step and of evaluation.
+
+// Plumbing.
+mod buffer;
+mod context;
+mod dispatch;
+mod profile;
+mod shader;
+mod split;
+mod uniforms;
+
+// The engine and its launch plans.
+mod cost;
+mod engine;
+mod eval;
+mod eval_fast;
+mod image_tiles;
+mod memory;
+mod train;
+
+// Launches of one kernel file each: shaders/<module>.wgsl.
+mod backward;
+mod forward;
+mod input_layer;
+mod noise;
+mod output;
+mod output_layer;
+mod peak;
+mod sampled_gemm;
+mod train_gemm;
+mod update;
+
+pub use buffer::{GpuBuffer, StepUniforms};
+pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
+pub use engine::{Engine, Intermediates, Kernels};
+pub use eval::EvalKernels;
+pub use image_tiles::ImageTiles;
+pub use memory::{RunMemory, run_memory};
+pub use noise::philox_on_gpu;
+pub use peak::{dispatch_overhead_us, peak_gflops};
+pub use profile::{Cost, Profiler};
+pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};
+pub use split::DeviceSplit;
+pub use train::TrainKernels;
+pub use uniforms::{LayerUniform, StepUniform};
+
+/// Workgroup size of every kernel (a WGSL `override`).
+pub const WORKGROUP: u32 = 64;

@@ -1,0 +1,43 @@
+//! What evaluation yields (per example, per run), and the noise domains of the
+//! counter-based stream: shared by every backend.
+
+/// Noise domains: training steps and evaluations draw from disjoint counters.
+pub const DOMAIN_TRAIN: u32 = 0;
+pub const DOMAIN_EVAL: u32 = 1;
+
+/// Per-example evaluation output (`struct Score`): the predicted class,
+/// whether it is right, predictive and aleatoric entropy in bits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Score {
+    pub pred: u32,
+    pub correct: u32,
+    pub h_pred: f32,
+    pub h_alea: f32,
+}
+
+impl Score {
+    /// Epistemic uncertainty: predictive minus aleatoric entropy.
+    pub fn epistemic(&self) -> f32 {
+        self.h_pred - self.h_alea
+    }
+}
+
+/// Handle of a split registered with `Backend::add_eval_set`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalSet(pub usize);
+
+/// One run's evaluation of one split.
+#[derive(Clone, Debug)]
+pub struct EvalResult {
+    pub correct: usize,
+    pub total: usize,
+    /// Per example, in split order.
+    pub scores: Vec<Score>,
+}
+
+impl EvalResult {
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.total.max(1) as f64
+    }
+}
