@@ -1,9 +1,12 @@
-//! mesu: a GPU engine for Bayesian continual learning with MESU
-//! (Metaplasticity from Synaptic Uncertainty).
+//! mesu: a compute engine for Bayesian continual learning with MESU
+//! (Metaplasticity from Synaptic Uncertainty), on any wgpu GPU or a native
+//! CPU backend.
 //!
-//! Data flows one way: data -> backend (the wgpu engine or the CPU one:
-//! forward, loss, backward, update, evaluate; shared math in model and
-//! optim) -> stream -> metrics -> report.
+//! Data flows one way: config (one run's settings) -> data -> backend (the
+//! wgpu engine or the CPU one, behind the `Backend` trait: forward, loss,
+//! backward, update, evaluate; shared math in model and optim) -> stream
+//! (the task loop, telling observers) -> metrics -> report (the results
+//! folders, an observer). Every fallible call returns `mesu::Result`.
 
 pub mod backend;
 pub mod config;
