@@ -175,7 +175,13 @@ impl RunSettings {
             ("--lr-mu", h.lr_mu),
             ("--lr-sigma", h.lr_sigma),
         ];
-        if let Some((flag, v)) = reals.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+        if let Some((flag, v)) = reals.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!(
+                "{flag} must be finite, got {v} (1e15 is the paper's no-forgetting N)"
+            )
+            .into());
+        }
+        if let Some((flag, v)) = reals.iter().find(|(_, v)| *v <= 0.0) {
             return Err(format!("{flag} must be a positive number, got {v}").into());
         }
         if !(h.clamp_grad.is_finite() && h.clamp_grad >= 0.0) {
@@ -328,6 +334,13 @@ pub fn validate_shared(shared: &Shared) -> Result<()> {
     }
     if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
         return Err("--train-limit and --test-limit must be at least 1".into());
+    }
+    if shared.ood == Ood::Dataset(shared.dataset) {
+        let (name, other) = (shared.dataset.name(), shared.dataset.other().name());
+        return Err(format!(
+            "--ood {name}: the OOD set must be another dataset than the stream's ({name}); use --ood {other} or --ood none"
+        )
+        .into());
     }
     Ok(())
 }

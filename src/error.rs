@@ -26,7 +26,9 @@ pub enum Error {
     /// Settings no run can use, naming the flag or the setting.
     #[error("{0}")]
     Settings(String),
-    #[error("the training split has fewer examples ({0}) than one batch")]
+    #[error(
+        "the training split has fewer examples ({0}) than one batch: lower --batch-size or raise --train-limit"
+    )]
     TooFewExamples(usize),
 }
 

@@ -195,6 +195,9 @@ impl SweepArgs {
             Some(path) => read_grid_file(path)?,
             None => Value::Null,
         };
+        if self.seeds == Some(0) {
+            return Err("--seeds must be at least 1 (it runs seeds 0..K-1)".into());
+        }
         let seeds = match (self.seeds, self.seed.is_empty()) {
             (Some(k), _) => (0..k).collect(),
             (None, false) => self.seed.clone(),

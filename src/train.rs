@@ -121,7 +121,7 @@ pub struct TrainArgs {
     /// hidden layers the authors use: --hidden 200,200 --batch-size 100
     /// --clamp-grad 1 --sigma-prior 0.02 --lr-mu 0.46 --lr-sigma 1.58 --n 5.8e6
     /// (94.1 % after one task).
-    #[arg(long, value_delimiter = ',', default_value = "50")]
+    #[arg(long, value_delimiter = ',', default_value = "50", value_parser = parse_width)]
     hidden: Vec<usize>,
     /// Learning rule: mesu, bgd, foovb-published (BGD with the published sign error), sgd.
     #[arg(long, default_value = "mesu")]
@@ -273,4 +273,16 @@ pub fn timestamp() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// One hidden width of a single run; "400x400" is the sweep's spelling of
+/// one net, and gets a hint here.
+fn parse_width(s: &str) -> Result<usize, String> {
+    if s.contains('x') {
+        return Err(format!(
+            "{s:?}: the layers of one net are comma-separated here (--hidden 400,400); \
+             `mesu sweep --hidden` lists nets and spells one as 400x400"
+        ));
+    }
+    s.parse().map_err(|e| format!("{s:?}: {e}"))
 }

@@ -378,7 +378,15 @@ fn the_cpu_backend_runs_names_itself_and_profiles_its_phases() {
 
 #[test]
 fn bad_flags_fail_clearly_without_a_results_folder() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 12] = [
+        (&["--n", "inf"], "must be finite"),
+        (&["--hidden", "400x400"], "comma-separated"),
+        (&["--ood", "mnist"], "another dataset"),
+        (
+            &["--batch-size", "300", "--train-limit", "200"],
+            "lower --batch-size",
+        ),
+        (&["sweep", "--seeds", "0"], "--seeds must be at least 1"),
         (&["--tasks", "0"], "--tasks"),
         (&["--hidden", "50,0"], "--hidden"),
         (&["--n=-5"], "--n"),
