@@ -1,8 +1,8 @@
 //! Progress of a stream: a bar on a terminal, plain log lines otherwise.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, MultiProgress, ProgressBar, ProgressStyle};
 use mesu::Error;
 use mesu::metrics::{StreamMetrics, mean};
 use mesu::stream::{GroupState, Observer};
@@ -28,12 +28,11 @@ impl StreamProgress {
                 Some(m) => m.add(ProgressBar::new(0)),
                 None => ProgressBar::new(0),
             };
+            bar.enable_steady_tick(std::time::Duration::from_millis(500));
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta} {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps, {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
             );
             bar
         });
@@ -76,17 +75,27 @@ impl Observer for StreamProgress {
         let crossed = steps / tenth > self.steps / tenth;
         self.steps = steps;
         self.train_secs = self.started.elapsed().as_secs_f64();
+        let rate = steps as f64 / self.train_secs.max(1e-9);
+        // Training time left, in this task and in the whole stream.
+        let left =
+            |steps_left: u64| HumanDuration(Duration::from_secs_f64(steps_left as f64 / rate));
+        let task_left = self.task_steps.saturating_sub(steps);
+        let stream_left = task_left + (self.tasks - self.task - 1) as u64 * self.task_steps;
+        let status = format!(
+            "{rate:.0} steps/s, loss {loss:.3}, task eta {}, stream eta {}",
+            left(task_left),
+            left(stream_left)
+        );
         match &self.bar {
             Some(bar) => {
                 bar.set_position(steps);
-                bar.set_message(format!("loss {loss:.3}"));
+                bar.set_message(status);
             }
             None if crossed && steps < self.task_steps => println!(
-                "task {}/{}: {steps}/{} steps, loss {loss:.3}, {:.0} steps/s",
+                "task {}/{}: {steps}/{} steps, {status}",
                 self.task + 1,
                 self.tasks,
                 self.task_steps,
-                steps as f64 / self.train_secs.max(1e-9)
             ),
             None => {}
         }

@@ -19,8 +19,10 @@ use crate::model::{Architecture, EngineConfig, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
 use crate::report::{ResultsWriter, SigmaStat, sigma_stats};
 
-/// Steps between two progress reports (each costs one small readback).
-const REPORT_EVERY: usize = 1000;
+/// Steps between two progress reports: sized from the measured rate to about
+/// `REPORT_SECS` (each report costs a small readback), within these bounds.
+const REPORT_SECS: f64 = 0.5;
+const REPORT_STEPS: (usize, usize) = (16, 4096);
 
 /// Settings every run of a group shares.
 #[derive(Clone, Debug)]
@@ -190,9 +192,14 @@ pub fn stream_group(
                 .collect();
             engine.set_order(&orders)?;
             let mut batch = 0;
+            let mut chunk = REPORT_STEPS.0;
             while batch < per_epoch {
-                let n = REPORT_EVERY.min(per_epoch - batch);
-                let losses = match engine.train_steps(batch, n) {
+                let n = chunk.min(per_epoch - batch);
+                let started = Instant::now();
+                let trained = engine.train_steps(batch, n);
+                let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-6);
+                chunk = ((rate * REPORT_SECS) as usize).clamp(REPORT_STEPS.0, REPORT_STEPS.1);
+                let losses = match trained {
                     Ok(losses) => losses,
                     Err(Error::Diverged { .. }) => {
                         stop_diverged(engine.as_ref(), &mut state, i, observers)?;
