@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use mesu::backend::wgpu::list_adapters;
 use mesu::backend::{BackendKind, Device, DeviceChoice};
 
-/// Bayesian continual learning with MESU on the GPU.
+/// Bayesian continual learning with MESU on a GPU (wgpu) or the CPU.
 ///
 /// With no subcommand, trains the permuted-MNIST stream of the paper
 /// (784-50-10, batch 1, K = 10, N = 300000, 200 tasks) and writes a results
@@ -43,17 +43,17 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct DeviceArgs {
     /// Force a backend: cpu, vulkan, metal, dx12 or gl.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Device")]
     backend: Option<BackendKind>,
     /// Use the GPU adapter whose name contains this text (case-insensitive).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Device")]
     adapter: Option<String>,
     /// Use the software GPU adapter (e.g. Mesa lavapipe), to check the WGSL
     /// path on a machine without a GPU.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Device")]
     fallback: bool,
     /// Most threads of the CPU backend (default: every core).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Device")]
     threads: Option<usize>,
 }
 

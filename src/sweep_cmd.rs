@@ -39,7 +39,8 @@ pub struct SweepArgs {
     #[arg(long)]
     grid: Option<PathBuf>,
     /// Architectures: hidden widths, layers of one net joined by x
-    /// (50,256,400x400) [default: 50].
+    /// (50,256,400x400) [default: 50]. Here 200,200 is two nets of one
+    /// layer; a single run's `mesu --hidden 200,200` is one net of two.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     hidden: Vec<Widths>,
     /// Learning rules: mesu, bgd, foovb-published, sgd [default: mesu].

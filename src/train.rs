@@ -43,41 +43,41 @@ pub enum EvalArg {
 #[derive(Args, Debug, Clone)]
 pub struct StreamArgs {
     /// Number of tasks in the stream.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, help_heading = "Stream")]
     tasks: usize,
     /// Add a bias to every layer.
-    #[arg(long)]
+    #[arg(long, help_heading = "Model")]
     bias: bool,
     /// Dataset whose permutations form the tasks.
-    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist)]
+    #[arg(long, value_enum, default_value_t = DatasetArg::Mnist, help_heading = "Stream")]
     dataset: DatasetArg,
     /// Folder with the raw IDX files [default: data/mnist or data/fashion-mnist].
-    #[arg(long)]
+    #[arg(long, help_heading = "Stream")]
     data_dir: Option<PathBuf>,
     /// Shuffle the examples each epoch (default: file order, as the reference).
-    #[arg(long)]
+    #[arg(long, help_heading = "Stream")]
     shuffle: bool,
     /// Which tasks to evaluate after each task.
-    #[arg(long, value_enum, default_value_t = EvalArg::Seen)]
+    #[arg(long, value_enum, default_value_t = EvalArg::Seen, help_heading = "Evaluation")]
     eval: EvalArg,
     /// Use only the first N training images of each task.
-    #[arg(long)]
+    #[arg(long, help_heading = "Stream")]
     train_limit: Option<usize>,
     /// Use only the first N test images of each task (and of the OOD set).
-    #[arg(long)]
+    #[arg(long, help_heading = "Evaluation")]
     test_limit: Option<usize>,
     /// Out-of-distribution test set, unpermuted: after each task, the AUROC
     /// of epistemic, aleatoric and predictive uncertainty between it and the
     /// newest task's test set (metrics.json), as in the paper's table.
-    #[arg(long, value_enum, default_value_t = OodArg::Auto)]
+    #[arg(long, value_enum, default_value_t = OodArg::Auto, help_heading = "Evaluation")]
     ood: OodArg,
     /// Time every kernel (GPU timestamps when the adapter has them): a table
     /// at the end and profile.csv in the results folder.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     profile: bool,
     /// Never download: a dataset missing from its default folder is an
     /// error (by default it is fetched with data/fetch.sh).
-    #[arg(long)]
+    #[arg(long, help_heading = "Stream")]
     no_fetch: bool,
 }
 
@@ -116,55 +116,57 @@ impl StreamArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     stream: StreamArgs,
-    /// Hidden widths, comma separated (e.g. 200,200). The paper's rates
+    /// Hidden widths of one net, comma separated: 200,200 is two layers
+    /// (`mesu sweep --hidden 200,200` is two nets; it joins layers by x,
+    /// 200x200). The paper's rates
     /// suit 784-50-10; narrow deeper nets (8,8) can diverge at them. For two
     /// hidden layers the authors use: --hidden 200,200 --batch-size 100
     /// --clamp-grad 1 --sigma-prior 0.02 --lr-mu 0.46 --lr-sigma 1.58 --n 5.8e6
     /// (94.1 % after one task).
-    #[arg(long, value_delimiter = ',', default_value = "50", value_parser = parse_width)]
+    #[arg(long, value_delimiter = ',', default_value = "50", value_parser = parse_width, help_heading = "Model")]
     hidden: Vec<usize>,
     /// Learning rule: mesu, bgd, foovb-published (BGD with the published sign error), sgd.
-    #[arg(long, default_value = "mesu")]
+    #[arg(long, default_value = "mesu", help_heading = "Method")]
     optimizer: Optimizer,
     /// Examples per step. The loss sums over the batch (as the spec and the
     /// reference), so at batch B scale --lr-mu and --lr-sigma by about 1/B
     /// and N by 1/B (the same memory window in examples). Batch > 1 trains
     /// through the GEMM kernels.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, help_heading = "Method")]
     batch_size: usize,
     /// Passes over each task's training set.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, help_heading = "Stream")]
     epochs: usize,
     /// Weight samples per training step (K) [default: 10, or 1 for sgd,
     /// whose weights are deterministic].
-    #[arg(long)]
+    #[arg(long, help_heading = "Method")]
     train_samples: Option<usize>,
     /// Weight samples per evaluation [default: 10, or 1 for sgd].
-    #[arg(long)]
+    #[arg(long, help_heading = "Evaluation")]
     test_samples: Option<usize>,
     /// Memory window N in optimizer steps (300000 at batch 1 = 5 tasks).
-    #[arg(long, default_value_t = 300_000.0)]
+    #[arg(long, default_value_t = 300_000.0, help_heading = "Method")]
     n: f64,
     /// Standard deviation of the prior.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, help_heading = "Method")]
     sigma_prior: f64,
     /// Mean of the prior.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, help_heading = "Method")]
     mu_prior: f64,
     /// Learning rate of mu [default: 1, or 0.002 for sgd].
-    #[arg(long)]
+    #[arg(long, help_heading = "Method")]
     lr_mu: Option<f64>,
     /// Learning rate of sigma.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, help_heading = "Method")]
     lr_sigma: f64,
     /// Clip gradients elementwise to +-clamp_grad/sigma (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, help_heading = "Method")]
     clamp_grad: f64,
     /// Seed of the weights, the noise, the task permutations and the shuffles.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, help_heading = "Method")]
     seed: u64,
     /// Results folder [default: results/<timestamp>-<optimizer>].
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     out: Option<PathBuf>,
 }
 
