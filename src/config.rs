@@ -36,6 +36,9 @@ pub struct Shared {
     pub shuffle: bool,
     /// Also evaluate tasks not trained yet.
     pub eval_all: bool,
+    /// Evaluate every task after every K-th task and after the last; the
+    /// newest task after every task.
+    pub eval_every: usize,
     pub train_limit: Option<usize>,
     pub test_limit: Option<usize>,
     pub profile: bool,
@@ -217,6 +220,7 @@ impl Shape {
             epochs: self.epochs,
             shuffle: shared.shuffle,
             eval_all: shared.eval_all,
+            eval_every: shared.eval_every,
             profile: shared.profile,
         })
     }
@@ -263,6 +267,7 @@ pub fn run_identity(run: &RunSettings, shared: &Shared) -> Value {
         "dataset": shared.dataset.name(),
         "shuffle": shared.shuffle,
         "eval_all": shared.eval_all,
+        "eval_every": shared.eval_every,
         "train_limit": shared.train_limit,
         "test_limit": shared.test_limit,
         "ood": shared.ood.name(),
@@ -290,6 +295,7 @@ pub fn run_config(run: &RunSettings, shared: &Shared, adapter: &str, data: &Data
         "data_dir": shared.data_dir,
         "shuffle": shared.shuffle,
         "eval": if shared.eval_all { "all" } else { "seen" },
+        "eval_every": shared.eval_every,
         "ood": data.ood.as_ref().map(|(kind, split)| json!({
             "dataset": kind.name(),
             "images": split.len(),
@@ -334,6 +340,9 @@ pub fn validate_shared(shared: &Shared) -> Result<()> {
     }
     if shared.train_limit == Some(0) || shared.test_limit == Some(0) {
         return Err("--train-limit and --test-limit must be at least 1".into());
+    }
+    if shared.eval_every == 0 {
+        return Err("--eval-every must be at least 1".into());
     }
     if shared.ood == Ood::Dataset(shared.dataset) {
         let (name, other) = (shared.dataset.name(), shared.dataset.other().name());

@@ -41,30 +41,36 @@ pub fn windowed_mean(r: &[Vec<f64>], i: usize, window: usize) -> f64 {
 }
 
 impl StreamMetrics {
+    /// The curves of row i come from full rows only (every seen task
+    /// evaluated, `--eval-every`): NaN for a row holding only its newest
+    /// task; plasticity needs the diagonal alone, and forgetting's best
+    /// earlier accuracy is taken over the rows that hold it.
     pub fn from_matrix(r: &[Vec<f64>]) -> StreamMetrics {
         let t = r.len();
         let seen = |i: usize| 0..i;
-        let bwt = (0..t)
-            .map(|i| mean(seen(i).map(|j| r[i][j] - r[j][j])))
-            .collect();
-        let forgetting = (0..t)
-            .map(|i| {
-                mean(seen(i).map(|j| {
-                    let best = (j..i).map(|l| r[l][j]).fold(f64::NEG_INFINITY, f64::max);
-                    best - r[i][j]
-                }))
-            })
-            .collect();
+        let full = |i: usize| (0..=i).all(|j| !r[i][j].is_nan());
+        let per_full_row = |f: &dyn Fn(usize) -> f64| -> Vec<f64> {
+            (0..t)
+                .map(|i| if full(i) { f(i) } else { f64::NAN })
+                .collect()
+        };
+        let bwt = per_full_row(&|i| mean(seen(i).map(|j| r[i][j] - r[j][j])));
+        let forgetting = per_full_row(&|i| {
+            mean(seen(i).map(|j| {
+                let best = (j..i).map(|l| r[l][j]).fold(f64::NEG_INFINITY, f64::max);
+                best - r[i][j]
+            }))
+        });
         let plasticity: Vec<f64> = (0..t).map(|i| r[i][i]).collect();
         let rigidity_resilience = match (plasticity.first(), plasticity.last()) {
             (Some(a), Some(b)) => 1.0 / (b - a).abs(),
             _ => f64::NAN,
         };
         StreamMetrics {
-            mean_all: (0..t).map(|i| windowed_mean(r, i, usize::MAX)).collect(),
-            mean_earlier: (0..t).map(|i| mean(seen(i).map(|j| r[i][j]))).collect(),
-            mean_last5: (0..t).map(|i| windowed_mean(r, i, 5)).collect(),
-            mean_last20: (0..t).map(|i| windowed_mean(r, i, 20)).collect(),
+            mean_all: per_full_row(&|i| windowed_mean(r, i, usize::MAX)),
+            mean_earlier: per_full_row(&|i| mean(seen(i).map(|j| r[i][j]))),
+            mean_last5: per_full_row(&|i| windowed_mean(r, i, 5)),
+            mean_last20: per_full_row(&|i| windowed_mean(r, i, 20)),
             plasticity,
             bwt,
             forgetting,

@@ -111,12 +111,17 @@ impl Observer for StreamProgress {
                 .map(|m| StreamMetrics::from_matrix(&m[..=task]).mean_all[task]),
         );
         let secs = self.started.elapsed().as_secs_f64();
+        // A row between --eval-every evaluations holds the newest task only.
+        let seen = if mean_all.is_nan() {
+            String::new()
+        } else {
+            format!(", mean over seen {:.2} %", 100.0 * mean_all)
+        };
         let line = format!(
-            "task {}/{}: newest {:.2} %, mean over seen {:.2} %, loss {:.3}, {:.0} steps/s, {:.1} s with evaluation",
+            "task {}/{}: newest {:.2} %{seen}, loss {:.3}, {:.0} steps/s, {:.1} s with evaluation",
             task + 1,
             self.tasks,
             100.0 * newest,
-            100.0 * mean_all,
             self.loss,
             self.steps as f64 / self.train_secs.max(1e-9),
             secs

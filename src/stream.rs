@@ -34,6 +34,9 @@ pub struct StreamConfig {
     pub shuffle: bool,
     /// Also evaluate tasks not trained yet (forward transfer).
     pub eval_all: bool,
+    /// Every task after every K-th task and after the last; only the
+    /// newest in between.
+    pub eval_every: usize,
     /// Time every kernel (profile.csv in the results folder).
     pub profile: bool,
 }
@@ -224,9 +227,14 @@ pub fn stream_group(
         }
         train_s += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
-        let evaluated = if cfg.eval_all { t } else { i + 1 };
+        let full_row = (i + 1) % cfg.eval_every == 0 || i + 1 == t;
+        let evaluated = match (full_row, cfg.eval_all) {
+            (false, _) => i..i + 1,
+            (true, true) => 0..t,
+            (true, false) => 0..i + 1,
+        };
         let mut newest = Vec::new();
-        for j in 0..evaluated {
+        for j in evaluated {
             let res = engine.evaluate(test, &task_perms(j), eval_id(i, j))?;
             for (m, res) in state.matrices.iter_mut().zip(&res) {
                 m[i][j] = res.accuracy();

@@ -23,6 +23,7 @@ fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> 
         data_dir: PathBuf::from("data/mnist"),
         shuffle: false,
         eval_all: false,
+        eval_every: 1,
         train_limit: Some(data.train.len()),
         test_limit: Some(data.test.len()),
         profile: false,

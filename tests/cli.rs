@@ -326,6 +326,45 @@ fn narrow_deep_nets_diverge_deterministically_where_the_reference_does() {
     }
 }
 
+/// `--eval-every 3` over 7 tasks: rows 3, 6 and 7 are full, the others
+/// hold only the newest task, and the metrics come from the full rows.
+#[test]
+fn eval_every_fills_every_kth_row_and_the_last() {
+    let dir = out_dir("eval-every");
+    let out = tiny_stream(
+        "7",
+        &dir,
+        &["--backend", "cpu", "--eval-every", "3", "--ood", "none"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.join("accuracy_matrix.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(1).map(|c| c.parse().unwrap()).collect())
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        let full = [2, 5, 6].contains(&i);
+        for (j, v) in row.iter().enumerate() {
+            let evaluated = j == i || (full && j < i);
+            assert_eq!(!v.is_nan(), evaluated, "R[{i}][{j}] = {v}\n{csv}");
+        }
+    }
+    let metrics = json(&dir.join("metrics.json"));
+    let tasks = metrics["tasks"].as_array().unwrap();
+    for (i, task) in tasks.iter().enumerate() {
+        let full = [0, 2, 5, 6].contains(&i);
+        assert_eq!(task["mean_all"].is_number(), full, "task {i}: {task}");
+        assert!(task["plasticity"].is_number(), "task {i}: {task}");
+    }
+    assert_eq!(json(&dir.join("config.json"))["eval_every"], 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Only a non-finite mu or sigma stops a run, with run, layer and step.
 #[test]
 fn a_non_finite_sigma_stops_the_run_clearly() {

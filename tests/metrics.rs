@@ -79,3 +79,23 @@ fn ood_auroc_scores_each_uncertainty() {
     // Aleatoric pairs: 0.2 vs (0.1, 0.2) -> 1 + 0.5; 0.1 vs (0.1, 0.2) -> 0.5 + 0.
     assert!(close(o.aleatoric, 2.0 / 4.0));
 }
+
+/// With `--eval-every`, rows between full evaluations hold only the newest
+/// task: their windowed means, BWT and forgetting are NaN (not the newest
+/// task's accuracy passed off as a mean), plasticity is the diagonal, and
+/// forgetting's best earlier accuracy comes from the rows that hold it.
+#[test]
+fn metrics_come_from_full_rows_only() {
+    let r = vec![vec![0.90, N, N], vec![N, 0.80, N], vec![0.60, 0.75, 0.95]];
+    let m = StreamMetrics::from_matrix(&r);
+    assert_all(&m.mean_all, &[0.90, N, (0.60 + 0.75 + 0.95) / 3.0]);
+    assert_all(&m.mean_earlier, &[N, N, (0.60 + 0.75) / 2.0]);
+    assert_all(&m.mean_last5, &[0.90, N, (0.60 + 0.75 + 0.95) / 3.0]);
+    assert_all(&m.plasticity, &[0.90, 0.80, 0.95]);
+    assert_all(&m.bwt, &[N, N, ((0.60 - 0.90) + (0.75 - 0.80)) / 2.0]);
+    // Task 0's best before row 2 is row 0 (row 1 did not evaluate it).
+    assert_all(
+        &m.forgetting,
+        &[N, N, ((0.90 - 0.60) + (0.80 - 0.75)) / 2.0],
+    );
+}

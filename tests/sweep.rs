@@ -19,6 +19,7 @@ fn shared(tasks: usize) -> Shared {
         data_dir: PathBuf::from("data/mnist"),
         shuffle: false,
         eval_all: false,
+        eval_every: 1,
         train_limit: None,
         test_limit: None,
         profile: false,
