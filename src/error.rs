@@ -26,6 +26,9 @@ pub enum Error {
     /// Settings no run can use, naming the flag or the setting.
     #[error("{0}")]
     Settings(String),
+    /// Stopped on request (Ctrl-C, SIGTERM) after writing a checkpoint.
+    #[error("stopped during task {}; the checkpoint is saved: rerun the same command to resume", task + 1)]
+    Interrupted { task: usize },
     #[error(
         "the training split has fewer examples ({0}) than one batch: lower --batch-size or raise --train-limit"
     )]

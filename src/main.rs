@@ -89,6 +89,18 @@ fn info(device: &DeviceArgs) -> mesu::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C or SIGTERM: stop at the next step and write the checkpoint; a
+    // second one quits at once (the last complete checkpoint stays intact).
+    let handler = ctrlc::set_handler(|| {
+        if mesu::stream::request_stop() {
+            eprintln!("\nsecond interrupt: quitting now; the last checkpoint is intact");
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping at the next step to save a checkpoint (Ctrl-C again quits at once)");
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: Ctrl-C will not save a checkpoint: {e}");
+    }
     let result = match &cli.command {
         Some(Command::Info) => info(&cli.device),
         Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.device.choice()),
@@ -98,7 +110,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            match e {
+                mesu::Error::Interrupted { .. } => ExitCode::from(130),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct StreamProgress {
     bar: Option<ProgressBar>,
     task: usize,
     started: Instant,
+    /// Steps of the current task done before this process (a resume).
+    first: u64,
     steps: u64,
     /// Steps in the current task, for plain progress lines every tenth.
     task_steps: u64,
@@ -41,6 +43,7 @@ impl StreamProgress {
             bar,
             task: 0,
             started: Instant::now(),
+            first: 0,
             steps: 0,
             task_steps: 0,
             train_secs: 0.0,
@@ -56,14 +59,15 @@ impl StreamProgress {
 }
 
 impl Observer for StreamProgress {
-    fn task_started(&mut self, task: usize, steps: u64) {
+    fn task_started(&mut self, task: usize, done: u64, steps: u64) {
         self.task = task;
         self.started = Instant::now();
-        self.steps = 0;
+        self.first = done;
+        self.steps = done;
         self.task_steps = steps;
         if let Some(bar) = &self.bar {
             bar.set_length(steps);
-            bar.set_position(0);
+            bar.set_position(done);
             bar.reset_eta();
             bar.set_prefix(format!("task {}/{}", task + 1, self.tasks));
         }
@@ -75,7 +79,7 @@ impl Observer for StreamProgress {
         let crossed = steps / tenth > self.steps / tenth;
         self.steps = steps;
         self.train_secs = self.started.elapsed().as_secs_f64();
-        let rate = steps as f64 / self.train_secs.max(1e-9);
+        let rate = (steps - self.first) as f64 / self.train_secs.max(1e-9);
         // Training time left, in this task and in the whole stream.
         let left =
             |steps_left: u64| HumanDuration(Duration::from_secs_f64(steps_left as f64 / rate));
@@ -123,7 +127,7 @@ impl Observer for StreamProgress {
             self.tasks,
             100.0 * newest,
             self.loss,
-            self.steps as f64 / self.train_secs.max(1e-9),
+            (self.steps - self.first) as f64 / self.train_secs.max(1e-9),
             secs
         );
         match &self.bar {

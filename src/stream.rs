@@ -6,6 +6,7 @@
 //! shuffles), rule and results folder, and gets the results it would get alone.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -15,9 +16,20 @@ use crate::backend::ProfileRow;
 use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
 use crate::metrics::{OodAuroc, StreamMetrics};
+use crate::model::Params;
 use crate::model::{Architecture, EngineConfig, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
-use crate::report::{ResultsWriter, SigmaStat, sigma_stats};
+use crate::report::{Checkpoint, Position, ResultsWriter, SigmaStat, sigma_stats};
+
+/// Set by `request_stop` (Ctrl-C, SIGTERM): the stream stops at the next
+/// step boundary and its observers write a checkpoint.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks every running stream to stop at the next step boundary; returns
+/// whether a stop had already been asked for.
+pub fn request_stop() -> bool {
+    STOP.swap(true, Ordering::SeqCst)
+}
 
 /// Steps between two progress reports: sized from the measured rate to about
 /// `REPORT_SECS` (each report costs a small readback), within these bounds.
@@ -66,13 +78,23 @@ pub struct GroupState {
     pub summary: Value,
     /// Per-kernel or per-phase totals, when profiling.
     pub profile: Option<Vec<ProfileRow>>,
+    /// Per run, the parameters after the last evaluated task (or at a stop).
+    pub params: Vec<Params>,
+    /// Where training resumes from `params`.
+    pub position: Position,
+}
+
+/// Where a group resumes: one checkpoint per run, all at one position.
+pub struct Resume {
+    pub runs: Vec<Checkpoint>,
 }
 
 /// Follows a stream as it goes: a progress display, the results folders, a
 /// sweep's bookkeeping. Every method has a do-nothing default.
 pub trait Observer {
-    /// Task `task` (0-based) starts; it takes `steps` training steps.
-    fn task_started(&mut self, _task: usize, _steps: u64) {}
+    /// Task `task` (0-based) starts, or resumes with `done` of its `steps`
+    /// training steps already taken.
+    fn task_started(&mut self, _task: usize, _done: u64, _steps: u64) {}
     /// `steps` of the current task are done; `loss` is the mean per example
     /// over the runs still training.
     fn steps_done(&mut self, _steps: u64, _loss: f64) {}
@@ -88,6 +110,11 @@ pub trait Observer {
         _run: usize,
         _task: usize,
     ) -> Result<(), Error> {
+        Ok(())
+    }
+    /// The stream stopped on request at `state.position`, with
+    /// `state.params` read there.
+    fn stopped(&mut self, _state: &GroupState) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -121,6 +148,7 @@ pub fn run_group(
     data: &Dataset,
     cfg: &StreamConfig,
     runs: &[StreamRun],
+    resume: Option<&Resume>,
     progress: &mut dyn Observer,
 ) -> Result<GroupOutcome, Error> {
     let specs: Vec<RunSpec> = runs
@@ -131,16 +159,27 @@ pub fn run_group(
         })
         .collect();
     let mut writer = ResultsWriter::new(runs);
-    stream_group(device, data, cfg, &specs, &mut [&mut writer, progress])
+    stream_group(
+        device,
+        data,
+        cfg,
+        &specs,
+        resume,
+        &mut [&mut writer, progress],
+    )
 }
 
 /// The stream loop: train every task, evaluate the seen ones (and the OOD
-/// set), take sigma statistics, and tell each observer, in order.
+/// set), take sigma statistics, and tell each observer, in order; from
+/// `resume`'s position when given, with the same bits as an uninterrupted
+/// run (the noise is a function of the step counter). A stop request ends
+/// it at the next step boundary with `Error::Interrupted`.
 pub fn stream_group(
     device: &Device,
     data: &Dataset,
     cfg: &StreamConfig,
     specs: &[RunSpec],
+    resume: Option<&Resume>,
     observers: &mut [&mut dyn Observer],
 ) -> Result<GroupOutcome, Error> {
     let start = Instant::now();
@@ -177,26 +216,85 @@ pub fn stream_group(
         diverged: vec![None; r],
         summary: json!({}),
         profile: None,
+        params: Vec::new(),
+        position: Position {
+            task: 0,
+            epoch: 0,
+            batch: 0,
+            steps: 0,
+        },
     };
-    let (mut train_s, mut eval_s) = (0.0, 0.0);
+    let (mut train_s, mut eval_s, mut evaluations, mut earlier_wall) = (0.0, 0.0, 0usize, 0.0);
+    if let Some(resume) = resume {
+        let first = resume
+            .runs
+            .first()
+            .ok_or("a resume needs one checkpoint per run")?;
+        if resume.runs.len() != r || resume.runs.iter().any(|c| c.position != first.position) {
+            return Err("a group resumes from one checkpoint per run, all at one position".into());
+        }
+        let params: Vec<Params> = resume.runs.iter().map(|c| c.params.clone()).collect();
+        engine.set_params(&params)?;
+        engine.set_steps_taken(first.position.steps);
+        for (run, c) in resume.runs.iter().enumerate() {
+            state.matrices[run] = c.matrix.clone();
+            state.sigma[run] = c.sigma.clone();
+            state.ood[run] = c.ood.clone();
+        }
+        let timing = |k: &str| first.timing[k].as_f64().unwrap_or(0.0);
+        (train_s, eval_s, earlier_wall) = (timing("train_s"), timing("eval_s"), timing("wall_s"));
+        evaluations = timing("evaluations") as usize;
+        state.params = params;
+        state.position = first.position;
+    }
+    let from = state.position;
     let steps_per_task = (per_epoch * cfg.epochs) as u64;
-    let mut evaluations = 0usize;
-    for i in 0..t {
+    for i in from.task..t {
+        let mut done = if i == from.task {
+            (from.epoch * per_epoch + from.batch) as u64
+        } else {
+            0
+        };
         for o in observers.iter_mut() {
-            o.task_started(i, steps_per_task);
+            o.task_started(i, done, steps_per_task);
         }
         let clock = Instant::now();
         engine.set_task(&task_perms(i))?;
-        let mut done = 0u64;
-        for epoch in 0..cfg.epochs {
+        let resumed = |epoch: usize| i == from.task && epoch == from.epoch;
+        let first_epoch = if i == from.task { from.epoch } else { 0 };
+        for epoch in first_epoch..cfg.epochs {
             let orders: Vec<_> = specs
                 .iter()
                 .map(|run| epoch_order(data.train.len(), cfg.shuffle, run.seed, i, epoch))
                 .collect();
             engine.set_order(&orders)?;
-            let mut batch = 0;
+            let mut batch = if resumed(epoch) { from.batch } else { 0 };
             let mut chunk = REPORT_STEPS.0;
             while batch < per_epoch {
+                if STOP.load(Ordering::SeqCst) {
+                    train_s += clock.elapsed().as_secs_f64();
+                    state.params = engine.params()?;
+                    state.position = Position {
+                        task: i,
+                        epoch,
+                        batch,
+                        steps: engine.steps_taken(),
+                    };
+                    state.summary = timing_summary(
+                        (
+                            earlier_wall + start.elapsed().as_secs_f64(),
+                            train_s,
+                            eval_s,
+                        ),
+                        evaluations,
+                        state.position.steps,
+                        r,
+                    );
+                    for o in observers.iter_mut() {
+                        o.stopped(&state)?;
+                    }
+                    return Err(Error::Interrupted { task: i });
+                }
                 let n = chunk.min(per_epoch - batch);
                 let started = Instant::now();
                 let trained = engine.train_steps(batch, n);
@@ -257,7 +355,8 @@ pub fn stream_group(
             }
         }
         eval_s += clock.elapsed().as_secs_f64();
-        for (run, params) in engine.params()?.iter().enumerate() {
+        state.params = engine.params()?;
+        for (run, params) in state.params.iter().enumerate() {
             state.sigma[run].extend(
                 params
                     .sigma
@@ -267,21 +366,48 @@ pub fn stream_group(
             );
         }
         let steps = engine.steps_taken();
-        state.summary = json!({
-            "wall_s": start.elapsed().as_secs_f64(),
-            "train_s": train_s,
-            "eval_s": eval_s,
-            "steps": steps,
-            "steps_per_s": steps as f64 / train_s.max(1e-9),
-            "eval_s_per_task_evaluation": eval_s / evaluations as f64,
-            "group_runs": r,
-        });
+        state.position = Position {
+            task: i + 1,
+            epoch: 0,
+            batch: 0,
+            steps,
+        };
+        state.summary = timing_summary(
+            (
+                earlier_wall + start.elapsed().as_secs_f64(),
+                train_s,
+                eval_s,
+            ),
+            evaluations,
+            steps,
+            r,
+        );
         state.profile = engine.profile();
         for o in observers.iter_mut() {
             o.task_evaluated(&state, i)?;
         }
     }
     Ok(outcome(state, profile_method))
+}
+
+/// The group's times so far, as metrics.json's "summary" and a checkpoint's
+/// timing: (wall, train, eval) seconds.
+fn timing_summary(
+    (wall_s, train_s, eval_s): (f64, f64, f64),
+    evaluations: usize,
+    steps: u64,
+    runs: usize,
+) -> Value {
+    json!({
+        "wall_s": wall_s,
+        "train_s": train_s,
+        "eval_s": eval_s,
+        "evaluations": evaluations,
+        "steps": steps,
+        "steps_per_s": steps as f64 / train_s.max(1e-9),
+        "eval_s_per_task_evaluation": eval_s / evaluations.max(1) as f64,
+        "group_runs": runs,
+    })
 }
 
 /// Most tasks a stream may have: the evaluation ids below fit a u32.

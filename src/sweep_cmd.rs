@@ -339,7 +339,8 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     mesu::report::write_atomic(&out, "sweep.json", &plan_text)?;
 
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
-    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, choice)?;
+    let mode = (args.stream.force(), args.only_group.is_some());
+    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, choice, mode)?;
     for &g in &selected {
         sweeper.run_group(g, &groups[g])?;
     }

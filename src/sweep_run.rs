@@ -12,7 +12,8 @@ use mesu::backend::wgpu::GpuError;
 use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
-use mesu::stream::run_group;
+use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
+use mesu::stream::{Resume, run_group};
 use mesu::sweep::{Group, aggregate, collect, write_summary};
 
 use crate::progress::StreamProgress;
@@ -28,6 +29,10 @@ pub struct Sweeper<'a> {
     multi: MultiProgress,
     sweep_bar: ProgressBar,
     failures: Vec<String>,
+    /// `--force`: replace run folders of other settings.
+    force: bool,
+    /// The whole sweep folder, unless this process runs one group of it.
+    _lock: Option<FolderLock>,
 }
 
 impl<'a> Sweeper<'a> {
@@ -38,7 +43,15 @@ impl<'a> Sweeper<'a> {
         out: &'a Path,
         total: usize,
         choice: DeviceChoice,
+        (force, one_group): (bool, bool),
     ) -> mesu::Result<Self> {
+        // Jobs of one sweep (--only-group) share its folder; each run folder
+        // is still locked by the process training it.
+        let lock = if one_group {
+            None
+        } else {
+            Some(lock_folder(out)?)
+        };
         let data = load_data(shared)?;
         let device = Device::open(&choice)?;
         let adapter = device.describe();
@@ -66,6 +79,8 @@ impl<'a> Sweeper<'a> {
             multi,
             sweep_bar,
             failures: Vec::new(),
+            force,
+            _lock: lock,
         })
     }
 
@@ -85,6 +100,40 @@ impl<'a> Sweeper<'a> {
 
     fn run_dir(&self, i: usize) -> std::path::PathBuf {
         self.out.join("runs").join(self.runs[i].name())
+    }
+
+    /// Where group `g`'s runs go on from: their checkpoints when every run
+    /// has one at the same position, else the start (with a note when some
+    /// checkpoints are left behind).
+    fn resume_of(&self, g: usize, folders: &mut [RunFolder]) -> Option<Resume> {
+        let priors: Vec<Prior> = folders
+            .iter_mut()
+            .map(|f| std::mem::replace(&mut f.prior, Prior::Fresh))
+            .collect();
+        let checkpoints: Vec<Checkpoint> = priors
+            .into_iter()
+            .filter_map(|p| match p {
+                Prior::Resume(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        let aligned = checkpoints.len() == folders.len()
+            && checkpoints
+                .iter()
+                .all(|c| c.position == checkpoints[0].position);
+        if aligned {
+            self.say(&format!(
+                "group {g}: resuming its runs from task {}",
+                checkpoints[0].position.task + 1
+            ));
+            return Some(Resume { runs: checkpoints });
+        }
+        if !checkpoints.is_empty() {
+            self.say(&format!(
+                "group {g}: its runs' checkpoints are not at one position; the group starts afresh"
+            ));
+        }
+        None
     }
 
     /// Group `g`'s unfinished runs, then the summary of the whole folder.
@@ -125,10 +174,29 @@ impl<'a> Sweeper<'a> {
                     stream_run(run, self.shared, &self.adapter, &self.data, dir)
                 })
                 .collect();
+            let folders = members
+                .iter()
+                .map(|m| RunFolder::open(&m.out, &m.config["identity"], self.force))
+                .collect::<mesu::Result<Vec<_>>>();
+            let mut folders = match folders {
+                Ok(f) => f,
+                Err(e) => {
+                    self.fail(format!("group {g} not started: {e}"));
+                    continue;
+                }
+            };
+            let resume = self.resume_of(g, &mut folders);
             let clock = Instant::now();
             let mut progress =
                 StreamProgress::new(self.shared.tasks, self.terminal, Some(&self.multi));
-            let result = run_group(&self.device, &self.data, &cfg, &members, &mut progress);
+            let result = run_group(
+                &self.device,
+                &self.data,
+                &cfg,
+                &members,
+                resume.as_ref(),
+                &mut progress,
+            );
             progress.finish();
             match result {
                 Ok(outcome) => {
@@ -157,6 +225,7 @@ impl<'a> Sweeper<'a> {
                     batches.push(batch[half..].to_vec());
                     batches.push(batch[..half].to_vec());
                 }
+                Err(e @ Error::Interrupted { .. }) => return Err(e),
                 Err(e) => self.fail(format!("group {g} failed: {e}")),
             }
         }

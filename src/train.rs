@@ -10,7 +10,8 @@ use mesu::config::{Ood, RunSettings, Shared, load_data, stream_run, validate_sha
 use mesu::data::DatasetKind;
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
-use mesu::stream::run_group;
+use mesu::report::{Prior, RunFolder};
+use mesu::stream::{Resume, run_group};
 
 use crate::progress::StreamProgress;
 
@@ -80,6 +81,10 @@ pub struct StreamArgs {
     /// at the end and profile.csv in the results folder.
     #[arg(long, help_heading = "Output")]
     profile: bool,
+    /// Replace results of other settings (or a finished run of these) in
+    /// the results folder; only the run's own files are removed.
+    #[arg(long, help_heading = "Output")]
+    force: bool,
     /// Never download: a dataset missing from its default folder is an
     /// error (by default it is fetched with data/fetch.sh).
     #[arg(long, help_heading = "Stream")]
@@ -87,6 +92,11 @@ pub struct StreamArgs {
 }
 
 impl StreamArgs {
+    /// `--force`: replace what a results folder holds.
+    pub fn force(&self) -> bool {
+        self.force
+    }
+
     pub fn shared(&self) -> Shared {
         let dataset = match self.dataset {
             DatasetArg::Mnist => DatasetKind::Mnist,
@@ -223,9 +233,40 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         out.display()
     );
     let run = stream_run(&settings, &shared, &adapter, &data, out.clone());
+    let mut folder = RunFolder::open(&out, &run.config["identity"], args.stream.force())?;
+    let resume = match std::mem::replace(&mut folder.prior, Prior::Fresh) {
+        Prior::Complete => {
+            println!(
+                "{} already holds this run, complete: nothing to do (--force runs it again)",
+                out.display()
+            );
+            return Ok(());
+        }
+        Prior::Resume(checkpoint) => {
+            let p = checkpoint.position;
+            println!(
+                "resuming from its checkpoint: task {} of {}, step {} of the task's {}",
+                p.task + 1,
+                shared.tasks,
+                p.epoch * data.train.len() / settings.batch_size + p.batch,
+                cfg.epochs * (data.train.len() / settings.batch_size)
+            );
+            Some(Resume {
+                runs: vec![*checkpoint],
+            })
+        }
+        Prior::Fresh => None,
+    };
     let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);
-    let outcome = run_group(&device, &data, &cfg, &[run], &mut progress)?;
+    let result = run_group(&device, &data, &cfg, &[run], resume.as_ref(), &mut progress);
     progress.finish();
+    if let Err(mesu::Error::Interrupted { .. }) = &result {
+        println!(
+            "stopped: resume with the same command; results so far in {}",
+            out.display()
+        );
+    }
+    let outcome = result?;
     if let Some(msg) = &outcome.runs[0].diverged {
         return Err(format!("{msg} (results so far: {})", out.display()).into());
     }

@@ -41,7 +41,7 @@ fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> 
         .enumerate()
         .map(|(i, r)| stream_run(r, &shared, "test", data, dir.join(i.to_string())))
         .collect();
-    let out = run_group(device, data, &cfg, &members, &mut Quiet).unwrap();
+    let out = run_group(device, data, &cfg, &members, None, &mut Quiet).unwrap();
     std::fs::remove_dir_all(&dir).ok();
     out
 }

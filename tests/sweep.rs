@@ -181,6 +181,7 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
         &data,
         &cfg,
         &members(&[0, 1, 2, 3], "group"),
+        None,
         &mut Quiet,
     )
     .unwrap();
@@ -192,7 +193,15 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
     let metrics = std::fs::read_to_string(dir.join("group3/metrics.json")).unwrap();
     assert!(metrics.contains("\"complete\": false"), "{metrics}");
     for i in 0..3 {
-        let alone = run_group(device, &data, &cfg, &members(&[i], "alone"), &mut Quiet).unwrap();
+        let alone = run_group(
+            device,
+            &data,
+            &cfg,
+            &members(&[i], "alone"),
+            None,
+            &mut Quiet,
+        )
+        .unwrap();
         let (g, a) = (&group.runs[i], &alone.runs[0]);
         assert!(g.diverged.is_none() && a.diverged.is_none());
         assert_eq!(g.matrix.len(), 2);

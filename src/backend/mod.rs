@@ -43,6 +43,8 @@ pub trait Backend {
     fn divergences(&self) -> &[Option<(usize, u64)>];
     /// Training steps taken so far: the noise counter of the next step.
     fn steps_taken(&self) -> u64;
+    /// Set the noise counter of the next step (resuming from a checkpoint).
+    fn set_steps_taken(&mut self, steps: u64);
     /// Evaluate every run on `set` under each run's permutation, with a
     /// fresh draw of the test samples identified by `eval_id`.
     fn evaluate(
@@ -94,6 +96,9 @@ impl Backend for Engine {
     }
     fn steps_taken(&self) -> u64 {
         Engine::steps_taken(self)
+    }
+    fn set_steps_taken(&mut self, steps: u64) {
+        Engine::set_steps_taken(self, steps)
     }
     fn evaluate(
         &mut self,

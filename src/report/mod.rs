@@ -1,8 +1,13 @@
 //! The results folder of a run: settings, accuracy matrix, metrics, sigma
 //! statistics and SVG plots, rewritten after every task.
 
+mod checkpoint;
+mod folder;
 pub(crate) mod plots;
 mod writer;
+
+pub use checkpoint::{Checkpoint, FILE as CHECKPOINT, Position};
+pub use folder::{FolderLock, Prior, RunFolder, lock_folder};
 
 pub use writer::ResultsWriter;
 
@@ -16,7 +21,7 @@ use crate::metrics::{OodAuroc, StreamMetrics};
 /// Mean/min/max of |sigma| (the standard deviation) of one layer after one
 /// task (`task` is the 0-based index of the task just learned), and how many
 /// sigmas are negative (the sign is free: see MESU_SPEC.md).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SigmaStat {
     pub task: usize,
     pub layer: usize,
@@ -57,6 +62,8 @@ pub enum ReportError {
     },
     #[error("cannot draw {file}: {message}")]
     Plot { file: &'static str, message: String },
+    #[error("{}: not a usable checkpoint: {why}; move it away (or pass --force) to start the run afresh", path.display())]
+    Checkpoint { path: PathBuf, why: String },
 }
 
 /// Every file `write_run` produces.
@@ -236,9 +243,14 @@ fn sigma_csv(stats: &[SigmaStat]) -> String {
 /// Writes to a temporary name in the same folder, then renames, so a reader
 /// or an interrupted run never sees a half-written file.
 pub fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), ReportError> {
+    write_bytes_atomic(dir, name, text.as_bytes())
+}
+
+/// `write_atomic` for bytes.
+pub fn write_bytes_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
-    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path));
     result.map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
         ReportError::Io { path, source }

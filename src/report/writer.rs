@@ -3,10 +3,46 @@
 
 use serde_json::json;
 
-use super::{RunRecord, write_atomic, write_run};
+use super::{Checkpoint, RunRecord, write_atomic, write_run};
 use crate::Error;
 use crate::backend::profile_csv;
 use crate::stream::{GroupState, Observer, StreamRun};
+
+impl ResultsWriter<'_> {
+    /// Run `run`'s checkpoint at `state.position`.
+    fn checkpoint(&self, state: &GroupState, run: usize) -> Result<(), Error> {
+        let spec = &self.runs[run];
+        let checkpoint = Checkpoint {
+            identity: spec.config["identity"].clone(),
+            position: state.position,
+            params: state.params[run].clone(),
+            matrix: state.matrices[run].clone(),
+            sigma: state.sigma[run].clone(),
+            ood: state.ood[run].clone(),
+            timing: state.summary.clone(),
+        };
+        Ok(checkpoint.write(&spec.out)?)
+    }
+
+    /// Every file of run `run` after `tasks_done` tasks.
+    fn record(&self, state: &GroupState, run: usize, tasks_done: usize) -> Result<(), Error> {
+        let spec = &self.runs[run];
+        let tasks = state.matrices[run].len();
+        write_run(
+            &spec.out,
+            &RunRecord {
+                config: &spec.config,
+                matrix: &state.matrices[run],
+                tasks_done,
+                sigma: &state.sigma[run],
+                ood: &state.ood[run],
+                summary: &state.summary,
+                complete: tasks_done == tasks,
+            },
+        )?;
+        Ok(())
+    }
+}
 
 /// Writes each run's folder after every task; a run that stops early keeps
 /// its folder incomplete, with the reason in diverged.txt, so a rerun redoes it.
@@ -22,26 +58,27 @@ impl<'a> ResultsWriter<'a> {
 
 impl Observer for ResultsWriter<'_> {
     fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), Error> {
-        let tasks = state.matrices.first().map_or(0, Vec::len);
         let profile = state.profile.as_deref().map(profile_csv);
         for (run, spec) in self.runs.iter().enumerate() {
             if state.diverged[run].is_some() {
                 continue;
             }
-            write_run(
-                &spec.out,
-                &RunRecord {
-                    config: &spec.config,
-                    matrix: &state.matrices[run],
-                    tasks_done: task + 1,
-                    sigma: &state.sigma[run],
-                    ood: &state.ood[run],
-                    summary: &state.summary,
-                    complete: task + 1 == tasks,
-                },
-            )?;
+            // The record first: a stop between the two leaves a checkpoint
+            // one task back, which a resume redoes to the same bits.
+            self.record(state, run, task + 1)?;
+            self.checkpoint(state, run)?;
             if let Some(csv) = &profile {
                 write_atomic(&spec.out, "profile.csv", csv)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stopped(&mut self, state: &GroupState) -> Result<(), Error> {
+        for run in 0..self.runs.len() {
+            if state.diverged[run].is_none() {
+                self.record(state, run, state.position.task)?;
+                self.checkpoint(state, run)?;
             }
         }
         Ok(())

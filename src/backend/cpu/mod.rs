@@ -277,6 +277,10 @@ impl Backend for CpuBackend {
         self.step
     }
 
+    fn set_steps_taken(&mut self, steps: u64) {
+        self.step = steps;
+    }
+
     fn evaluate(
         &mut self,
         set: EvalSet,

@@ -154,6 +154,11 @@ impl Engine {
         self.step
     }
 
+    /// Set the noise counter of the next step (resuming from a checkpoint).
+    pub fn set_steps_taken(&mut self, steps: u64) {
+        self.step = steps;
+    }
+
     /// Time every kernel from now on; returns how (timestamps or host time).
     pub fn enable_profiling(&mut self) -> &'static str {
         let p = Profiler::new(&self.ctx);

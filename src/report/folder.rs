@@ -1,0 +1,166 @@
+//! Results folders that lose nothing: created, checked writable and locked
+//! before any training, refused when they hold results of other settings
+//! (unless forced), and resumed from their checkpoint when they hold an
+//! unfinished run of the same settings.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{CHECKPOINT, Checkpoint, FILES, ReportError};
+use crate::Error;
+
+/// The lock file of a results or sweep folder.
+const LOCK: &str = ".mesu.lock";
+
+/// Files a run writes besides `FILES`: removed with them by `--force`.
+const EXTRA: [&str; 3] = [CHECKPOINT, "diverged.txt", "profile.csv"];
+
+/// An exclusive hold on a folder for this process, released when dropped
+/// or when the process ends (an advisory lock: nothing stale stays behind).
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: File,
+}
+
+/// Creates `dir` if needed, checks that it is writable and locks it; a
+/// folder another mesu holds is refused, naming the holder.
+pub fn lock_folder(dir: &Path) -> Result<FolderLock, Error> {
+    let io = |source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join(LOCK);
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| ReportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    if file.try_lock().is_err() {
+        let mut holder = String::new();
+        file.read_to_string(&mut holder).ok();
+        return Err(format!(
+            "{} is in use by {}; wait for it to finish or choose another --out",
+            dir.display(),
+            holder.trim()
+        )
+        .into());
+    }
+    let holder = format!("mesu (process {})", std::process::id());
+    file.set_len(0)
+        .and_then(|()| file.write_all(holder.as_bytes()))
+        .map_err(|source| ReportError::Io { path, source })?;
+    Ok(FolderLock { _file: file })
+}
+
+/// What a locked run folder holds for this run.
+#[derive(Debug)]
+pub enum Prior {
+    /// Nothing of it: start from task 1.
+    Fresh,
+    /// This run, unfinished: go on from the checkpoint.
+    Resume(Box<Checkpoint>),
+    /// This run, finished.
+    Complete,
+}
+
+/// A run's results folder, locked for this process.
+#[derive(Debug)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+    pub prior: Prior,
+    _lock: FolderLock,
+}
+
+/// The settings where two identities differ, as "key: old -> new".
+fn differences(old: &Value, new: &Value, prefix: &str, out: &mut Vec<String>) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<_> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                let (x, y) = (
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                );
+                differences(x, y, &format!("{prefix}{k}."), out);
+            }
+        }
+        _ if old != new => out.push(format!("{} {old} -> {new}", prefix.trim_end_matches('.'))),
+        _ => {}
+    }
+}
+
+impl RunFolder {
+    /// Locks `dir` for the run of `identity` and says what it holds. A
+    /// folder with results of other settings is refused naming the settings
+    /// that differ, unless `force`, which removes the run's files (and
+    /// nothing else) first.
+    pub fn open(dir: &Path, identity: &Value, force: bool) -> Result<RunFolder, Error> {
+        let lock = lock_folder(dir)?;
+        let present: Vec<&str> = FILES
+            .iter()
+            .chain(&EXTRA)
+            .copied()
+            .filter(|f| dir.join(f).exists())
+            .collect();
+        let config: Option<Value> = std::fs::read_to_string(dir.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let same = config.as_ref().is_some_and(|c| &c["identity"] == identity);
+        let prior = if present.is_empty() {
+            Prior::Fresh
+        } else if !same && !force {
+            let mut diff = Vec::new();
+            match &config {
+                Some(c) => differences(&c["identity"], identity, "", &mut diff),
+                None => diff.push(format!("{} without config.json", present.join(", "))),
+            }
+            return Err(format!(
+                "{} holds results of other settings ({}); pass --force to replace them, or choose another --out",
+                dir.display(),
+                diff.join(", ")
+            )
+            .into());
+        } else if !same || force {
+            for f in present {
+                std::fs::remove_file(dir.join(f)).map_err(|source| ReportError::Io {
+                    path: dir.join(f),
+                    source,
+                })?;
+            }
+            Prior::Fresh
+        } else {
+            Self::prior_of_same_run(dir)?
+        };
+        Ok(RunFolder {
+            dir: dir.to_path_buf(),
+            prior,
+            _lock: lock,
+        })
+    }
+
+    /// The folder holds this run: finished, resumable, or to redo.
+    fn prior_of_same_run(dir: &Path) -> Result<Prior, Error> {
+        let complete = std::fs::read_to_string(dir.join("metrics.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|m| m["complete"] == true);
+        if complete {
+            return Ok(Prior::Complete);
+        }
+        // A diverged run is redone from the start: its stop is stale.
+        let _ = std::fs::remove_file(dir.join("diverged.txt"));
+        Ok(match Checkpoint::read(dir)? {
+            Some(c) => Prior::Resume(Box::new(c)),
+            None => Prior::Fresh,
+        })
+    }
+}
