@@ -1,0 +1,246 @@
+//! Long runs that lose nothing: an interrupted run resumes to the bits of
+//! an uninterrupted one; results folders are locked and protected.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use mesu::report::{CHECKPOINT, Checkpoint};
+
+const RUN: [&str; 12] = [
+    "--tasks",
+    "3",
+    "--train-limit",
+    "1200",
+    "--test-limit",
+    "200",
+    "--ood",
+    "none",
+    "--backend",
+    "cpu",
+    "--threads",
+    "1",
+];
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mesu-resume-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn mesu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run mesu")
+}
+
+/// Runs mesu and sends it SIGINT once a progress line of task 2 appears;
+/// returns its exit code and stderr.
+fn interrupted(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mesu");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = stdout.lines();
+    let in_task_two = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("task 2/3: "));
+    assert!(in_task_two, "never reached task 2");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    lines.for_each(drop);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+/// The results that must not depend on the interruption.
+fn assert_same_run(a: &Path, b: &Path) {
+    for f in ["accuracy_matrix.csv", "sigma_stats.csv"] {
+        assert_eq!(read(a, f), read(b, f), "{f} differs");
+    }
+    let (ca, cb) = (
+        Checkpoint::read(a).unwrap().unwrap(),
+        Checkpoint::read(b).unwrap().unwrap(),
+    );
+    assert_eq!(ca.params, cb.params, "final parameters differ");
+    assert_eq!(ca.position, cb.position);
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_bits() {
+    let (whole, parts) = (out_dir("whole"), out_dir("parts"));
+    let w = whole.to_str().unwrap();
+    assert!(mesu(&[&RUN[..], &["--out", w]].concat()).status.success());
+    let p = parts.to_str().unwrap();
+    let (code, stderr) = interrupted(&[&RUN[..], &["--out", p]].concat());
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("rerun the same command to resume"),
+        "{stderr}"
+    );
+    let stopped = Checkpoint::read(&parts)
+        .unwrap()
+        .expect("a checkpoint at the stop");
+    assert_eq!(stopped.position.task, 1, "stopped in task 2");
+    let out = mesu(&[&RUN[..], &["--out", p]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("resuming from its checkpoint: task 2 of 3"),
+        "{stdout}"
+    );
+    assert_same_run(&whole, &parts);
+    // A finished run is left alone.
+    let again = mesu(&[&RUN[..], &["--out", p]].concat());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+    std::fs::remove_dir_all(&whole).unwrap();
+    std::fs::remove_dir_all(&parts).unwrap();
+}
+
+#[test]
+fn an_interrupted_sweep_group_resumes_to_the_same_bits() {
+    let sweep = |dir: &str| -> Vec<String> {
+        [&["sweep", "--seeds", "2"][..], &RUN[..], &["--out", dir]]
+            .concat()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let (whole, parts) = (out_dir("sweep-whole"), out_dir("sweep-parts"));
+    let args = sweep(whole.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(mesu(&args).status.success());
+    let args = sweep(parts.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stderr) = interrupted(&args);
+    assert_eq!(code, Some(130), "{stderr}");
+    let out = mesu(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("resuming its runs from task 2"));
+    for run in std::fs::read_dir(whole.join("runs")).unwrap() {
+        let name = run.unwrap().file_name();
+        assert_same_run(
+            &whole.join("runs").join(&name),
+            &parts.join("runs").join(&name),
+        );
+    }
+    std::fs::remove_dir_all(&whole).unwrap();
+    std::fs::remove_dir_all(&parts).unwrap();
+}
+
+#[test]
+fn folders_of_other_settings_and_bad_checkpoints_are_refused() {
+    let dir = out_dir("protect");
+    let d = dir.to_str().unwrap();
+    let short = [
+        "--tasks",
+        "1",
+        "--train-limit",
+        "200",
+        "--test-limit",
+        "100",
+        "--ood",
+        "none",
+    ];
+    assert!(mesu(&[&short[..], &["--out", d]].concat()).status.success());
+    let before = read(&dir, "accuracy_matrix.csv");
+    // Other settings: refused, naming what differs; nothing overwritten.
+    let other = mesu(&[&short[..], &["--out", d, "--seed", "4"]].concat());
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(!other.status.success());
+    assert!(
+        stderr.contains("other settings") && stderr.contains("seed 0 -> 4"),
+        "{stderr}"
+    );
+    assert_eq!(read(&dir, "accuracy_matrix.csv"), before);
+    // --force replaces them.
+    let forced = mesu(&[&short[..], &["--out", d, "--seed", "4", "--force"]].concat());
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    // A truncated checkpoint of an unfinished run is refused, and kept.
+    let metrics = String::from_utf8(read(&dir, "metrics.json"))
+        .unwrap()
+        .replace("\"complete\": true", "\"complete\": false");
+    std::fs::write(dir.join("metrics.json"), metrics).unwrap();
+    let bytes = read(&dir, CHECKPOINT);
+    std::fs::write(dir.join(CHECKPOINT), &bytes[..bytes.len() / 2]).unwrap();
+    let bad = mesu(&[&short[..], &["--out", d, "--seed", "4"]].concat());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        stderr.contains(CHECKPOINT) && stderr.contains("not a usable checkpoint"),
+        "{stderr}"
+    );
+    assert_eq!(
+        read(&dir, CHECKPOINT).len(),
+        bytes.len() / 2,
+        "the checkpoint was kept"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_writer_is_refused() {
+    let dir = out_dir("lock");
+    let _held = mesu::report::lock_folder(&dir).unwrap();
+    let out = mesu(&[
+        "--tasks",
+        "1",
+        "--train-limit",
+        "100",
+        "--test-limit",
+        "50",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("is in use by mesu (process"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unwritable_out_fails_before_training() {
+    let file = std::env::temp_dir().join(format!("mesu-resume-file-{}", std::process::id()));
+    std::fs::write(&file, "a user's file").unwrap();
+    let out = mesu(&["--tasks", "1", "--out", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(file.to_str().unwrap()), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("task 1/1"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "a user's file");
+    std::fs::remove_file(&file).unwrap();
+}
