@@ -163,7 +163,7 @@ impl<T: Pod> StepUniforms<T> {
                         offset: self.stride * i as u64,
                         size: wgpu::BufferSize::new(size_of::<T>() as u64),
                     });
-                    kernel.bind(ctx, 1, &[(0, slot)])
+                    kernel.bind(ctx, 1, &[("st", slot)])
                 })
                 .collect()
         })

@@ -237,12 +237,30 @@ impl Engine {
         }
     }
 
+    /// Layer `l`'s shape, mu, sigma and eps under their WGSL names, then
+    /// `rest`: the group-0 bindings of a per-layer kernel.
+    pub(super) fn layer_bindings<'a, const N: usize>(
+        &'a self,
+        l: usize,
+        rest: [(&'static str, wgpu::BindingResource<'a>); N],
+    ) -> Vec<(&'static str, wgpu::BindingResource<'a>)> {
+        [
+            ("layer", self.layers[l].as_entire_binding()),
+            ("mu", self.mu[l].buffer.as_entire_binding()),
+            ("sigma", self.sigma[l].buffer.as_entire_binding()),
+            ("eps", self.eps[l].buffer.as_entire_binding()),
+        ]
+        .into_iter()
+        .chain(rest)
+        .collect()
+    }
+
     /// A launch of `entry` of `shader` with its group-0 bindings.
     pub(super) fn dispatch(
         &self,
         shader: Shader,
         entry: &'static str,
-        entries: &[(u32, wgpu::BindingResource<'_>)],
+        entries: &[(&str, wgpu::BindingResource<'_>)],
         threads: usize,
         cost: Cost,
     ) -> Dispatch {
@@ -255,7 +273,7 @@ impl Engine {
         shader: Shader,
         entry: &'static str,
         overrides: Overrides,
-        entries: &[(u32, wgpu::BindingResource<'_>)],
+        entries: &[(&str, wgpu::BindingResource<'_>)],
         threads: usize,
         cost: Cost,
     ) -> Dispatch {

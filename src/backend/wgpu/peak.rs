@@ -24,8 +24,8 @@ fn time_peak_kernel(
         ctx,
         0,
         &[
-            (0, sink.buffer.as_entire_binding()),
-            (1, count.buffer.as_entire_binding()),
+            ("sink", sink.buffer.as_entire_binding()),
+            ("iterations", count.buffer.as_entire_binding()),
         ],
     );
     let run = || -> Result<f64, GpuError> {

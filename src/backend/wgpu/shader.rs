@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use wgpu::naga;
+
 use super::GpuContext;
 
 /// The kernel families: one top-level WGSL file each, shaders/<name>.wgsl,
@@ -95,35 +97,118 @@ impl Shader {
     }
 }
 
+/// One resource variable of a kernel's module: its WGSL name, group and
+/// binding, and whether the kernel's entry point uses it (the auto layout
+/// holds only those).
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub name: String,
+    pub group: u32,
+    pub binding: u32,
+    pub used: bool,
+}
+
+/// A family's module parsed and validated by naga, once: its resource
+/// declarations and which entry point uses which.
+struct Reflection {
+    module: naga::Module,
+    info: naga::valid::ModuleInfo,
+}
+
+impl Reflection {
+    fn new(shader: Shader) -> Self {
+        let module = naga::front::wgsl::parse_str(&shader.source())
+            .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not parse: {e}"));
+        let info = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not validate: {e}"));
+        Self { module, info }
+    }
+
+    /// The resource slots declared by the module, `used` for `entry`.
+    fn slots(&self, entry: &str) -> Vec<Slot> {
+        let index = self
+            .module
+            .entry_points
+            .iter()
+            .position(|e| e.name == entry)
+            .unwrap_or_else(|| panic!("no entry point `{entry}`"));
+        let uses = self.info.get_entry_point(index);
+        self.module
+            .global_variables
+            .iter()
+            .filter_map(|(handle, var)| {
+                let binding = var.binding.as_ref()?;
+                Some(Slot {
+                    name: var.name.clone()?,
+                    group: binding.group,
+                    binding: binding.binding,
+                    used: !uses[handle].is_empty(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// One compiled entry point (auto layout) and its workgroup size.
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub workgroup: u32,
     pub name: &'static str,
+    /// The module's resource variables, by WGSL name.
+    pub slots: Vec<Slot>,
     /// Group 1 bound to each slot of the step uniforms. Auto layouts have no
     /// dynamic offsets, so each slot gets its own bind group, made once.
     pub step_groups: std::sync::OnceLock<Vec<wgpu::BindGroup>>,
 }
 
 impl Kernel {
-    /// Bind group `group` of this kernel's layout from (binding, resource) pairs.
+    /// Bind group `group` of this kernel's layout from (WGSL variable name,
+    /// resource) pairs. Names the entry point does not use are skipped (the
+    /// auto layout leaves them out). A name the module does not declare in
+    /// `group`, or a used binding left unbound, is a launcher bug: panics
+    /// naming the kernel and the variable.
     pub fn bind(
         &self,
         ctx: &GpuContext,
         group: u32,
-        entries: &[(u32, wgpu::BindingResource<'_>)],
+        entries: &[(&str, wgpu::BindingResource<'_>)],
     ) -> wgpu::BindGroup {
-        let entries: Vec<_> = entries
-            .iter()
-            .map(|(binding, resource)| wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: resource.clone(),
-            })
-            .collect();
+        let in_group = |name: &str| {
+            self.slots
+                .iter()
+                .find(|s| s.group == group && s.name == name)
+        };
+        let mut bound = Vec::with_capacity(entries.len());
+        for (name, resource) in entries {
+            let slot = in_group(name).unwrap_or_else(|| {
+                panic!(
+                    "kernel `{}`: no variable `{name}` in @group({group})",
+                    self.name
+                )
+            });
+            if slot.used {
+                bound.push(wgpu::BindGroupEntry {
+                    binding: slot.binding,
+                    resource: resource.clone(),
+                });
+            }
+        }
+        if let Some(missing) = self.slots.iter().find(|s| {
+            s.group == group && s.used && !entries.iter().any(|(name, _)| *name == s.name)
+        }) {
+            panic!(
+                "kernel `{}`: `{}` (@group({group}) @binding({})) is used but left unbound",
+                self.name, missing.name, missing.binding
+            );
+        }
         ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(self.name),
             layout: &self.pipeline.get_bind_group_layout(group),
-            entries: &entries,
+            entries: &bound,
         })
     }
 }
@@ -134,7 +219,7 @@ pub type Overrides = Vec<(&'static str, u32)>;
 /// Builds each (shader, entry point, workgroup size, overrides) once.
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: HashMap<Shader, wgpu::ShaderModule>,
+    modules: HashMap<Shader, (wgpu::ShaderModule, Reflection)>,
     kernels: HashMap<(Shader, &'static str, u32, Overrides), Arc<Kernel>>,
 }
 
@@ -165,12 +250,14 @@ impl PipelineCache {
         let constants: Vec<(&str, f64)> = std::iter::once(("WG", workgroup as f64))
             .chain(key.3.iter().map(|&(name, v)| (name, v as f64)))
             .collect();
-        let module = self.modules.entry(shader).or_insert_with(|| {
-            ctx.device
+        let (module, reflection) = self.modules.entry(shader).or_insert_with(|| {
+            let module = ctx
+                .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(entry),
                     source: wgpu::ShaderSource::Wgsl(shader.source().into()),
-                })
+                });
+            (module, Reflection::new(shader))
         });
         let pipeline = ctx
             .device
@@ -189,6 +276,7 @@ impl PipelineCache {
             pipeline,
             workgroup,
             name: entry,
+            slots: reflection.slots(entry),
             step_groups: Default::default(),
         });
         self.kernels.insert(key, kernel.clone());
