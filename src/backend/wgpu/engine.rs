@@ -119,7 +119,7 @@ impl Engine {
             runs,
             cfg,
             kernels,
-            cache: Default::default(),
+            cache: PipelineCache::with_step_layout(uniforms.layout.clone()).into(),
             layers,
             run_buf,
             mu,
@@ -191,10 +191,10 @@ impl Engine {
                 match profiler.as_mut() {
                     Some(p) => {
                         p.begin(&mut pass, phase, d.kernel.name, d.cost);
-                        d.record(&mut pass, slot, max_dim);
+                        d.record(&mut pass, self.step(slot), max_dim);
                         p.end(&mut pass);
                     }
-                    None => d.record(&mut pass, slot, max_dim),
+                    None => d.record(&mut pass, self.step(slot), max_dim),
                 }
             }
         }
@@ -255,6 +255,11 @@ impl Engine {
         .collect()
     }
 
+    /// The step uniform's bind group and the dynamic offset of `slot`.
+    fn step(&self, slot: usize) -> (&wgpu::BindGroup, u32) {
+        (&self.uniforms.group, self.uniforms.offset(slot))
+    }
+
     /// A launch of `entry` of `shader` with its group-0 bindings.
     pub(super) fn dispatch(
         &self,
@@ -281,9 +286,8 @@ impl Engine {
             .cache
             .borrow_mut()
             .tuned_kernel(&self.ctx, shader, entry, WORKGROUP, overrides);
-        self.uniforms.groups(&self.ctx, &kernel);
         Dispatch {
-            group0: kernel.bind(&self.ctx, 0, entries),
+            group0: kernel.bind(&self.ctx, entries),
             kernel,
             threads,
             cost,

@@ -41,7 +41,6 @@ pub fn philox_on_gpu(
     let output = GpuBuffer::<[u32; 4]>::zeroed(ctx, "philox output", counters.len())?;
     let group = kernel.bind(
         ctx,
-        0,
         &[
             ("raw", output.buffer.as_entire_binding()),
             ("raw_in", input.buffer.as_entire_binding()),

@@ -22,7 +22,6 @@ fn time_peak_kernel(
     let count = GpuBuffer::from_slice(ctx, "peak iterations", &[[iterations, 0, 0, 0]])?;
     let group = kernel.bind(
         ctx,
-        0,
         &[
             ("sink", sink.buffer.as_entire_binding()),
             ("iterations", count.buffer.as_entire_binding()),

@@ -98,14 +98,16 @@ impl Shader {
 }
 
 /// One resource variable of a kernel's module: its WGSL name, group and
-/// binding, and whether the kernel's entry point uses it (the auto layout
-/// holds only those).
+/// binding, and whether the kernel's entry point uses it (its layout holds
+/// only those).
 #[derive(Clone, Debug)]
 pub struct Slot {
     pub name: String,
     pub group: u32,
     pub binding: u32,
     pub used: bool,
+    /// The buffer binding type: uniform, or storage (read-only or not).
+    pub ty: wgpu::BufferBindingType,
 }
 
 /// A family's module parsed and validated by naga, once: its resource
@@ -142,7 +144,15 @@ impl Reflection {
             .iter()
             .filter_map(|(handle, var)| {
                 let binding = var.binding.as_ref()?;
+                let ty = match var.space {
+                    naga::AddressSpace::Uniform => wgpu::BufferBindingType::Uniform,
+                    naga::AddressSpace::Storage { access } => wgpu::BufferBindingType::Storage {
+                        read_only: !access.contains(naga::StorageAccess::STORE),
+                    },
+                    _ => return None,
+                };
                 Some(Slot {
+                    ty,
                     name: var.name.clone()?,
                     group: binding.group,
                     binding: binding.binding,
@@ -153,30 +163,31 @@ impl Reflection {
     }
 }
 
-/// One compiled entry point (auto layout) and its workgroup size.
+/// One compiled entry point and its workgroup size. Its pipeline layout is
+/// explicit: group 0 from the variables the entry point uses, group 1 (when
+/// used) the step uniform at a dynamic offset.
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub workgroup: u32,
     pub name: &'static str,
     /// The module's resource variables, by WGSL name.
     pub slots: Vec<Slot>,
-    /// Group 1 bound to each slot of the step uniforms. Auto layouts have no
-    /// dynamic offsets, so each slot gets its own bind group, made once.
-    pub step_groups: std::sync::OnceLock<Vec<wgpu::BindGroup>>,
+    /// The group-0 layout, built from `slots`.
+    group0: wgpu::BindGroupLayout,
 }
 
 impl Kernel {
-    /// Bind group `group` of this kernel's layout from (WGSL variable name,
-    /// resource) pairs. Names the entry point does not use are skipped (the
-    /// auto layout leaves them out). A name the module does not declare in
-    /// `group`, or a used binding left unbound, is a launcher bug: panics
-    /// naming the kernel and the variable.
+    /// Bind group 0 of this kernel from (WGSL variable name, resource)
+    /// pairs. Names the entry point does not use are skipped (its layout
+    /// leaves them out). A name the module does not declare in group 0, or a
+    /// used binding left unbound, is a launcher bug: panics naming the
+    /// kernel and the variable.
     pub fn bind(
         &self,
         ctx: &GpuContext,
-        group: u32,
         entries: &[(&str, wgpu::BindingResource<'_>)],
     ) -> wgpu::BindGroup {
+        let group = 0;
         let in_group = |name: &str| {
             self.slots
                 .iter()
@@ -207,7 +218,7 @@ impl Kernel {
         }
         ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(self.name),
-            layout: &self.pipeline.get_bind_group_layout(group),
+            layout: &self.group0,
             entries: &bound,
         })
     }
@@ -221,9 +232,45 @@ pub type Overrides = Vec<(&'static str, u32)>;
 pub struct PipelineCache {
     modules: HashMap<Shader, (wgpu::ShaderModule, Reflection)>,
     kernels: HashMap<(Shader, &'static str, u32, Overrides), Arc<Kernel>>,
+    /// Group 1 of the kernels that read the step uniform (`StepUniforms`).
+    step_layout: Option<wgpu::BindGroupLayout>,
+}
+
+/// The layout of group 1: the step uniform at a dynamic offset.
+pub fn step_layout(ctx: &GpuContext) -> wgpu::BindGroupLayout {
+    ctx.device
+        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("step"),
+            entries: &[layout_entry(0, wgpu::BufferBindingType::Uniform, true)],
+        })
+}
+
+fn layout_entry(
+    binding: u32,
+    ty: wgpu::BufferBindingType,
+    has_dynamic_offset: bool,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset,
+            min_binding_size: None,
+        },
+        count: None,
+    }
 }
 
 impl PipelineCache {
+    /// A cache whose kernels take the step uniform through `step_layout`.
+    pub fn with_step_layout(step_layout: wgpu::BindGroupLayout) -> Self {
+        Self {
+            step_layout: Some(step_layout),
+            ..Default::default()
+        }
+    }
+
     pub fn kernel(
         &mut self,
         ctx: &GpuContext,
@@ -259,11 +306,37 @@ impl PipelineCache {
                 });
             (module, Reflection::new(shader))
         });
+        let slots = reflection.slots(entry);
+        let group0_entries: Vec<_> = slots
+            .iter()
+            .filter(|s| s.group == 0 && s.used)
+            .map(|s| layout_entry(s.binding, s.ty, false))
+            .collect();
+        let group0 = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(entry),
+                entries: &group0_entries,
+            });
+        let mut groups = vec![Some(&group0)];
+        if slots.iter().any(|s| s.group == 1 && s.used) {
+            let step = self.step_layout.as_ref().unwrap_or_else(|| {
+                panic!("kernel `{entry}` reads the step uniform: the cache needs a step layout")
+            });
+            groups.push(Some(step));
+        }
+        let layout = ctx
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry),
+                bind_group_layouts: &groups,
+                immediate_size: 0,
+            });
         let pipeline = ctx
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
-                layout: None,
+                layout: Some(&layout),
                 module,
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
@@ -276,8 +349,8 @@ impl PipelineCache {
             pipeline,
             workgroup,
             name: entry,
-            slots: reflection.slots(entry),
-            step_groups: Default::default(),
+            slots,
+            group0,
         });
         self.kernels.insert(key, kernel.clone());
         kernel
