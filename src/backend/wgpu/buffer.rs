@@ -131,7 +131,7 @@ impl<T: Pod> StepUniforms<T> {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let layout = super::shader::step_layout(ctx);
+        let layout = super::shader::step_layout(ctx, size_of::<T>() as u64);
         let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("step uniforms"),
             layout: &layout,

@@ -108,6 +108,9 @@ pub struct Slot {
     pub used: bool,
     /// The buffer binding type: uniform, or storage (read-only or not).
     pub ty: wgpu::BufferBindingType,
+    /// The size of the WGSL type (one element for a runtime-sized array),
+    /// as the auto layout derives `min_binding_size`.
+    pub min_size: Option<wgpu::BufferSize>,
 }
 
 /// A family's module parsed and validated by naga, once: its resource
@@ -151,8 +154,10 @@ impl Reflection {
                     },
                     _ => return None,
                 };
+                let size = self.module.types[var.ty].inner.size(self.module.to_ctx());
                 Some(Slot {
                     ty,
+                    min_size: wgpu::BufferSize::new(size as u64),
                     name: var.name.clone()?,
                     group: binding.group,
                     binding: binding.binding,
@@ -237,17 +242,24 @@ pub struct PipelineCache {
 }
 
 /// The layout of group 1: the step uniform at a dynamic offset.
-pub fn step_layout(ctx: &GpuContext) -> wgpu::BindGroupLayout {
+pub fn step_layout(ctx: &GpuContext, size: u64) -> wgpu::BindGroupLayout {
     ctx.device
         .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("step"),
-            entries: &[layout_entry(0, wgpu::BufferBindingType::Uniform, true)],
+            entries: &[layout_entry(
+                0,
+                (
+                    wgpu::BufferBindingType::Uniform,
+                    wgpu::BufferSize::new(size),
+                ),
+                true,
+            )],
         })
 }
 
 fn layout_entry(
     binding: u32,
-    ty: wgpu::BufferBindingType,
+    (ty, min_binding_size): (wgpu::BufferBindingType, Option<wgpu::BufferSize>),
     has_dynamic_offset: bool,
 ) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
@@ -256,7 +268,7 @@ fn layout_entry(
         ty: wgpu::BindingType::Buffer {
             ty,
             has_dynamic_offset,
-            min_binding_size: None,
+            min_binding_size,
         },
         count: None,
     }
@@ -310,7 +322,7 @@ impl PipelineCache {
         let group0_entries: Vec<_> = slots
             .iter()
             .filter(|s| s.group == 0 && s.used)
-            .map(|s| layout_entry(s.binding, s.ty, false))
+            .map(|s| layout_entry(s.binding, (s.ty, s.min_size), false))
             .collect();
         let group0 = ctx
             .device
