@@ -13,15 +13,14 @@ impl TrainGraph {
         e.dispatch(
             Shader::Backward,
             "backward",
-            &[
-                (0, e.layers[l].as_entire_binding()),
-                (1, e.mu[l].buffer.as_entire_binding()),
-                (2, e.sigma[l].buffer.as_entire_binding()),
-                (3, e.eps[l].buffer.as_entire_binding()),
-                (4, self.deltas[l].buffer.as_entire_binding()),
-                (5, self.acts[l - 1].buffer.as_entire_binding()),
-                (6, self.deltas[l - 1].buffer.as_entire_binding()),
-            ],
+            &e.layer_bindings(
+                l,
+                [
+                    ("delta_out", self.deltas[l].buffer.as_entire_binding()),
+                    ("act_in", self.acts[l - 1].buffer.as_entire_binding()),
+                    ("delta_in", self.deltas[l - 1].buffer.as_entire_binding()),
+                ],
+            ),
             shapes.runs * shapes.samples * shapes.batch * e.arch.n_in(l),
             cost::backward(shapes, &e.arch, l),
         )

@@ -3,7 +3,7 @@ use std::marker::PhantomData;
 use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
-use super::{GpuContext, GpuError, Kernel};
+use super::{GpuContext, GpuError};
 
 /// A storage buffer of `len` elements of `T`, readable back to the host.
 pub struct GpuBuffer<T: Pod> {
@@ -110,9 +110,12 @@ impl<T: Pod> GpuBuffer<T> {
 
 /// A uniform buffer holding one `T` per slot at the device's uniform-offset
 /// alignment, so that many steps are recorded into one submit, each binding
-/// its own slot.
+/// its own slot: one bind group (group 1, binding 0) at a dynamic offset.
 pub struct StepUniforms<T: Pod> {
     pub buffer: wgpu::Buffer,
+    /// The layout every kernel's group 1 shares, and the group over `buffer`.
+    pub layout: wgpu::BindGroupLayout,
+    pub group: wgpu::BindGroup,
     stride: u64,
     capacity: usize,
     _t: PhantomData<T>,
@@ -128,8 +131,23 @@ impl<T: Pod> StepUniforms<T> {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let layout = super::shader::step_layout(ctx, size_of::<T>() as u64);
+        let group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("step uniforms"),
+            layout: &layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(size_of::<T>() as u64),
+                }),
+            }],
+        });
         Self {
             buffer,
+            layout,
+            group,
             stride,
             capacity,
             _t: PhantomData,
@@ -153,19 +171,9 @@ impl<T: Pod> StepUniforms<T> {
         }
     }
 
-    /// One bind group (group 1, binding 0) per slot for `kernel`, made once.
-    pub fn groups<'k>(&self, ctx: &GpuContext, kernel: &'k Kernel) -> &'k [wgpu::BindGroup] {
-        kernel.step_groups.get_or_init(|| {
-            (0..self.capacity)
-                .map(|i| {
-                    let slot = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &self.buffer,
-                        offset: self.stride * i as u64,
-                        size: wgpu::BufferSize::new(size_of::<T>() as u64),
-                    });
-                    kernel.bind(ctx, 1, &[(0, slot)])
-                })
-                .collect()
-        })
+    /// The dynamic offset of slot `slot`.
+    pub fn offset(&self, slot: usize) -> u32 {
+        assert!(slot < self.capacity, "step slot past the end");
+        (self.stride * slot as u64) as u32
     }
 }

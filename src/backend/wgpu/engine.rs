@@ -119,7 +119,7 @@ impl Engine {
             runs,
             cfg,
             kernels,
-            cache: Default::default(),
+            cache: PipelineCache::with_step_layout(uniforms.layout.clone()).into(),
             layers,
             run_buf,
             mu,
@@ -196,10 +196,10 @@ impl Engine {
                 match profiler.as_mut() {
                     Some(p) => {
                         p.begin(&mut pass, phase, d.kernel.name, d.cost);
-                        d.record(&mut pass, slot, max_dim);
+                        d.record(&mut pass, self.step(slot), max_dim);
                         p.end(&mut pass);
                     }
-                    None => d.record(&mut pass, slot, max_dim),
+                    None => d.record(&mut pass, self.step(slot), max_dim),
                 }
             }
         }
@@ -242,12 +242,35 @@ impl Engine {
         }
     }
 
+    /// Layer `l`'s shape, mu, sigma and eps under their WGSL names, then
+    /// `rest`: the group-0 bindings of a per-layer kernel.
+    pub(super) fn layer_bindings<'a, const N: usize>(
+        &'a self,
+        l: usize,
+        rest: [(&'static str, wgpu::BindingResource<'a>); N],
+    ) -> Vec<(&'static str, wgpu::BindingResource<'a>)> {
+        [
+            ("layer", self.layers[l].as_entire_binding()),
+            ("mu", self.mu[l].buffer.as_entire_binding()),
+            ("sigma", self.sigma[l].buffer.as_entire_binding()),
+            ("eps", self.eps[l].buffer.as_entire_binding()),
+        ]
+        .into_iter()
+        .chain(rest)
+        .collect()
+    }
+
+    /// The step uniform's bind group and the dynamic offset of `slot`.
+    fn step(&self, slot: usize) -> (&wgpu::BindGroup, u32) {
+        (&self.uniforms.group, self.uniforms.offset(slot))
+    }
+
     /// A launch of `entry` of `shader` with its group-0 bindings.
     pub(super) fn dispatch(
         &self,
         shader: Shader,
         entry: &'static str,
-        entries: &[(u32, wgpu::BindingResource<'_>)],
+        entries: &[(&str, wgpu::BindingResource<'_>)],
         threads: usize,
         cost: Cost,
     ) -> Dispatch {
@@ -260,7 +283,7 @@ impl Engine {
         shader: Shader,
         entry: &'static str,
         overrides: Overrides,
-        entries: &[(u32, wgpu::BindingResource<'_>)],
+        entries: &[(&str, wgpu::BindingResource<'_>)],
         threads: usize,
         cost: Cost,
     ) -> Dispatch {
@@ -268,9 +291,8 @@ impl Engine {
             .cache
             .borrow_mut()
             .tuned_kernel(&self.ctx, shader, entry, WORKGROUP, overrides);
-        self.uniforms.groups(&self.ctx, &kernel);
         Dispatch {
-            group0: kernel.bind(&self.ctx, 0, entries),
+            group0: kernel.bind(&self.ctx, entries),
             kernel,
             threads,
             cost,

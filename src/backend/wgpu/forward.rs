@@ -39,14 +39,13 @@ impl Engine {
         act_out: &GpuBuffer<f32>,
         shapes: Shapes,
     ) -> Dispatch {
-        let entries = [
-            (0, self.layers[l].as_entire_binding()),
-            (1, self.mu[l].buffer.as_entire_binding()),
-            (2, self.sigma[l].buffer.as_entire_binding()),
-            (3, self.eps[l].buffer.as_entire_binding()),
-            (4, act_out.buffer.as_entire_binding()),
-            (5, act_in.buffer.as_entire_binding()),
-        ];
+        let entries = self.layer_bindings(
+            l,
+            [
+                ("act_out", act_out.buffer.as_entire_binding()),
+                ("act_in", act_in.buffer.as_entire_binding()),
+            ],
+        );
         let threads = shapes.runs * shapes.samples * shapes.batch * self.arch.n_out(l);
         let cost = cost::forward(shapes, &self.arch, l);
         self.dispatch(Shader::Forward, "forward_hidden", &entries, threads, cost)

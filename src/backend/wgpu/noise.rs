@@ -15,9 +15,9 @@ impl Engine {
             Shader::Noise,
             "noise",
             &[
-                (0, self.layers[l].as_entire_binding()),
-                (1, self.run_buf.buffer.as_entire_binding()),
-                (2, self.eps[l].buffer.as_entire_binding()),
+                ("layer", self.layers[l].as_entire_binding()),
+                ("runs", self.run_buf.buffer.as_entire_binding()),
+                ("eps", self.eps[l].buffer.as_entire_binding()),
             ],
             self.runs.len() * k_max * groups,
             cost::noise(self.shapes(k_max, 1), &self.arch, l),
@@ -41,10 +41,9 @@ pub fn philox_on_gpu(
     let output = GpuBuffer::<[u32; 4]>::zeroed(ctx, "philox output", counters.len())?;
     let group = kernel.bind(
         ctx,
-        0,
         &[
-            (3, output.buffer.as_entire_binding()),
-            (4, input.buffer.as_entire_binding()),
+            ("raw", output.buffer.as_entire_binding()),
+            ("raw_in", input.buffer.as_entire_binding()),
         ],
     );
     let mut encoder = ctx.device.create_command_encoder(&Default::default());

@@ -22,10 +22,9 @@ fn time_peak_kernel(
     let count = GpuBuffer::from_slice(ctx, "peak iterations", &[[iterations, 0, 0, 0]])?;
     let group = kernel.bind(
         ctx,
-        0,
         &[
-            (0, sink.buffer.as_entire_binding()),
-            (1, count.buffer.as_entire_binding()),
+            ("sink", sink.buffer.as_entire_binding()),
+            ("iterations", count.buffer.as_entire_binding()),
         ],
     );
     let run = || -> Result<f64, GpuError> {

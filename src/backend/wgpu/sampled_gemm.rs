@@ -62,17 +62,16 @@ pub fn sample_weights(
         Shader::SampledGemm,
         "sample_weights",
         overrides,
-        &[
-            (0, e.layers[l].as_entire_binding()),
-            (1, e.mu[l].buffer.as_entire_binding()),
-            (2, e.sigma[l].buffer.as_entire_binding()),
-            (3, e.eps[l].buffer.as_entire_binding()),
-            (4, w.buffer.as_entire_binding()),
-            (8, perm.buffer.as_entire_binding()),
-            (14, e.mu[l].buffer.as_entire_binding()),
-            (15, e.sigma[l].buffer.as_entire_binding()),
-            (16, e.eps[l].buffer.as_entire_binding()),
-        ],
+        &e.layer_bindings(
+            l,
+            [
+                ("w_out", w.buffer.as_entire_binding()),
+                ("perm", perm.buffer.as_entire_binding()),
+                ("mu4", e.mu[l].buffer.as_entire_binding()),
+                ("sigma4", e.sigma[l].buffer.as_entire_binding()),
+                ("eps4", e.eps[l].buffer.as_entire_binding()),
+            ],
+        ),
         e.runs.len() * samples * weight_rows(e, l).div_ceil(4) * cols,
         cost::sample_weights(e.shapes(samples, 1), &e.arch, l),
     )
@@ -95,16 +94,16 @@ pub fn gemm(
     let wg = WORKGROUP as usize;
     let rk = shapes.runs * shapes.samples;
     let bindings = [
-        (0, e.layers[l].as_entire_binding()),
-        (5, w.buffer.as_entire_binding()),
-        (11, act_in.buffer.as_entire_binding()),
-        (12, act_out.buffer.as_entire_binding()),
+        ("layer", e.layers[l].as_entire_binding()),
+        ("w", w.buffer.as_entire_binding()),
+        ("act_in", act_in.buffer.as_entire_binding()),
+        ("act_out", act_out.buffer.as_entire_binding()),
     ];
     let cost = cost::gemm(shapes, &e.arch, l);
     if !tiled {
         // The direct kernel also reads its input as vec4 (binding 13).
         let mut bindings = bindings.to_vec();
-        bindings.push((13, act_in.buffer.as_entire_binding()));
+        bindings.push(("act_in4", act_in.buffer.as_entire_binding()));
         let threads = rk * shapes.batch.div_ceil(DIRECT_BLOCK.0) * cols.div_ceil(DIRECT_BLOCK.1);
         let overrides = row_overrides(cols);
         return e.tuned_dispatch(
@@ -149,9 +148,9 @@ pub fn row_sums(e: &Engine, cols: usize, w: &GpuBuffer<f32>, offset: &GpuBuffer<
         "row_sums",
         row_overrides(cols),
         &[
-            (0, e.layers[0].as_entire_binding()),
-            (5, w.buffer.as_entire_binding()),
-            (6, offset.buffer.as_entire_binding()),
+            ("layer", e.layers[0].as_entire_binding()),
+            ("w", w.buffer.as_entire_binding()),
+            ("offset_out", offset.buffer.as_entire_binding()),
         ],
         rk * cols,
         cost::row_sums(shapes, &e.arch),
@@ -175,12 +174,12 @@ pub fn forward_sparse(
         "forward_sparse",
         row_overrides(cols),
         &[
-            (0, e.layers[0].as_entire_binding()),
-            (5, w.buffer.as_entire_binding()),
-            (7, offset.buffer.as_entire_binding()),
-            (9, entries.buffer.as_entire_binding()),
-            (10, start.buffer.as_entire_binding()),
-            (12, act0.buffer.as_entire_binding()),
+            ("layer", e.layers[0].as_entire_binding()),
+            ("w", w.buffer.as_entire_binding()),
+            ("offset", offset.buffer.as_entire_binding()),
+            ("tiles", entries.buffer.as_entire_binding()),
+            ("tile_start", start.buffer.as_entire_binding()),
+            ("act_out", act0.buffer.as_entire_binding()),
         ],
         rk * chunk.div_ceil(super::eval_fast::IMAGES_PER_TILE) * cols / 2,
         // Dense-equivalent: the sparse kernel skips zero pixels.

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use wgpu::naga;
+
 use super::GpuContext;
 
 /// The kernel families: one top-level WGSL file each, shaders/<name>.wgsl,
@@ -95,35 +97,134 @@ impl Shader {
     }
 }
 
-/// One compiled entry point (auto layout) and its workgroup size.
+/// One resource variable of a kernel's module: its WGSL name, group and
+/// binding, and whether the kernel's entry point uses it (its layout holds
+/// only those).
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub name: String,
+    pub group: u32,
+    pub binding: u32,
+    pub used: bool,
+    /// The buffer binding type: uniform, or storage (read-only or not).
+    pub ty: wgpu::BufferBindingType,
+    /// The size of the WGSL type (one element for a runtime-sized array),
+    /// as the auto layout derives `min_binding_size`.
+    pub min_size: Option<wgpu::BufferSize>,
+}
+
+/// A family's module parsed and validated by naga, once: its resource
+/// declarations and which entry point uses which.
+struct Reflection {
+    module: naga::Module,
+    info: naga::valid::ModuleInfo,
+}
+
+impl Reflection {
+    fn new(shader: Shader) -> Self {
+        let module = naga::front::wgsl::parse_str(&shader.source())
+            .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not parse: {e}"));
+        let info = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not validate: {e}"));
+        Self { module, info }
+    }
+
+    /// The resource slots declared by the module, `used` for `entry`.
+    fn slots(&self, entry: &str) -> Vec<Slot> {
+        let index = self
+            .module
+            .entry_points
+            .iter()
+            .position(|e| e.name == entry)
+            .unwrap_or_else(|| panic!("no entry point `{entry}`"));
+        let uses = self.info.get_entry_point(index);
+        self.module
+            .global_variables
+            .iter()
+            .filter_map(|(handle, var)| {
+                let binding = var.binding.as_ref()?;
+                let ty = match var.space {
+                    naga::AddressSpace::Uniform => wgpu::BufferBindingType::Uniform,
+                    naga::AddressSpace::Storage { access } => wgpu::BufferBindingType::Storage {
+                        read_only: !access.contains(naga::StorageAccess::STORE),
+                    },
+                    _ => return None,
+                };
+                let size = self.module.types[var.ty].inner.size(self.module.to_ctx());
+                Some(Slot {
+                    ty,
+                    min_size: wgpu::BufferSize::new(size as u64),
+                    name: var.name.clone()?,
+                    group: binding.group,
+                    binding: binding.binding,
+                    used: !uses[handle].is_empty(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One compiled entry point and its workgroup size. Its pipeline layout is
+/// explicit: group 0 from the variables the entry point uses, group 1 (when
+/// used) the step uniform at a dynamic offset.
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub workgroup: u32,
     pub name: &'static str,
-    /// Group 1 bound to each slot of the step uniforms. Auto layouts have no
-    /// dynamic offsets, so each slot gets its own bind group, made once.
-    pub step_groups: std::sync::OnceLock<Vec<wgpu::BindGroup>>,
+    /// The module's resource variables, by WGSL name.
+    pub slots: Vec<Slot>,
+    /// The group-0 layout, built from `slots`.
+    group0: wgpu::BindGroupLayout,
 }
 
 impl Kernel {
-    /// Bind group `group` of this kernel's layout from (binding, resource) pairs.
+    /// Bind group 0 of this kernel from (WGSL variable name, resource)
+    /// pairs. Names the entry point does not use are skipped (its layout
+    /// leaves them out). A name the module does not declare in group 0, or a
+    /// used binding left unbound, is a launcher bug: panics naming the
+    /// kernel and the variable.
     pub fn bind(
         &self,
         ctx: &GpuContext,
-        group: u32,
-        entries: &[(u32, wgpu::BindingResource<'_>)],
+        entries: &[(&str, wgpu::BindingResource<'_>)],
     ) -> wgpu::BindGroup {
-        let entries: Vec<_> = entries
-            .iter()
-            .map(|(binding, resource)| wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: resource.clone(),
-            })
-            .collect();
+        let group = 0;
+        let in_group = |name: &str| {
+            self.slots
+                .iter()
+                .find(|s| s.group == group && s.name == name)
+        };
+        let mut bound = Vec::with_capacity(entries.len());
+        for (name, resource) in entries {
+            let slot = in_group(name).unwrap_or_else(|| {
+                panic!(
+                    "kernel `{}`: no variable `{name}` in @group({group})",
+                    self.name
+                )
+            });
+            if slot.used {
+                bound.push(wgpu::BindGroupEntry {
+                    binding: slot.binding,
+                    resource: resource.clone(),
+                });
+            }
+        }
+        if let Some(missing) = self.slots.iter().find(|s| {
+            s.group == group && s.used && !entries.iter().any(|(name, _)| *name == s.name)
+        }) {
+            panic!(
+                "kernel `{}`: `{}` (@group({group}) @binding({})) is used but left unbound",
+                self.name, missing.name, missing.binding
+            );
+        }
         ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(self.name),
-            layout: &self.pipeline.get_bind_group_layout(group),
-            entries: &entries,
+            layout: &self.group0,
+            entries: &bound,
         })
     }
 }
@@ -134,11 +235,54 @@ pub type Overrides = Vec<(&'static str, u32)>;
 /// Builds each (shader, entry point, workgroup size, overrides) once.
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: HashMap<Shader, wgpu::ShaderModule>,
+    modules: HashMap<Shader, (wgpu::ShaderModule, Reflection)>,
     kernels: HashMap<(Shader, &'static str, u32, Overrides), Arc<Kernel>>,
+    /// Group 1 of the kernels that read the step uniform (`StepUniforms`).
+    step_layout: Option<wgpu::BindGroupLayout>,
+}
+
+/// The layout of group 1: the step uniform at a dynamic offset.
+pub fn step_layout(ctx: &GpuContext, size: u64) -> wgpu::BindGroupLayout {
+    ctx.device
+        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("step"),
+            entries: &[layout_entry(
+                0,
+                (
+                    wgpu::BufferBindingType::Uniform,
+                    wgpu::BufferSize::new(size),
+                ),
+                true,
+            )],
+        })
+}
+
+fn layout_entry(
+    binding: u32,
+    (ty, min_binding_size): (wgpu::BufferBindingType, Option<wgpu::BufferSize>),
+    has_dynamic_offset: bool,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset,
+            min_binding_size,
+        },
+        count: None,
+    }
 }
 
 impl PipelineCache {
+    /// A cache whose kernels take the step uniform through `step_layout`.
+    pub fn with_step_layout(step_layout: wgpu::BindGroupLayout) -> Self {
+        Self {
+            step_layout: Some(step_layout),
+            ..Default::default()
+        }
+    }
+
     pub fn kernel(
         &mut self,
         ctx: &GpuContext,
@@ -165,18 +309,46 @@ impl PipelineCache {
         let constants: Vec<(&str, f64)> = std::iter::once(("WG", workgroup as f64))
             .chain(key.3.iter().map(|&(name, v)| (name, v as f64)))
             .collect();
-        let module = self.modules.entry(shader).or_insert_with(|| {
-            ctx.device
+        let (module, reflection) = self.modules.entry(shader).or_insert_with(|| {
+            let module = ctx
+                .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(entry),
                     source: wgpu::ShaderSource::Wgsl(shader.source().into()),
-                })
+                });
+            (module, Reflection::new(shader))
         });
+        let slots = reflection.slots(entry);
+        let group0_entries: Vec<_> = slots
+            .iter()
+            .filter(|s| s.group == 0 && s.used)
+            .map(|s| layout_entry(s.binding, (s.ty, s.min_size), false))
+            .collect();
+        let group0 = ctx
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(entry),
+                entries: &group0_entries,
+            });
+        let mut groups = vec![Some(&group0)];
+        if slots.iter().any(|s| s.group == 1 && s.used) {
+            let step = self.step_layout.as_ref().unwrap_or_else(|| {
+                panic!("kernel `{entry}` reads the step uniform: the cache needs a step layout")
+            });
+            groups.push(Some(step));
+        }
+        let layout = ctx
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry),
+                bind_group_layouts: &groups,
+                immediate_size: 0,
+            });
         let pipeline = ctx
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
-                layout: None,
+                layout: Some(&layout),
                 module,
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
@@ -189,7 +361,8 @@ impl PipelineCache {
             pipeline,
             workgroup,
             name: entry,
-            step_groups: Default::default(),
+            slots,
+            group0,
         });
         self.kernels.insert(key, kernel.clone());
         kernel

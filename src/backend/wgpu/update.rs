@@ -16,14 +16,14 @@ impl TrainGraph {
         shapes: Shapes,
     ) -> Dispatch {
         let entries = [
-            (0, e.layers[l].as_entire_binding()),
-            (1, e.run_buf.buffer.as_entire_binding()),
-            (2, e.mu[l].buffer.as_entire_binding()),
-            (3, e.sigma[l].buffer.as_entire_binding()),
-            (4, e.eps[l].buffer.as_entire_binding()),
-            (5, self.deltas[l].buffer.as_entire_binding()),
-            (6, input.buffer.as_entire_binding()),
-            (7, self.bad.buffer.as_entire_binding()),
+            ("layer", e.layers[l].as_entire_binding()),
+            ("runs", e.run_buf.buffer.as_entire_binding()),
+            ("mu", e.mu[l].buffer.as_entire_binding()),
+            ("sigma", e.sigma[l].buffer.as_entire_binding()),
+            ("eps", e.eps[l].buffer.as_entire_binding()),
+            ("delta", self.deltas[l].buffer.as_entire_binding()),
+            ("act_in", input.buffer.as_entire_binding()),
+            ("bad", self.bad.buffer.as_entire_binding()),
         ];
         let threads = shapes.runs * e.arch.params(l);
         let cost = cost::update(shapes, &e.arch, l);
