@@ -120,6 +120,13 @@ impl StreamArgs {
 /// One run; the defaults are the paper's permuted-MNIST protocol.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    /// A configuration file of the authors' JAX repository (mesu-pmnist's
+    /// configurations/*.json): its layers, optimizer and parameters, tasks,
+    /// epochs, batch size, sample counts and seed fill in the flags not
+    /// given here (read before parsing: see authors_config).
+    #[arg(long, value_name = "FILE.json", help_heading = "Stream")]
+    #[allow(dead_code)]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     stream: StreamArgs,
     /// Hidden widths of one net, comma separated: 200,200 is two layers
