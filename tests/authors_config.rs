@@ -96,3 +96,15 @@ fn flags_on_the_command_line_win() {
     let err = expand_args(args(&["mesu", "--config=/nonexistent.json"])).unwrap_err();
     assert!(err.contains("/nonexistent.json"), "{err}");
 }
+
+/// The command refuses a file with an unknown key before doing anything.
+#[test]
+fn the_command_names_an_unknown_key() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .args(["--config", &format!("{FIXTURES}/authors-unknown-key.json")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown key dropout"), "{err}");
+}
