@@ -8,6 +8,7 @@
 //! (the task loop, telling observers) -> metrics -> report (the results
 //! folders, an observer). Every fallible call returns `mesu::Result`.
 
+pub mod authors_config;
 pub mod backend;
 pub mod config;
 pub mod data;

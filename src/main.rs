@@ -88,7 +88,26 @@ fn info(device: &DeviceArgs) -> mesu::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // --config FILE (the authors' JSON format) fills in flags not given.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let config = |a: &std::ffi::OsString| {
+        a.to_str()
+            .is_some_and(|s| s == "--config" || s.starts_with("--config="))
+    };
+    if !args.iter().any(config) {
+        return run(Cli::parse_from(args));
+    }
+    let args = args.iter().map(|a| a.to_string_lossy().into_owned());
+    match mesu::authors_config::expand_args(args.collect()) {
+        Ok(args) => run(Cli::parse_from(args)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     // Ctrl-C or SIGTERM: stop at the next step and write the checkpoint; a
     // second one quits at once (the last complete checkpoint stays intact).
     let handler = ctrlc::set_handler(|| {

@@ -246,8 +246,15 @@ pub fn stream_group(
         evaluations = timing("evaluations") as usize;
         state.params = params;
         state.position = first.position;
+        state.summary = first.timing.clone();
     }
     let from = state.position;
+    if from.task == t && t > 0 {
+        // Finished before its folder was: write it again from the checkpoint.
+        for o in observers.iter_mut() {
+            o.task_evaluated(&state, t - 1)?;
+        }
+    }
     let steps_per_task = (per_epoch * cfg.epochs) as u64;
     for i in from.task..t {
         let mut done = if i == from.task {

@@ -130,6 +130,13 @@ impl StreamArgs {
 /// One run; the defaults are the paper's permuted-MNIST protocol.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    /// A configuration file of the authors' JAX repository (mesu-pmnist's
+    /// configurations/*.json): its layers, optimizer and parameters, tasks,
+    /// epochs, batch size, sample counts and seed fill in the flags not
+    /// given here (read before parsing: see authors_config).
+    #[arg(long, value_name = "FILE.json", help_heading = "Stream")]
+    #[allow(dead_code)]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     stream: StreamArgs,
     /// Hidden widths of one net, comma separated: 200,200 is two layers
@@ -232,6 +239,9 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         adapter,
         out.display()
     );
+    if data.train.len() < settings.batch_size {
+        return Err(mesu::Error::TooFewExamples(data.train.len()));
+    }
     let run = stream_run(&settings, &shared, &adapter, &data, out.clone());
     let mut folder = RunFolder::open(&out, &run.config["identity"], args.stream.force())?;
     let resume = match std::mem::replace(&mut folder.prior, Prior::Fresh) {

@@ -1,7 +1,9 @@
 use std::path::{Path, PathBuf};
 
 use mesu::metrics::{OodAuroc, StreamMetrics};
-use mesu::report::{FILES, RunRecord, SigmaStat, sigma_stats, summary_table, write_run};
+use mesu::report::{
+    FILES, OOD_PLOT, RunRecord, SigmaStat, run_title, sigma_stats, summary_table, write_run,
+};
 use serde_json::{Value, json};
 
 const NAN: f64 = f64::NAN;
@@ -75,7 +77,12 @@ fn complete_run_3x3() {
         vec![0.85, 0.95, NAN],
         vec![0.8, 0.9, 0.97],
     ];
-    let config = json!({"tasks": 3, "lr": 0.1});
+    let config = json!({
+        "tasks": 3,
+        "architecture": "784-50-10",
+        "hyper": {"optimizer": "mesu", "n": 300000.0, "sigma_prior": 0.5},
+        "seed": 7,
+    });
     let summary = json!({"wall_s": 1.5});
     let sigma = sigma_for(3);
     // OOD scored after tasks 0 and 2 only; the AUROC after task 2 is NaN.
@@ -140,8 +147,59 @@ fn complete_run_3x3() {
     assert_eq!(rows[3][..2], ["1", "0"]);
     let max: f64 = rows[3][4].parse().unwrap();
     assert!((max - 0.3).abs() < 1e-6);
-    assert!(read(&tmp.0, "sigma.svg").contains("layer 1"));
+    let sigma_svg = read(&tmp.0, "sigma.svg");
+    assert!(
+        sigma_svg.contains("layer 1") && sigma_svg.contains("layer 2"),
+        "layers from 1"
+    );
+    // The min..max band (a filled polygon per layer) and the prior.
+    assert!(sigma_svg.matches("<polygon").count() >= 2, "no band");
+    assert!(sigma_svg.contains("prior sigma = 0.5"), "no prior");
     assert!(read(&tmp.0, "mean_accuracy.svg").contains("tasks learned"));
+
+    // Every plot names the run; a complete run is not marked incomplete.
+    let run = "784-50-10, mesu, N 3e5, seed 7";
+    for name in FILES
+        .iter()
+        .filter(|n| n.ends_with(".svg"))
+        .chain([&OOD_PLOT])
+    {
+        let svg = read(&tmp.0, name);
+        assert!(svg.contains(run), "{name} does not name the run");
+        assert!(!svg.contains("incomplete"), "{name}");
+    }
+    // A small matrix shows its cells (%), tasks numbered from 1.
+    let heat = read(&tmp.0, "accuracy_matrix.svg");
+    for cell in ["90.0", "85.0", "95.0", "80.0", "97.0"] {
+        assert!(heat.contains(&format!(">\n{cell}\n</text>")), "cell {cell}");
+    }
+    assert!(heat.contains(">\n3\n</text>") && !heat.contains(">\n0\n</text>"));
+    // OOD data: its AUROC plot, with the three uncertainties.
+    let ood_svg = read(&tmp.0, OOD_PLOT);
+    for kind in ["epistemic", "aleatoric", "predictive"] {
+        assert!(ood_svg.contains(kind), "{kind}");
+    }
+}
+
+#[test]
+fn run_titles() {
+    let config = json!({
+        "architecture": "784-200-200-10",
+        "hyper": {"optimizer": "bgd", "n": 1.8e5},
+        "seed": 0,
+    });
+    assert_eq!(
+        run_title(&config, 3, 10, false),
+        "784-200-200-10, bgd, N 1.8e5, seed 0 (incomplete: 3 of 10 tasks)"
+    );
+    assert_eq!(
+        run_title(&config, 10, 10, true),
+        "784-200-200-10, bgd, N 1.8e5, seed 0"
+    );
+    assert_eq!(
+        run_title(&json!({}), 0, 2, false),
+        "(incomplete: 0 of 2 tasks)"
+    );
 }
 
 #[test]
@@ -162,6 +220,11 @@ fn interrupted_run_2_of_4() {
     };
     write_run(&tmp.0, &rec).unwrap();
     check_files(&tmp.0);
+    for name in FILES.iter().filter(|n| n.ends_with(".svg")) {
+        let svg = read(&tmp.0, name);
+        assert!(svg.contains("(incomplete: 2 of 4 tasks)"), "{name}");
+    }
+    assert!(!tmp.0.join(OOD_PLOT).exists(), "no OOD data, no OOD plot");
 
     let rows = csv(&tmp.0, "accuracy_matrix.csv");
     assert_eq!(rows.len(), 3);
@@ -221,6 +284,8 @@ fn long_stream_writes_every_row() {
     write_run(&tmp.0, &rec).unwrap();
     check_files(&tmp.0);
     assert_eq!(csv(&tmp.0, "accuracy_matrix.csv").len(), t + 1);
+    // A large matrix is drawn without cell values.
+    assert!(!read(&tmp.0, "accuracy_matrix.svg").contains(">\n90.0\n</text>"));
     assert_eq!(csv(&tmp.0, "sigma_stats.csv").len(), 1 + 2 * t);
 }
 

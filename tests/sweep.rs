@@ -288,6 +288,16 @@ fn summary_averages_over_seeds_from_the_folders_alone() {
     let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(dir.join("last5_vs_n.svg").is_file() && dir.join("throughput_vs_width.svg").is_file());
+    // N's ticks are the sweep's own values, and the spread over seeds is shown.
+    let svg = std::fs::read_to_string(dir.join("last5_vs_n.svg")).unwrap();
+    for text in ["\n3e5\n", "\n1e15\n", "mean and sd over seeds"] {
+        assert!(svg.contains(text), "{text:?}");
+    }
+    // With one N, that N is still labelled.
+    let one: Vec<_> = rows.iter().filter(|r| r.hyper.n == 3e5).cloned().collect();
+    mesu::sweep::write_summary(&dir, &one).unwrap();
+    let svg = std::fs::read_to_string(dir.join("last5_vs_n.svg")).unwrap();
+    assert!(svg.contains("\n3e5\n"), "one N, no tick");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -105,11 +105,59 @@ pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
         Ok(svg) => write_atomic(dir, file, &svg),
         Err(message) => Err(ReportError::Plot { file, message }),
     };
-    plot("accuracy_matrix.svg", plots::heatmap(rec.matrix, done))?;
-    plot("mean_accuracy.svg", plots::mean_accuracy(&metrics, t))?;
-    plot("plasticity.svg", plots::plasticity(&metrics, t))?;
-    plot("sigma.svg", plots::sigma(rec.sigma, t))?;
+    let run = run_title(rec.config, done, t, rec.complete);
+    let prior = rec.config["hyper"]["sigma_prior"].as_f64();
+    plot(
+        "accuracy_matrix.svg",
+        plots::heatmap(rec.matrix, done, &run),
+    )?;
+    plot("mean_accuracy.svg", plots::mean_accuracy(&metrics, t, &run))?;
+    plot("plasticity.svg", plots::plasticity(&metrics, t, &run))?;
+    plot("sigma.svg", plots::sigma(rec.sigma, t, prior, &run))?;
+    if !rec.ood.is_empty() {
+        plot(OOD_PLOT, plots::ood_auroc(rec.ood, t, &run))?;
+    }
     Ok(())
+}
+
+/// Written besides `FILES` when the run evaluates an OOD set: the AUROC of
+/// epistemic, aleatoric and predictive uncertainty after each task.
+pub const OOD_PLOT: &str = "ood_auroc.svg";
+
+/// The line naming the run under each plot's title, from its config.json:
+/// architecture, method, N, seed, and how far an incomplete run got, e.g.
+/// "784-50-10, mesu, N 3e5, seed 0 (incomplete: 3 of 10 tasks)". Settings
+/// missing from the config are left out.
+pub fn run_title(config: &Value, done: usize, tasks: usize, complete: bool) -> String {
+    let hyper = &config["hyper"];
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(arch) = config["architecture"].as_str() {
+        parts.push(arch.to_string());
+    }
+    if let Some(opt) = hyper["optimizer"].as_str() {
+        parts.push(opt.to_string());
+    }
+    if let Some(n) = hyper["n"].as_f64() {
+        let n = if n >= 1e5 {
+            let text = format!("{n:.2e}");
+            let (m, e) = text.split_once('e').unwrap_or((&text, "0"));
+            format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+        } else {
+            format!("{n}")
+        };
+        parts.push(format!("N {n}"));
+    }
+    if let Some(seed) = config["seed"].as_u64() {
+        parts.push(format!("seed {seed}"));
+    }
+    let mut title = parts.join(", ");
+    if !complete {
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        let _ = write!(title, "(incomplete: {done} of {tasks} tasks)");
+    }
+    title
 }
 
 /// Statistics of one layer's |sigma| (NaN for an empty layer).

@@ -244,12 +244,16 @@ fn last5_lines(agg: &[SeedAggregate]) -> Vec<XyLine> {
         let line = lines.entry((width, name.clone())).or_insert(XyLine {
             name,
             points: Vec::new(),
+            sd: Vec::new(),
         });
         line.points.push((a.n, a.mean_last5.0));
+        line.sd.push(a.mean_last5.1);
     }
     let mut lines: Vec<XyLine> = lines.into_values().collect();
     for l in &mut lines {
-        l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut pairs: Vec<_> = l.points.iter().copied().zip(l.sd.iter().copied()).collect();
+        pairs.sort_by(|a, b| a.0.0.total_cmp(&b.0.0));
+        (l.points, l.sd) = pairs.into_iter().unzip();
     }
     lines
 }
@@ -274,6 +278,7 @@ fn throughput_line(rows: &[SummaryRow]) -> XyLine {
     XyLine {
         name: "run-steps/s".into(),
         points,
+        sd: Vec::new(),
     }
 }
 
@@ -296,7 +301,7 @@ pub fn write_summary(dir: &Path, rows: &[SummaryRow]) -> crate::Result<()> {
         plot(
             "last5_vs_n.svg",
             xy_chart(
-                "mean accuracy over the last 5 tasks (mean over seeds)",
+                "mean accuracy over the last 5 tasks (mean and sd over seeds)",
                 "memory window N (steps)",
                 "accuracy (%)",
                 &lines,
