@@ -4,11 +4,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use mesu::backend::Device;
-use mesu::config::{Ood, RunSettings, Shared, stream_run};
-use mesu::data::DatasetKind;
+use mesu::config::{RunSettings, Shared, stream_run};
 use mesu::optim::Optimizer;
 use mesu::stream::{GroupOutcome, Observer, run_group};
 
@@ -17,18 +14,9 @@ impl Observer for Quiet {}
 
 fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> GroupOutcome {
     let shared = Shared {
-        tasks: 2,
-        bias: false,
-        dataset: DatasetKind::Mnist,
-        data_dir: PathBuf::from("data/mnist"),
-        shuffle: false,
-        eval_all: false,
-        eval_every: 1,
         train_limit: Some(data.train.len()),
         test_limit: Some(data.test.len()),
-        profile: false,
-        ood: Ood::Off,
-        fetch: false,
+        ..common::shared(2)
     };
     let cfg = runs[0].shape().stream_config(&shared).unwrap();
     let dir = std::env::temp_dir().join(format!(

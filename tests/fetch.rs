@@ -76,13 +76,7 @@ fn the_fetch_script_installs_checked_files_from_a_local_source() {
 #[test]
 fn a_run_on_an_empty_data_folder_fetches_then_trains() {
     let root = fresh_root("cli");
-    let out = mesu_in(&root, &source(), &TINY);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&mesu_in(&root, &source(), &TINY));
     assert!(
         stdout.contains("fetching it with `bash data/fetch.sh mnist`"),
         "{stdout}"

@@ -104,13 +104,7 @@ fn an_interrupted_run_resumes_to_the_same_bits() {
         .unwrap()
         .expect("a checkpoint at the stop");
     assert_eq!(stopped.position.task, 1, "stopped in task 2");
-    let out = mesu(&[&RUN[..], &["--out", p]].concat());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::succeeded(&mesu(&[&RUN[..], &["--out", p]].concat()));
     assert!(
         stdout.contains("resuming from its checkpoint: task 2 of 3"),
         "{stdout}"

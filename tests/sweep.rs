@@ -3,30 +3,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use mesu::config::{Ood, RunSettings, Shared, stream_run};
 use mesu::data::{Dataset, DatasetKind};
 use mesu::optim::Optimizer;
 use mesu::stream::{Observer, run_group};
 use mesu::sweep::{Grid, GroupLimits, plan_groups};
-
-fn shared(tasks: usize) -> Shared {
-    Shared {
-        tasks,
-        bias: false,
-        dataset: DatasetKind::Mnist,
-        data_dir: PathBuf::from("data/mnist"),
-        shuffle: false,
-        eval_all: false,
-        eval_every: 1,
-        train_limit: None,
-        test_limit: None,
-        profile: false,
-        ood: Ood::Off,
-        fetch: false,
-    }
-}
 
 #[test]
 fn grid_expands_every_combination_with_the_optimizer_defaults() {
@@ -84,7 +65,7 @@ fn groups_share_a_shape_and_split_evenly_under_the_limits() {
     let plan = |max_runs, mib: u64| {
         plan_groups(
             &runs,
-            &shared(10),
+            &common::shared(10),
             GroupLimits {
                 max_runs,
                 budget_bytes: mib << 20,
@@ -135,7 +116,7 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
     let shared = Shared {
         train_limit: Some(120),
         test_limit: Some(64),
-        ..shared(2)
+        ..common::shared(2)
     };
     let run = |seed, optimizer, n| RunSettings {
         hidden: vec![50],
@@ -244,7 +225,7 @@ fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &
 fn summary_averages_over_seeds_from_the_folders_alone() {
     let dir = std::env::temp_dir().join(format!("mesu-summary-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let shared = shared(2);
+    let shared = common::shared(2);
     let nan = f64::NAN;
     let run = |seed, n| {
         let mut r = RunSettings::paper(Optimizer::Mesu);
@@ -306,10 +287,10 @@ fn summary_averages_over_seeds_from_the_folders_alone() {
 #[test]
 fn the_ood_setting_is_part_of_a_runs_identity() {
     let run = RunSettings::paper(Optimizer::Mesu);
-    let off = shared(2);
+    let off = common::shared(2);
     let auto = Shared {
         ood: Ood::Auto,
-        ..shared(2)
+        ..common::shared(2)
     };
     assert_ne!(
         mesu::config::run_identity(&run, &off),

@@ -128,3 +128,33 @@ pub fn devices() -> Vec<mesu::backend::Device> {
     let gpu = gpu().map(|ctx| mesu::backend::Device::Gpu(Box::new(ctx)));
     std::iter::once(cpu).chain(gpu).collect()
 }
+
+/// The stdout of a command that must have succeeded (its stderr otherwise).
+pub fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The settings a stream's runs share: `tasks` tasks of MNIST in file
+/// order, no limits, no OOD, no fetching.
+pub fn shared(tasks: usize) -> mesu::config::Shared {
+    mesu::config::Shared {
+        tasks,
+        bias: false,
+        dataset: mesu::data::DatasetKind::Mnist,
+        data_dir: std::path::PathBuf::from("data/mnist"),
+        shuffle: false,
+        eval_all: false,
+        eval_every: 1,
+        train_limit: None,
+        test_limit: None,
+        profile: false,
+        ood: mesu::config::Ood::Off,
+        fetch: false,
+    }
+}
