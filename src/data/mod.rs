@@ -88,6 +88,13 @@ impl Split {
         self.labels.is_empty()
     }
 
+    /// (scale, shift) with byte * scale + shift = (byte / 255 - mean) / std,
+    /// the split's standardisation as every backend applies it, in f32.
+    pub fn byte_standardisation(&self) -> (f32, f32) {
+        let (mean, std) = self.pixel_mean_std();
+        ((1.0 / (255.0 * std)) as f32, (-mean / std) as f32)
+    }
+
     /// Mean and population std of all pixels scaled to x/255; (0, 0) when empty.
     pub fn pixel_mean_std(&self) -> (f64, f64) {
         if self.images.is_empty() {

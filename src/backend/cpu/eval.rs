@@ -35,7 +35,7 @@ pub struct EvalData {
 
 impl EvalData {
     pub fn new(split: &Split, pixels: usize) -> Self {
-        let (mean, std) = split.pixel_mean_std();
+        let (x_scale, x_shift) = split.byte_standardisation();
         let order = similarity_order(&split.images, &split.labels, pixels);
         let image = |slot: usize| {
             let n = order[slot] as usize;
@@ -66,8 +66,8 @@ impl EvalData {
             labels: split.labels.clone(),
             order,
             chunks,
-            x_scale: (1.0 / (255.0 * std)) as f32,
-            x_shift: (-mean / std) as f32,
+            x_scale,
+            x_shift,
         }
     }
 

@@ -190,13 +190,13 @@ impl Backend for CpuBackend {
 
     fn set_train_data(&mut self, split: &Split) -> Result<(), Error> {
         let pixels = self.check_split(split, "training")?;
-        let (mean, std) = split.pixel_mean_std();
+        let (x_scale, x_shift) = split.byte_standardisation();
         self.train = Some(TrainData {
             images: split.images.clone(),
             labels: split.labels.clone(),
             pixels,
-            x_scale: (1.0 / (255.0 * std)) as f32,
-            x_shift: (-mean / std) as f32,
+            x_scale,
+            x_shift,
         });
         self.orders = None;
         Ok(())

@@ -15,7 +15,7 @@ pub struct DeviceSplit {
 
 impl DeviceSplit {
     pub fn upload(ctx: &GpuContext, split: &Split, pixels: usize) -> Result<Self, GpuError> {
-        let (mean, std) = split.pixel_mean_std();
+        let (x_scale, x_shift) = split.byte_standardisation();
         let words: Vec<u32> = split
             .images
             .chunks(4)
@@ -31,8 +31,8 @@ impl DeviceSplit {
             labels: GpuBuffer::from_slice(ctx, "labels", &labels)?,
             len: split.len(),
             pixels,
-            x_scale: (1.0 / (255.0 * std)) as f32,
-            x_shift: (-mean / std) as f32,
+            x_scale,
+            x_shift,
         })
     }
 }
