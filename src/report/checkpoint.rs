@@ -86,27 +86,20 @@ impl Checkpoint {
                 f32_bytes(sigma),
             ));
         }
-        let matrix: Vec<f64> = self.matrix.concat();
-        owned.push((
-            "accuracy".into(),
-            Dtype::F64,
-            vec![t, t],
-            f64_bytes(&matrix),
-        ));
-        let sigma = sigma_rows(&self.sigma);
-        owned.push((
-            "sigma_stats".into(),
-            Dtype::F64,
-            vec![self.sigma.len(), 6],
-            f64_bytes(&sigma),
-        ));
-        let ood = ood_rows(&self.ood);
-        owned.push((
-            "ood_auroc".into(),
-            Dtype::F64,
-            vec![self.ood.len(), 4],
-            f64_bytes(&ood),
-        ));
+        // The f64 tables: (name, rows, columns, values).
+        let tables = [
+            ("accuracy", t, t, self.matrix.concat()),
+            ("sigma_stats", self.sigma.len(), 6, sigma_rows(&self.sigma)),
+            ("ood_auroc", self.ood.len(), 4, ood_rows(&self.ood)),
+        ];
+        for (name, rows, cols, values) in tables {
+            owned.push((
+                name.into(),
+                Dtype::F64,
+                vec![rows, cols],
+                f64_bytes(&values),
+            ));
+        }
         let views = owned
             .iter()
             .map(|(name, dtype, shape, bytes)| {
