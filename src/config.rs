@@ -46,6 +46,12 @@ pub struct Shared {
     pub ood: Ood,
     /// Get a missing dataset into its default folder (data/fetch.sh).
     pub fetch: bool,
+    /// Permute the pixels of every task (false: every task is the dataset
+    /// as it is, for one long unpermuted task).
+    pub permute: bool,
+    /// The kind of device that computes (`Device::kind`: cpu, vulkan, ...):
+    /// backends agree only to rounding, so it is part of a run's identity.
+    pub backend: String,
 }
 
 /// Which test split serves as out-of-distribution data.
@@ -57,6 +63,9 @@ pub enum Ood {
     Auto,
     /// This dataset's test split (an error when it is missing).
     Dataset(DatasetKind),
+    /// MNIST's test split under a fixed random pixel permutation of each
+    /// run's seed (`data::ood_permutation`): the paper's MNIST OOD experiment.
+    PermutedMnist,
 }
 
 impl Ood {
@@ -66,6 +75,18 @@ impl Ood {
             Ood::Off => "none",
             Ood::Auto => "auto",
             Ood::Dataset(kind) => kind.name(),
+            Ood::PermutedMnist => "pmnist",
+        }
+    }
+
+    /// The dataset whose test split is the OOD set, and whether it must be
+    /// there (an explicit choice) or may be missing (`Auto`).
+    fn source(self, stream: DatasetKind) -> Option<(DatasetKind, bool)> {
+        match self {
+            Ood::Off => None,
+            Ood::Auto => Some((stream.other(), false)),
+            Ood::Dataset(kind) => Some((kind, true)),
+            Ood::PermutedMnist => Some((DatasetKind::Mnist, true)),
         }
     }
 }
@@ -222,6 +243,8 @@ impl Shape {
             eval_all: shared.eval_all,
             eval_every: shared.eval_every,
             profile: shared.profile,
+            permute: shared.permute,
+            ood_permuted: shared.ood == Ood::PermutedMnist,
         })
     }
 
@@ -271,7 +294,51 @@ pub fn run_identity(run: &RunSettings, shared: &Shared) -> Value {
         "train_limit": shared.train_limit,
         "test_limit": shared.test_limit,
         "ood": shared.ood.name(),
+        "permute": shared.permute,
+        "backend": shared.backend,
     })
+}
+
+/// Which build and which command made a run: recorded in its config.json,
+/// not part of its identity.
+fn provenance() -> Value {
+    json!({
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": option_env!("MESU_GIT_COMMIT"),
+        "command_line": std::env::args().collect::<Vec<_>>(),
+        "started": utc_now(UtcFormat::Iso),
+    })
+}
+
+/// How `utc_now` spells the time.
+pub enum UtcFormat {
+    /// 2026-12-01T17:23:56Z
+    Iso,
+    /// 20261201-172356, for folder names.
+    Compact,
+}
+
+/// The current UTC time (civil-from-days: no time-zone database needed).
+pub fn utc_now(format: UtcFormat) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    match format {
+        UtcFormat::Iso => format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z"),
+        UtcFormat::Compact => format!("{year:04}{month:02}{day:02}-{h:02}{m:02}{s:02}"),
+    }
 }
 
 /// Every setting of a run, written as its config.json.
@@ -279,7 +346,8 @@ pub fn run_config(run: &RunSettings, shared: &Shared, adapter: &str, data: &Data
     let arch = run.shape().architecture(shared.bias).ok();
     json!({
         "name": run.name(),
-        "crate_version": env!("CARGO_PKG_VERSION"),
+        "provenance": provenance(),
+        "backend": shared.backend,
         "adapter": adapter,
         "architecture": arch.as_ref().map(|a| a.describe()),
         "sizes": arch.as_ref().map(|a| a.sizes.clone()),
@@ -298,8 +366,10 @@ pub fn run_config(run: &RunSettings, shared: &Shared, adapter: &str, data: &Data
         "eval_every": shared.eval_every,
         "ood": data.ood.as_ref().map(|(kind, split)| json!({
             "dataset": kind.name(),
+            "permuted": shared.ood == Ood::PermutedMnist,
             "images": split.len(),
         })),
+        "permute": shared.permute,
         "train_images_per_task": data.train.len(),
         "test_images_per_task": data.test.len(),
         "identity": run_identity(run, shared),
@@ -347,7 +417,8 @@ pub fn validate_shared(shared: &Shared) -> Result<()> {
     if shared.ood == Ood::Dataset(shared.dataset) {
         let (name, other) = (shared.dataset.name(), shared.dataset.other().name());
         return Err(format!(
-            "--ood {name}: the OOD set must be another dataset than the stream's ({name}); use --ood {other} or --ood none"
+            "--ood {name}: the OOD set must differ from the stream's own {name} test set; \
+             use --ood {other}, --ood pmnist or --ood none"
         )
         .into());
     }
@@ -388,10 +459,8 @@ pub fn load_data(shared: &Shared) -> Result<Dataset> {
 /// The OOD test split `shared.ood` asks for, cut to the test limit; with
 /// `Ood::Auto`, none (and a note) when the other dataset is missing.
 fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>> {
-    let (kind, required) = match shared.ood {
-        Ood::Off => return Ok(None),
-        Ood::Auto => (shared.dataset.other(), false),
-        Ood::Dataset(kind) => (kind, true),
+    let Some((kind, required)) = shared.ood.source(shared.dataset) else {
+        return Ok(None);
     };
     if required {
         fetch_if_missing(shared, kind, &kind.default_dir())?;
@@ -413,4 +482,63 @@ fn load_ood(shared: &Shared) -> Result<Option<(DatasetKind, data::Split)>> {
         split.truncate(n);
     }
     Ok(Some((kind, split)))
+}
+
+/// `--name value` for a recorded setting; nothing for an unset one.
+fn valued(name: &str, v: &Value) -> std::result::Result<Option<Vec<String>>, String> {
+    let text = match v {
+        Value::Null => return Ok(None),
+        Value::String(s) if s.is_empty() => return Ok(None),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(widths) => {
+            let w: Vec<String> = widths.iter().map(Value::to_string).collect();
+            w.join(",")
+        }
+        _ => return Err(format!("setting {name}: unexpected value {v}")),
+    };
+    Ok(Some(vec![format!("--{}", name.replace('_', "-")), text]))
+}
+
+/// The flags that repeat the run a results folder's config.json records
+/// (its "identity", and its data folder): `mesu --config DIR/config.json`,
+/// or `mesu --resume DIR`. An unknown setting is an error naming it.
+pub fn repeat_flags(
+    config: &serde_json::Map<String, Value>,
+) -> std::result::Result<Vec<Vec<String>>, String> {
+    let identity = config["identity"]
+        .as_object()
+        .ok_or("identity: not an object")?;
+    let mut out = Vec::new();
+    for (key, v) in identity {
+        match key.as_str() {
+            "run" => {
+                let run = v.as_object().ok_or("identity.run: not an object")?;
+                for (k, v) in run {
+                    match k.as_str() {
+                        "hyper" => {
+                            let hyper = v.as_object().ok_or("identity.run.hyper: not an object")?;
+                            for (k, v) in hyper {
+                                out.extend(valued(k, v)?);
+                            }
+                        }
+                        "hidden" | "batch_size" | "epochs" | "train_samples" | "test_samples"
+                        | "seed" => out.extend(valued(k, v)?),
+                        _ => return Err(format!("unknown setting identity.run.{k}")),
+                    }
+                }
+            }
+            "tasks" | "dataset" | "eval_every" | "train_limit" | "test_limit" | "ood"
+            | "backend" => out.extend(valued(key, v)?),
+            "eval_all" if v == true => out.push(vec!["--eval".into(), "all".into()]),
+            "bias" | "shuffle" if v == true => out.push(vec![format!("--{key}")]),
+            "permute" if v == false => out.push(vec!["--no-permute".into()]),
+            "eval_all" | "bias" | "shuffle" | "permute" => {}
+            _ => return Err(format!("unknown setting identity.{key}")),
+        }
+    }
+    if let Some(dir) = config.get("data_dir").and_then(Value::as_str) {
+        out.push(vec!["--data-dir".into(), dir.into()]);
+    }
+    Ok(out)
 }

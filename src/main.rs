@@ -88,17 +88,28 @@ fn info(device: &DeviceArgs) -> mesu::Result<()> {
 }
 
 fn main() -> ExitCode {
-    // --config FILE (the authors' JSON format) fills in flags not given.
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let config = |a: &std::ffi::OsString| {
-        a.to_str()
-            .is_some_and(|s| s == "--config" || s.starts_with("--config="))
+    // --config FILE (the authors' JSON format, or a results folder's
+    // config.json) and --resume DIR fill in flags not given.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let expands = |a: &String| {
+        ["--config", "--resume"]
+            .iter()
+            .any(|f| a == f || a.starts_with(&format!("{f}=")))
     };
-    if !args.iter().any(config) {
+    if !args.iter().any(expands) {
         return run(Cli::parse_from(args));
     }
-    let args = args.iter().map(|a| a.to_string_lossy().into_owned());
-    match mesu::authors_config::expand_args(args.collect()) {
+    // As given first: clap's own message for a misplaced flag (`mesu sweep
+    // --config` is one: a sweep's grid comes from its flags).
+    if Cli::parse_from(&args).command.is_some() {
+        eprintln!(
+            "error: --config and --resume apply to a single run (mesu [flags]), not to a subcommand"
+        );
+        return ExitCode::from(2);
+    }
+    match mesu::authors_config::expand_args(args) {
         Ok(args) => run(Cli::parse_from(args)),
         Err(e) => {
             eprintln!("error: {e}");

@@ -141,3 +141,9 @@ pub fn auroc(positive: &[f64], negative: &[f64]) -> f64 {
     let (np, nn) = (positive.len() as f64, negative.len() as f64);
     (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
 }
+
+/// A task's mean training loss per example from its [sum, steps]; NaN
+/// before it has trained.
+pub fn mean_loss(&[sum, steps]: &[f64; 2]) -> f64 {
+    if steps > 0.0 { sum / steps } else { f64::NAN }
+}

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::Error;
 use crate::backend::ProfileRow;
 use crate::backend::{Backend, Device};
-use crate::data::{Dataset, PIXELS, epoch_order, task_permutation};
-use crate::metrics::{OodAuroc, StreamMetrics};
+use crate::data::{Dataset, PIXELS, epoch_order, ood_permutation, task_permutation};
+use crate::metrics::{OodAuroc, StreamMetrics, mean_loss};
 use crate::model::Params;
 use crate::model::{Architecture, EngineConfig, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
@@ -51,6 +51,10 @@ pub struct StreamConfig {
     pub eval_every: usize,
     /// Time every kernel (profile.csv in the results folder).
     pub profile: bool,
+    /// Permute each task's pixels (false: every task is the dataset as is).
+    pub permute: bool,
+    /// Feed the OOD set under each run's `ood_permutation` (permuted MNIST).
+    pub ood_permuted: bool,
 }
 
 /// One run of a group.
@@ -72,6 +76,8 @@ pub struct GroupState {
     pub sigma: Vec<Vec<SigmaStat>>,
     /// Per run, OOD AUROC after each task (empty without an OOD set).
     pub ood: Vec<Vec<OodAuroc>>,
+    /// Per run and task: [sum of the per-example training losses, steps].
+    pub loss: Vec<Vec<[f64; 2]>>,
     /// Per run, why it stopped early (a non-finite mu or sigma).
     pub diverged: Vec<Option<String>>,
     /// Wall and training times of the group, shared by its runs.
@@ -126,6 +132,8 @@ pub struct StreamOutcome {
     pub sigma: Vec<SigmaStat>,
     /// OOD AUROC after each task (empty without an OOD set).
     pub ood: Vec<OodAuroc>,
+    /// Mean training loss per example of each task (NaN where not trained).
+    pub loss: Vec<f64>,
     /// Why the run stopped early (a diverged sigma); the others went on.
     pub diverged: Option<String>,
 }
@@ -193,8 +201,16 @@ pub fn stream_group(
         Some((_, split)) => Some(engine.add_eval_set(split)?),
         None => None,
     };
-    // The OOD images are fed unpermuted, as in the paper.
-    let identity = vec![(0..PIXELS as u32).collect::<Vec<_>>(); r];
+    // The OOD images are fed unpermuted, as in the paper, or under a
+    // permutation of their own (permuted MNIST as OOD).
+    let unpermuted: Vec<u32> = (0..PIXELS as u32).collect();
+    let ood_perms: Vec<Vec<u32>> = specs
+        .iter()
+        .map(|run| match cfg.ood_permuted {
+            true => ood_permutation(run.seed, PIXELS),
+            false => unpermuted.clone(),
+        })
+        .collect();
     let per_epoch = engine.batches_per_epoch()?;
     if per_epoch == 0 {
         return Err(Error::TooFewExamples(data.train.len()));
@@ -204,7 +220,10 @@ pub fn stream_group(
         .iter()
         .map(|run| {
             (0..t)
-                .map(|i| task_permutation(run.seed, i, PIXELS))
+                .map(|i| match cfg.permute {
+                    true => task_permutation(run.seed, i, PIXELS),
+                    false => unpermuted.clone(),
+                })
                 .collect()
         })
         .collect();
@@ -213,6 +232,7 @@ pub fn stream_group(
         matrices: vec![vec![vec![f64::NAN; t]; t]; r],
         sigma: vec![Vec::new(); r],
         ood: vec![Vec::new(); r],
+        loss: vec![vec![[0.0; 2]; t]; r],
         diverged: vec![None; r],
         summary: json!({}),
         profile: None,
@@ -240,6 +260,7 @@ pub fn stream_group(
             state.matrices[run] = c.matrix.clone();
             state.sigma[run] = c.sigma.clone();
             state.ood[run] = c.ood.clone();
+            state.loss[run] = c.loss.clone();
         }
         let timing = |k: &str| first.timing[k].as_f64().unwrap_or(0.0);
         (train_s, eval_s, earlier_wall) = (timing("train_s"), timing("eval_s"), timing("wall_s"));
@@ -318,6 +339,10 @@ pub fn stream_group(
                     }
                     Err(e) => return Err(e),
                 };
+                for (sum, l) in state.loss.iter_mut().zip(&losses) {
+                    sum[i][0] += l * n as f64;
+                    sum[i][1] += n as f64;
+                }
                 batch += n;
                 done += n as u64;
                 let healthy = losses
@@ -350,8 +375,8 @@ pub fn stream_group(
             }
         }
         if let Some(set) = ood_set {
-            // The same K networks as the newest task's evaluation.
-            let out = engine.evaluate(set, &identity, eval_id(i, i))?;
+            // K networks of their own, as the authors draw them.
+            let out = engine.evaluate(set, &ood_perms, eval_id(i, OOD_SET))?;
             evaluations += 1;
             let entropies = |s: &EvalResult| -> Vec<(f64, f64)> {
                 let h = |x: &Score| (f64::from(x.h_pred), f64::from(x.h_alea));
@@ -417,8 +442,12 @@ fn timing_summary(
     })
 }
 
-/// Most tasks a stream may have: the evaluation ids below fit a u32.
-pub const MAX_TASKS: usize = 1 << 16;
+/// Most tasks a stream may have: the evaluation ids below fit a u32, with
+/// one id left for the OOD set.
+pub const MAX_TASKS: usize = (1 << 16) - 1;
+
+/// The evaluation id of the OOD set, in the place of a task's.
+const OOD_SET: usize = MAX_TASKS;
 
 /// The noise id of the evaluation of task j after training task i: not a
 /// function of the stream's length, so a longer run of the same seed
@@ -434,12 +463,14 @@ fn outcome(state: GroupState, method: Option<&'static str>) -> GroupOutcome {
         .into_iter()
         .zip(state.sigma)
         .zip(state.ood)
+        .zip(state.loss)
         .zip(state.diverged)
-        .map(|(((matrix, sigma), ood), diverged)| StreamOutcome {
+        .map(|((((matrix, sigma), ood), loss), diverged)| StreamOutcome {
             metrics: StreamMetrics::from_matrix(&matrix),
             matrix,
             sigma,
             ood,
+            loss: loss.iter().map(mean_loss).collect(),
             diverged,
         })
         .collect();

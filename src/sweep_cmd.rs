@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use clap::Args;
-use mesu::backend::DeviceChoice;
+use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{RunSettings, parse_hidden, validate_shared};
 use mesu::optim::Optimizer;
 use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, sweep_id};
@@ -273,8 +273,11 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     if let Some(dir) = &args.collect {
         return print_summary(dir);
     }
-    let shared = args.stream.shared();
+    let mut shared = args.stream.shared();
     validate_shared(&shared)?;
+    // The backend kind is part of every run's identity, so of the sweep's.
+    let device = Device::open(&choice)?;
+    shared.backend = device.kind();
     let runs = args.grid()?.expand();
     for run in &runs {
         run.validate()?;
@@ -340,7 +343,7 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
 
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
     let mode = (args.stream.force(), args.only_group.is_some());
-    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, choice, mode)?;
+    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, device, mode)?;
     for &g in &selected {
         sweeper.run_group(g, &groups[g])?;
     }

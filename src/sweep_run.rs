@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mesu::Error;
+use mesu::backend::Device;
 use mesu::backend::wgpu::GpuError;
-use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
 use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
@@ -42,7 +42,7 @@ impl<'a> Sweeper<'a> {
         shared: &'a Shared,
         out: &'a Path,
         total: usize,
-        choice: DeviceChoice,
+        device: Device,
         (force, one_group): (bool, bool),
     ) -> mesu::Result<Self> {
         // Jobs of one sweep (--only-group) share its folder; each run folder
@@ -53,7 +53,6 @@ impl<'a> Sweeper<'a> {
             Some(lock_folder(out)?)
         };
         let data = load_data(shared)?;
-        let device = Device::open(&choice)?;
         let adapter = device.describe();
         println!("adapter: {adapter}");
         let terminal = std::io::stdout().is_terminal();

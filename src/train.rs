@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use mesu::backend::profile_table;
 use mesu::backend::{Device, DeviceChoice};
-use mesu::config::{Ood, RunSettings, Shared, load_data, stream_run, validate_shared};
+use mesu::config::{
+    Ood, RunSettings, Shared, UtcFormat, load_data, stream_run, utc_now, validate_shared,
+};
 use mesu::data::DatasetKind;
 use mesu::optim::{Hyper, Optimizer};
 use mesu::report;
@@ -30,6 +32,9 @@ pub enum OodArg {
     None,
     Mnist,
     Fashion,
+    /// MNIST's test split under a fixed random pixel permutation of the
+    /// run's seed (the paper's MNIST OOD experiment, with --no-permute).
+    Pmnist,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
@@ -58,6 +63,11 @@ pub struct StreamArgs {
     /// Shuffle the examples each epoch (default: file order, as the reference).
     #[arg(long, help_heading = "Stream")]
     shuffle: bool,
+    /// Train and test on the dataset as it is, without pixel permutations:
+    /// `--tasks 1 --epochs 20 --no-permute --ood pmnist` is the paper's
+    /// MNIST OOD experiment (one task trained long, permuted MNIST as OOD).
+    #[arg(long, help_heading = "Stream")]
+    no_permute: bool,
     /// Which tasks to evaluate after each task.
     #[arg(long, value_enum, default_value_t = EvalArg::Seen, help_heading = "Evaluation")]
     eval: EvalArg,
@@ -122,7 +132,11 @@ impl StreamArgs {
                 OodArg::None => Ood::Off,
                 OodArg::Mnist => Ood::Dataset(DatasetKind::Mnist),
                 OodArg::Fashion => Ood::Dataset(DatasetKind::Fashion),
+                OodArg::Pmnist => Ood::PermutedMnist,
             },
+            permute: !self.no_permute,
+            // Known once the device is open.
+            backend: String::new(),
         }
     }
 }
@@ -134,9 +148,20 @@ pub struct TrainArgs {
     /// configurations/*.json): its layers, optimizer and parameters, tasks,
     /// epochs, batch size, sample counts and seed fill in the flags not
     /// given here (read before parsing: see authors_config).
+    /// A results folder's config.json is accepted too: it repeats that run.
     #[arg(long, value_name = "FILE.json", help_heading = "Stream")]
     #[allow(dead_code)]
     config: Option<std::path::PathBuf>,
+    /// Continue the run whose results folder is DIR, from its checkpoint
+    /// (the same as rerunning its command; DIR/config.json holds it).
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Output",
+        conflicts_with = "config"
+    )]
+    #[allow(dead_code)]
+    resume: Option<std::path::PathBuf>,
     #[command(flatten)]
     stream: StreamArgs,
     /// Hidden widths of one net, comma separated: 200,200 is two layers
@@ -217,16 +242,21 @@ impl TrainArgs {
 }
 
 pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
-    let (settings, shared) = (args.settings(), args.stream.shared());
+    let (settings, mut shared) = (args.settings(), args.stream.shared());
     validate_shared(&shared)?;
     settings.validate()?;
     let shape = settings.shape();
     let cfg = shape.stream_config(&shared)?;
     let data = load_data(&shared)?;
     let device = Device::open(&choice)?;
+    shared.backend = device.kind();
     let adapter = device.describe();
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("results").join(format!("{}-{}", timestamp(), args.optimizer))
+        PathBuf::from("results").join(format!(
+            "{}-{}",
+            utc_now(UtcFormat::Compact),
+            args.optimizer
+        ))
     });
     println!(
         "mesu {}: {} on {}, {} tasks of {} {} images, {} -> {}",
@@ -272,7 +302,7 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     progress.finish();
     if let Err(mesu::Error::Interrupted { .. }) = &result {
         println!(
-            "stopped: resume with the same command; results so far in {}",
+            "stopped: `mesu --resume {0}` (or the same command) continues it; results so far in {0}",
             out.display()
         );
     }
@@ -285,11 +315,14 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         report::summary_table(&outcome.runs[0].metrics, shared.tasks)
     );
     if let (Some(o), Some((kind, _))) = (outcome.runs[0].ood.last(), &data.ood) {
+        let set = match shared.ood {
+            Ood::PermutedMnist => "MNIST test set under a permutation of its own".to_string(),
+            _ => format!("{} test set (unpermuted)", kind.name()),
+        };
         println!(
-            "OOD AUROC after task {}, {} test set (unpermuted) against the newest task's: \
+            "OOD AUROC after task {}, {set} against the newest task's: \
              epistemic {:.3}, aleatoric {:.3}, predictive {:.3}\n",
             o.task + 1,
-            kind.name(),
             o.epistemic,
             o.aleatoric,
             o.predictive
@@ -308,30 +341,6 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         out.display()
     );
     Ok(())
-}
-
-/// UTC "YYYYMMDD-HHMMSS" (civil-from-days, no time-zone database needed).
-pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + (month <= 2) as i64;
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// One hidden width of a single run; "400x400" is the sweep's spelling of

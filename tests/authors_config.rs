@@ -10,11 +10,19 @@ fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
 }
 
-fn pairs(flags: &[String]) -> Vec<(String, String)> {
+fn pairs(flags: &[Vec<String>]) -> Vec<(String, String)> {
     flags
-        .chunks(2)
-        .map(|p| (p[0].clone(), p[1].clone()))
+        .iter()
+        .map(|f| (f[0].clone(), f.get(1).cloned().unwrap_or_default()))
         .collect()
+}
+
+fn pairs_of(text: &str) -> Vec<(String, String)> {
+    pairs(&flags(text).unwrap())
+}
+
+fn pair(flag: &str, value: &str) -> (String, String) {
+    (flag.into(), value.into())
 }
 
 #[test]
@@ -46,18 +54,67 @@ fn every_field_of_a_pmnist_configuration_maps() {
     assert_eq!(got.len(), want.len(), "{got:?}");
 }
 
+/// Their bgd.py and foovbdiagonal.py both flip the square-root term's
+/// sign, so both are foovb-published here (our bgd is the spec's rule).
 #[test]
 fn the_optimizers_map() {
     for (theirs, ours) in [
-        ("bgd", "bgd"),
+        ("bgd", "foovb-published"),
         ("foovbdiagonal", "foovb-published"),
         ("sgd", "sgd"),
+        ("MESU", "mesu"),
     ] {
-        let got = flags(&format!(r#"{{"optimizer": "{theirs}"}}"#)).unwrap();
-        assert_eq!(got, ["--optimizer", ours]);
+        let got = pairs_of(&format!(r#"{{"optimizer": "{theirs}"}}"#));
+        assert_eq!(got, [pair("--optimizer", ours)]);
     }
     let err = flags(r#"{"optimizer": "foovbmatrixvariate"}"#).unwrap_err();
     assert!(err.contains("foovbmatrixvariate"), "{err}");
+}
+
+/// Their baselines are SGD plus a block naming the method; SGD's rate is "lr".
+#[test]
+fn the_baseline_configurations_map() {
+    let online = r#"{"network": "mlp", "optimizer": "sgd", "optimizer_params": {"lr": 0.002},
+        "online-ewc": {"importance": 2, "downweighting": 0.2}}"#;
+    let got = pairs_of(online);
+    assert_eq!(got[0], pair("--optimizer", "online-ewc"), "{got:?}");
+    for want in [
+        ("--lr-mu", "0.002"),
+        ("--ewc-lambda", "2"),
+        ("--ewc-gamma", "0.2"),
+    ] {
+        assert!(
+            got.contains(&pair(want.0, want.1)),
+            "{want:?} missing from {got:?}"
+        );
+    }
+    assert_eq!(got.iter().filter(|p| p.0 == "--optimizer").count(), 1);
+    let stream = r#"{"optimizer": "sgd", "stream-ewc": {"importance": 5, "downweighting": 0.2}}"#;
+    assert_eq!(pairs_of(stream)[0], pair("--optimizer", "stream-ewc"));
+    let si = pairs_of(r#"{"optimizer": "sgd", "si": {"coefficient": 1e-8}}"#);
+    assert_eq!(si, [pair("--optimizer", "si"), pair("--si-c", "1e-8")]);
+    let err = flags(r#"{"si": {"coefficient": 1, "xi": 2}}"#).unwrap_err();
+    assert!(err.contains("si.xi"), "{err}");
+    let err = flags(r#"{"ewc": {"importance": 1}}"#).unwrap_err();
+    assert!(err.contains("ewc"), "{err}");
+}
+
+/// Their MNIST OOD configurations train one unpermuted task ("task": "MNIST").
+#[test]
+fn an_unpermuted_task_maps_to_no_permute() {
+    let mut got = pairs_of(r#"{"task": "MNIST", "n_tasks": 1, "epochs": 1000}"#);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            pair("--dataset", "mnist"),
+            pair("--epochs", "1000"),
+            pair("--no-permute", ""),
+            pair("--tasks", "1"),
+        ]
+    );
+    let bias = pairs_of(r#"{"network_params": {"layers": [784, 50, 10], "use_bias": true}}"#);
+    assert!(bias.contains(&pair("--bias", "")), "{bias:?}");
 }
 
 #[test]

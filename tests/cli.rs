@@ -415,12 +415,72 @@ fn the_cpu_backend_runs_names_itself_and_profiles_its_phases() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The paper's MNIST OOD experiment in small: one unpermuted task trained
+/// for two epochs, permuted MNIST as the OOD set; and the run repeated from
+/// its folder's config.json gives the same numbers.
+#[test]
+fn one_unpermuted_task_with_permuted_mnist_as_ood_repeats_from_its_config() {
+    let (first, again) = (out_dir("pmnist"), out_dir("pmnist-again"));
+    let extra = [
+        "--backend",
+        "cpu",
+        "--no-permute",
+        "--ood",
+        "pmnist",
+        "--epochs",
+        "2",
+    ];
+    let out = tiny_stream("1", &first, &extra);
+    let stdout = common::succeeded(&out);
+    assert!(
+        stdout.contains("under a permutation of its own"),
+        "{stdout}"
+    );
+    let config = json(&first.join("config.json"));
+    assert_eq!(config["identity"]["permute"], false);
+    assert_eq!(config["identity"]["ood"], "pmnist");
+    assert_eq!(config["identity"]["backend"], "cpu");
+    assert_eq!(config["ood"]["permuted"], true);
+    let provenance = &config["provenance"];
+    assert!(provenance["command_line"].as_array().unwrap().len() > 5);
+    assert!(provenance["started"].as_str().unwrap().ends_with('Z'));
+    let metrics = json(&first.join("metrics.json"));
+    let task = &metrics["tasks"][0];
+    let auroc = task["ood_auroc"]["epistemic"].as_f64().unwrap();
+    assert!(auroc > 0.5, "permuted digits look more uncertain: {auroc}");
+    assert!(task["train_loss"].as_f64().unwrap() > 0.0);
+    assert!(first.join("loss.svg").exists());
+    // The same run from its config.json, into another folder.
+    let cfg = first.join("config.json");
+    let repeat = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ];
+    mesu_ok(&repeat);
+    for f in ["accuracy_matrix.csv", "sigma_stats.csv"] {
+        let read = |d: &Path| std::fs::read(d.join(f)).unwrap();
+        assert_eq!(read(&first), read(&again), "{f}");
+    }
+    assert_eq!(
+        json(&again.join("metrics.json"))["tasks"][0]["ood_auroc"],
+        task["ood_auroc"]
+    );
+    std::fs::remove_dir_all(&first).unwrap();
+    std::fs::remove_dir_all(&again).unwrap();
+}
+
 #[test]
 fn bad_flags_fail_clearly_without_a_results_folder() {
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 16] = [
         (&["--n", "inf"], "must be finite"),
         (&["--hidden", "400x400"], "comma-separated"),
-        (&["--ood", "mnist"], "another dataset"),
+        (&["--ood", "mnist"], "--ood pmnist"),
+        (&["--ood", "mnist", "--no-permute"], "own mnist test set"),
+        (&["sweep", "--config", "x.json"], "--config"),
+        (&["--resume", "/nonexistent"], "not a results folder"),
+        (&["--resume", "/tmp", "--config", "x.json"], "give one"),
         (
             &["--batch-size", "300", "--train-limit", "200"],
             "lower --batch-size",

@@ -92,12 +92,15 @@ fn complete_run_3x3() {
         aleatoric: 0.7,
         predictive: 0.8,
     });
+    // Loss sums and steps per task: means 2.0, 0.5, 0.25.
+    let loss = [[200.0, 100.0], [50.0, 100.0], [25.0, 100.0]];
     let rec = RunRecord {
         config: &config,
         matrix: &matrix,
         tasks_done: 3,
         sigma: &sigma,
         ood: &ood,
+        loss: &loss,
         summary: &summary,
         complete: true,
     };
@@ -128,6 +131,10 @@ fn complete_run_3x3() {
     assert!(close(&tasks[0]["ood_auroc"]["aleatoric"], 0.7));
     assert!(tasks[1]["ood_auroc"].is_null(), "no OOD after task 1");
     assert!(tasks[2]["ood_auroc"]["epistemic"].is_null(), "NaN as null");
+    for (task, want) in [2.0, 0.5, 0.25].into_iter().enumerate() {
+        assert!(close(&tasks[task]["train_loss"], want), "task {task}");
+    }
+    assert!(read(&tmp.0, "loss.svg").contains("Training loss per task"));
     assert!(close(&tasks[2]["ood_auroc"]["predictive"], 0.8));
     assert!(close(&tasks[2]["mean_earlier"], (0.8 + 0.9) / 2.0));
     assert!(close(&tasks[0]["plasticity"], 0.9));
@@ -215,6 +222,7 @@ fn interrupted_run_2_of_4() {
         tasks_done: 2,
         sigma: &sigma,
         ood: &[],
+        loss: &[],
         summary: &json!({}),
         complete: false,
     };
@@ -250,6 +258,7 @@ fn single_task_and_empty_runs() {
             tasks_done: done,
             sigma: &sigma_for(done),
             ood: &[],
+            loss: &[],
             summary: &json!({}),
             complete: false,
         };
@@ -277,6 +286,7 @@ fn long_stream_writes_every_row() {
         tasks_done: t,
         sigma: &sigma,
         ood: &[],
+        loss: &[],
         summary: &json!({}),
         complete: true,
     };
@@ -299,6 +309,7 @@ fn error_names_the_file() {
         tasks_done: 0,
         sigma: &[],
         ood: &[],
+        loss: &[],
         summary: &json!({}),
         complete: false,
     };

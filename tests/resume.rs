@@ -104,7 +104,8 @@ fn an_interrupted_run_resumes_to_the_same_bits() {
         .unwrap()
         .expect("a checkpoint at the stop");
     assert_eq!(stopped.position.task, 1, "stopped in task 2");
-    let stdout = common::succeeded(&mesu(&[&RUN[..], &["--out", p]].concat()));
+    // `--resume DIR` stands for the command that made DIR.
+    let stdout = common::succeeded(&mesu(&["--resume", p]));
     assert!(
         stdout.contains("resuming from its checkpoint: task 2 of 3"),
         "{stdout}"

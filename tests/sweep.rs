@@ -214,6 +214,7 @@ fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &
             tasks_done: matrix.len(),
             sigma: &[],
             ood: &[],
+            loss: &[],
             summary: &summary,
             complete: true,
         },

@@ -8,7 +8,7 @@ mod tasks;
 
 pub use fetch::{SCRIPT as FETCH_SCRIPT, fetch, present};
 pub use order::similarity_order;
-pub use tasks::{epoch_order, task_permutation};
+pub use tasks::{epoch_order, ood_permutation, task_permutation};
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

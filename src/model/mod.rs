@@ -10,4 +10,4 @@ mod score;
 pub use arch::{Architecture, Params};
 pub use engine_config::EngineConfig;
 pub use rules::{Rule, healthy};
-pub use score::{DOMAIN_EVAL, DOMAIN_TRAIN, EvalResult, EvalSet, Score};
+pub use score::{DOMAIN_EVAL, DOMAIN_OOD_PERMUTATION, DOMAIN_TRAIN, EvalResult, EvalSet, Score};

@@ -4,6 +4,8 @@
 /// Noise domains: training steps and evaluations draw from disjoint counters.
 pub const DOMAIN_TRAIN: u32 = 0;
 pub const DOMAIN_EVAL: u32 = 1;
+/// The pixel permutation of a permuted-MNIST OOD set (`data::ood_permutation`).
+pub const DOMAIN_OOD_PERMUTATION: u32 = 2;
 
 /// Per-example evaluation output (`struct Score`): the predicted class,
 /// whether it is right, predictive and aleatoric entropy in bits.

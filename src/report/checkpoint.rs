@@ -1,8 +1,8 @@
 //! A run's state at a task boundary or a clean stop, kept in its results
 //! folder as checkpoint.safetensors (safetensors: a small, well-specified
 //! format with a JSON header, read by numpy/torch too): mu and sigma per
-//! layer as f32 tensors, the accuracy matrix, sigma statistics and OOD
-//! AUROC as f64 tensors, and in the header the format version, the run's
+//! layer as f32 tensors, the accuracy matrix, sigma statistics, OOD AUROC
+//! and training losses as f64 tensors, and in the header the format version, the run's
 //! identity, where training resumes and the timings so far.
 
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use crate::model::Params;
 
 pub const FILE: &str = "checkpoint.safetensors";
 const FORMAT: &str = "mesu-checkpoint";
-const VERSION: &str = "1";
+const VERSION: &str = "2";
 
 /// Where training resumes: task `task` (0-based), its epoch `epoch` and
 /// batch `batch` of that epoch, after `steps` training steps (the noise
@@ -43,6 +43,8 @@ pub struct Checkpoint {
     pub matrix: Vec<Vec<f64>>,
     pub sigma: Vec<SigmaStat>,
     pub ood: Vec<OodAuroc>,
+    /// Per task: [sum of the per-example training losses, examples' steps].
+    pub loss: Vec<[f64; 2]>,
     /// Seconds and counts so far: train_s, eval_s, evaluations, wall_s.
     pub timing: Value,
 }
@@ -91,6 +93,7 @@ impl Checkpoint {
             ("accuracy", t, t, self.matrix.concat()),
             ("sigma_stats", self.sigma.len(), 6, sigma_rows(&self.sigma)),
             ("ood_auroc", self.ood.len(), 4, ood_rows(&self.ood)),
+            ("train_loss", self.loss.len(), 2, self.loss.concat()),
         ];
         for (name, rows, cols, values) in tables {
             owned.push((
@@ -229,6 +232,8 @@ impl Checkpoint {
                 predictive: r[3],
             })
             .collect();
+        let (_, rows) = f64s("train_loss")?;
+        let loss = rows.chunks_exact(2).map(|r| [r[0], r[1]]).collect();
         Ok(Some(Checkpoint {
             identity: parse("identity")?,
             position,
@@ -236,6 +241,7 @@ impl Checkpoint {
             matrix,
             sigma,
             ood,
+            loss,
             timing: parse("timing")?,
         }))
     }

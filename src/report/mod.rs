@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::metrics::{OodAuroc, StreamMetrics};
+use crate::metrics::{OodAuroc, StreamMetrics, mean_loss};
 
 /// Mean/min/max of |sigma| (the standard deviation) of one layer after one
 /// task (`task` is the 0-based index of the task just learned), and how many
@@ -42,6 +42,8 @@ pub struct RunRecord<'a> {
     pub sigma: &'a [SigmaStat],
     /// OOD AUROC after each task, when an OOD set is evaluated.
     pub ood: &'a [OodAuroc],
+    /// Per task: [sum of the per-example training losses, steps].
+    pub loss: &'a [[f64; 2]],
     /// Extra end/progress figures, merged into metrics.json under "summary".
     pub summary: &'a Value,
     /// False while the run is still going or was interrupted.
@@ -67,7 +69,7 @@ pub enum ReportError {
 }
 
 /// Every file `write_run` produces.
-pub const FILES: [&str; 8] = [
+pub const FILES: [&str; 9] = [
     "config.json",
     "accuracy_matrix.csv",
     "metrics.json",
@@ -76,6 +78,7 @@ pub const FILES: [&str; 8] = [
     "mean_accuracy.svg",
     "plasticity.svg",
     "sigma.svg",
+    "loss.svg",
 ];
 
 /// Writes (or rewrites) every file of the results folder `dir`.
@@ -114,6 +117,8 @@ pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
     plot("mean_accuracy.svg", plots::mean_accuracy(&metrics, t, &run))?;
     plot("plasticity.svg", plots::plasticity(&metrics, t, &run))?;
     plot("sigma.svg", plots::sigma(rec.sigma, t, prior, &run))?;
+    let loss: Vec<f64> = rec.loss.iter().map(mean_loss).collect();
+    plot("loss.svg", plots::loss(&loss, t, &run))?;
     if !rec.ood.is_empty() {
         plot(OOD_PLOT, plots::ood_auroc(rec.ood, t, &run))?;
     }
@@ -238,6 +243,7 @@ fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
                 "plasticity": at(&m.plasticity, i),
                 "bwt": at(&m.bwt, i),
                 "forgetting": at(&m.forgetting, i),
+                "train_loss": num(rec.loss.get(i).map_or(f64::NAN, mean_loss)),
                 "ood_auroc": rec.ood.iter().find(|o| o.task == i).map(|o| json!({
                     "epistemic": num(o.epistemic),
                     "aleatoric": num(o.aleatoric),

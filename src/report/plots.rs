@@ -306,6 +306,32 @@ pub fn ood_auroc(ood: &[OodAuroc], t: usize, run: &str) -> Res {
     )
 }
 
+/// Mean training loss per example of each task (log scale when it spans
+/// more than a decade).
+pub fn loss(per_task: &[f64], t: usize, run: &str) -> Res {
+    let pts: Vec<_> = per_task
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as u32 + 1, *l))
+        .filter(|p| p.1.is_finite())
+        .collect();
+    let (lo, hi) = pts.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let lines = [Line::new("training loss", pts)];
+    let (title, y_desc, legend) = (
+        "Training loss per task",
+        "mean loss per example (nats)",
+        SeriesLabelPosition::UpperRight,
+    );
+    if lo > 0.0 && hi > 10.0 * lo {
+        let y = (lo * 0.8..hi * 1.25).log_scale();
+        return line_chart(title, run, y_desc, t, y, &lines, legend);
+    }
+    let hi = if hi > 0.0 { hi * 1.1 } else { 1.0 };
+    line_chart(title, run, y_desc, t, 0.0..hi, &lines, legend)
+}
+
 /// Approximate viridis colour map on [0, 1].
 fn viridis(x: f64) -> RGBColor {
     const STOPS: [(u8, u8, u8); 6] = [

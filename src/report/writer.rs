@@ -19,6 +19,7 @@ impl ResultsWriter<'_> {
             matrix: state.matrices[run].clone(),
             sigma: state.sigma[run].clone(),
             ood: state.ood[run].clone(),
+            loss: state.loss[run].clone(),
             timing: state.summary.clone(),
         };
         Ok(checkpoint.write(&spec.out)?)
@@ -36,6 +37,7 @@ impl ResultsWriter<'_> {
                 tasks_done,
                 sigma: &state.sigma[run],
                 ood: &state.ood[run],
+                loss: &state.loss[run],
                 summary: &state.summary,
                 complete: tasks_done == tasks,
             },
@@ -96,6 +98,7 @@ impl Observer for ResultsWriter<'_> {
                 tasks_done: task,
                 sigma: &state.sigma[run],
                 ood: &state.ood[run],
+                loss: &state.loss[run],
                 summary: &summary,
                 complete: false,
             },

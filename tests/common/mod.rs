@@ -141,7 +141,7 @@ pub fn succeeded(out: &std::process::Output) -> String {
 }
 
 /// The settings a stream's runs share: `tasks` tasks of MNIST in file
-/// order, no limits, no OOD, no fetching.
+/// order, no limits, no OOD, no fetching, backend kind "test".
 pub fn shared(tasks: usize) -> mesu::config::Shared {
     mesu::config::Shared {
         tasks,
@@ -156,5 +156,7 @@ pub fn shared(tasks: usize) -> mesu::config::Shared {
         profile: false,
         ood: mesu::config::Ood::Off,
         fetch: false,
+        permute: true,
+        backend: "test".into(),
     }
 }
