@@ -227,17 +227,16 @@ pub fn expand_args(args: Vec<String>) -> Result<Vec<String>, String> {
         }
     };
     let path = if resume {
-        let dir = std::path::Path::new(&given_path);
-        if rest.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
-            return Err("--resume DIR continues the run in DIR: leave out --out".into());
-        }
-        rest.extend(["--out".into(), given_path.clone()]);
-        let config = dir.join("config.json");
+        let config = std::path::Path::new(&given_path).join("config.json");
         if !config.is_file() {
             return Err(format!(
                 "--resume {given_path}: no config.json there, so not a results folder of mesu"
             ));
         }
+        if rest.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
+            return Err("--resume DIR continues the run in DIR: leave out --out".into());
+        }
+        rest.extend(["--out".into(), given_path.clone()]);
         config.display().to_string()
     } else {
         given_path

@@ -471,6 +471,27 @@ fn one_unpermuted_task_with_permuted_mnist_as_ood_repeats_from_its_config() {
     std::fs::remove_dir_all(&again).unwrap();
 }
 
+/// `mesu info` probes every GPU backend (GL included, whose EGL probe can
+/// complain without a session's XDG_RUNTIME_DIR): stderr stays clean.
+#[test]
+fn info_lists_devices_with_a_clean_stderr() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .arg("info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("run mesu info");
+    let stdout = common::succeeded(&out);
+    assert!(
+        stdout.contains("[cpu]") && stdout.contains("selected:"),
+        "{stdout}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "stderr of mesu info"
+    );
+}
+
 #[test]
 fn bad_flags_fail_clearly_without_a_results_folder() {
     let cases: [(&[&str], &str); 16] = [
@@ -480,7 +501,10 @@ fn bad_flags_fail_clearly_without_a_results_folder() {
         (&["--ood", "mnist", "--no-permute"], "own mnist test set"),
         (&["sweep", "--config", "x.json"], "--config"),
         (&["--resume", "/nonexistent"], "not a results folder"),
-        (&["--resume", "/tmp", "--config", "x.json"], "give one"),
+        (
+            &["--resume", "/tmp", "--config", "x.json"],
+            "cannot be used with",
+        ),
         (
             &["--batch-size", "300", "--train-limit", "200"],
             "lower --batch-size",
