@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use mesu::metrics::CalibrationMatrix;
 use mesu::report::{RunRecord, sigma_stats, write_run};
 use serde_json::json;
 
@@ -27,6 +28,7 @@ fn main() {
     let rec = RunRecord {
         config: &json!({}),
         matrix: &matrix,
+        calibration: &CalibrationMatrix::new(t),
         tasks_done: t,
         sigma: &sigma,
         ood: &[],

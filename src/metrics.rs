@@ -1,6 +1,8 @@
 //! Continual-learning metrics from the accuracy matrix R, where R[i][j] is
 //! the accuracy on task j after training task i (NaN where not evaluated),
-//! and the uncertainty metrics (AUROC).
+//! the uncertainty metrics (AUROC) and calibration (ECE, NLL, Brier).
+
+use crate::model::Score;
 
 /// Per-task curves and the end-of-stream summary.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -40,6 +42,11 @@ pub fn windowed_mean(r: &[Vec<f64>], i: usize, window: usize) -> f64 {
     mean(((i + 1).saturating_sub(window)..=i).map(|j| r[i][j]))
 }
 
+/// Whether row i evaluates every task seen so far (0..=i).
+fn full_row(r: &[Vec<f64>], i: usize) -> bool {
+    (0..=i).all(|j| !r[i][j].is_nan())
+}
+
 impl StreamMetrics {
     /// The curves of row i come from full rows only (every seen task
     /// evaluated, `--eval-every`): NaN for a row holding only its newest
@@ -48,7 +55,7 @@ impl StreamMetrics {
     pub fn from_matrix(r: &[Vec<f64>]) -> StreamMetrics {
         let t = r.len();
         let seen = |i: usize| 0..i;
-        let full = |i: usize| (0..=i).all(|j| !r[i][j].is_nan());
+        let full = |i: usize| full_row(r, i);
         let per_full_row = |f: &dyn Fn(usize) -> f64| -> Vec<f64> {
             (0..t)
                 .map(|i| if full(i) { f(i) } else { f64::NAN })
@@ -140,6 +147,128 @@ pub fn auroc(positive: &[f64], negative: &[f64]) -> f64 {
     }
     let (np, nn) = (positive.len() as f64, negative.len() as f64);
     (rank_sum - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
+/// Equal-width confidence bins of the expected calibration error.
+pub const ECE_BINS: usize = 15;
+
+/// How well one evaluation's predictive distribution p (the mean over the K
+/// weight samples of softmax) is calibrated.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Calibration {
+    /// Expected calibration error of the confidence max_c p_c against
+    /// whether argmax_c p_c is right (`expected_calibration_error`).
+    pub ece: f64,
+    /// Negative log-likelihood: the mean over examples of -ln p_label, nats.
+    pub nll: f64,
+    /// Brier score: the mean over examples of sum_c (p_c - [c = label])^2.
+    pub brier: f64,
+}
+
+impl Calibration {
+    pub const NAN: Calibration = Calibration {
+        ece: f64::NAN,
+        nll: f64::NAN,
+        brier: f64::NAN,
+    };
+
+    /// From each example's `Score` (NaN for none; a NaN score, from a
+    /// diverged run, makes its figure NaN).
+    pub fn from_scores(scores: &[Score]) -> Calibration {
+        let bins: Vec<(f64, bool)> = scores
+            .iter()
+            .map(|s| (f64::from(s.p_max), s.p_max_correct == 1))
+            .collect();
+        let average = |f: fn(&Score) -> f32| {
+            scores.iter().map(|s| f64::from(f(s))).sum::<f64>() / scores.len() as f64
+        };
+        Calibration {
+            ece: expected_calibration_error(&bins),
+            nll: -average(|s| s.ln_p_true),
+            brier: average(|s| s.brier),
+        }
+    }
+}
+
+/// Expected calibration error of (confidence, correct) pairs. The pairs
+/// fall in `ECE_BINS` equal-width bins of confidence, (m / 15, (m + 1) / 15]
+/// for m = 0..14 (a confidence on an edge goes to the bin below it; 0 to
+/// the first bin, above 1 to the last), and ECE = sum over bins of
+/// (|bin| / n) |accuracy(bin) - mean confidence(bin)|, an empty bin adding
+/// nothing. NaN for no pairs or a NaN confidence.
+pub fn expected_calibration_error(pairs: &[(f64, bool)]) -> f64 {
+    if pairs.is_empty() || pairs.iter().any(|p| p.0.is_nan()) {
+        return f64::NAN;
+    }
+    // Per bin: sum of confidences minus the number right.
+    let mut gap = [0f64; ECE_BINS];
+    for &(confidence, correct) in pairs {
+        let bin = (0..ECE_BINS)
+            .find(|&m| confidence <= (m + 1) as f64 / ECE_BINS as f64)
+            .unwrap_or(ECE_BINS - 1);
+        gap[bin] += confidence - f64::from(u8::from(correct));
+    }
+    gap.iter().map(|g| g.abs()).sum::<f64>() / pairs.len() as f64
+}
+
+/// Calibration of every evaluation of a stream, laid out as the accuracy
+/// matrix: row i after task i, column j task j, NaN where not evaluated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalibrationMatrix {
+    pub ece: Vec<Vec<f64>>,
+    pub nll: Vec<Vec<f64>>,
+    pub brier: Vec<Vec<f64>>,
+}
+
+impl CalibrationMatrix {
+    /// `tasks` x `tasks`, nothing evaluated.
+    pub fn new(tasks: usize) -> CalibrationMatrix {
+        let nan = vec![vec![f64::NAN; tasks]; tasks];
+        CalibrationMatrix {
+            ece: nan.clone(),
+            nll: nan.clone(),
+            brier: nan,
+        }
+    }
+
+    /// The three matrices by name: ece, nll, brier.
+    pub fn tables(&self) -> [(&'static str, &Vec<Vec<f64>>); 3] {
+        [
+            ("ece", &self.ece),
+            ("nll", &self.nll),
+            ("brier", &self.brier),
+        ]
+    }
+
+    pub fn set(&mut self, i: usize, j: usize, c: Calibration) {
+        (self.ece[i][j], self.nll[i][j], self.brier[i][j]) = (c.ece, c.nll, c.brier);
+    }
+
+    /// Task j after task i.
+    pub fn at(&self, i: usize, j: usize) -> Calibration {
+        Calibration {
+            ece: self.ece[i][j],
+            nll: self.nll[i][j],
+            brier: self.brier[i][j],
+        }
+    }
+
+    /// The mean over the tasks seen after task i (0..=i); NaN unless row i
+    /// evaluates all of them (`--eval-every`), as the accuracy curves.
+    pub fn mean_seen(&self, i: usize) -> Calibration {
+        let over = |r: &[Vec<f64>]| {
+            if full_row(r, i) {
+                windowed_mean(r, i, usize::MAX)
+            } else {
+                f64::NAN
+            }
+        };
+        Calibration {
+            ece: over(&self.ece),
+            nll: over(&self.nll),
+            brier: over(&self.brier),
+        }
+    }
 }
 
 /// A task's mean training loss per example from its [sum, steps]; NaN

@@ -15,7 +15,7 @@ use crate::Error;
 use crate::backend::ProfileRow;
 use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, ood_permutation, task_permutation};
-use crate::metrics::{OodAuroc, StreamMetrics, mean_loss};
+use crate::metrics::{Calibration, CalibrationMatrix, OodAuroc, StreamMetrics, mean_loss};
 use crate::model::Params;
 use crate::model::{Architecture, EngineConfig, EvalResult, Score};
 use crate::optim::{Hyper, RunSpec};
@@ -72,6 +72,8 @@ pub struct StreamRun {
 pub struct GroupState {
     /// Per run, T x T: row i after task i, NaN where not evaluated.
     pub matrices: Vec<Vec<Vec<f64>>>,
+    /// Per run, the calibration of the same evaluations.
+    pub calibration: Vec<CalibrationMatrix>,
     /// Per run, sigma statistics per task and layer.
     pub sigma: Vec<Vec<SigmaStat>>,
     /// Per run, OOD AUROC after each task (empty without an OOD set).
@@ -129,6 +131,7 @@ pub trait Observer {
 pub struct StreamOutcome {
     pub matrix: Vec<Vec<f64>>,
     pub metrics: StreamMetrics,
+    pub calibration: CalibrationMatrix,
     pub sigma: Vec<SigmaStat>,
     /// OOD AUROC after each task (empty without an OOD set).
     pub ood: Vec<OodAuroc>,
@@ -230,6 +233,7 @@ pub fn stream_group(
     let task_perms = |i: usize| perms.iter().map(|p| p[i].clone()).collect::<Vec<_>>();
     let mut state = GroupState {
         matrices: vec![vec![vec![f64::NAN; t]; t]; r],
+        calibration: vec![CalibrationMatrix::new(t); r],
         sigma: vec![Vec::new(); r],
         ood: vec![Vec::new(); r],
         loss: vec![vec![[0.0; 2]; t]; r],
@@ -258,6 +262,7 @@ pub fn stream_group(
         engine.set_steps_taken(first.position.steps);
         for (run, c) in resume.runs.iter().enumerate() {
             state.matrices[run] = c.matrix.clone();
+            state.calibration[run] = c.calibration.clone();
             state.sigma[run] = c.sigma.clone();
             state.ood[run] = c.ood.clone();
             state.loss[run] = c.loss.clone();
@@ -366,8 +371,14 @@ pub fn stream_group(
         let mut newest = Vec::new();
         for j in evaluated {
             let res = engine.evaluate(test, &task_perms(j), eval_id(i, j))?;
-            for (m, res) in state.matrices.iter_mut().zip(&res) {
+            for ((m, cal), res) in state
+                .matrices
+                .iter_mut()
+                .zip(&mut state.calibration)
+                .zip(&res)
+            {
                 m[i][j] = res.accuracy();
+                cal.set(i, j, Calibration::from_scores(&res.scores));
             }
             evaluations += 1;
             if j == i {
@@ -461,18 +472,22 @@ fn outcome(state: GroupState, method: Option<&'static str>) -> GroupOutcome {
     let runs = state
         .matrices
         .into_iter()
+        .zip(state.calibration)
         .zip(state.sigma)
         .zip(state.ood)
         .zip(state.loss)
         .zip(state.diverged)
-        .map(|((((matrix, sigma), ood), loss), diverged)| StreamOutcome {
-            metrics: StreamMetrics::from_matrix(&matrix),
-            matrix,
-            sigma,
-            ood,
-            loss: loss.iter().map(mean_loss).collect(),
-            diverged,
-        })
+        .map(
+            |(((((matrix, calibration), sigma), ood), loss), diverged)| StreamOutcome {
+                metrics: StreamMetrics::from_matrix(&matrix),
+                matrix,
+                calibration,
+                sigma,
+                ood,
+                loss: loss.iter().map(mean_loss).collect(),
+                diverged,
+            },
+        )
         .collect();
     GroupOutcome {
         runs,

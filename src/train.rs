@@ -314,6 +314,10 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         "\n{}",
         report::summary_table(&outcome.runs[0].metrics, shared.tasks)
     );
+    println!(
+        "calibration of the predictive distribution (mean over samples of softmax):\n{}",
+        report::calibration_table(&outcome.runs[0].calibration, shared.tasks)
+    );
     if let (Some(o), Some((kind, _))) = (outcome.runs[0].ood.last(), &data.ood) {
         let set = match shared.ood {
             Ood::PermutedMnist => "MNIST test set under a permutation of its own".to_string(),

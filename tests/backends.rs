@@ -61,6 +61,18 @@ fn cpu_and_wgpu_agree_on_a_seeded_stream() {
                 }
             }
         }
+        // ECE moves with the predictions as the accuracy does; NLL and
+        // Brier are means of smooth terms.
+        for (after, row) in c.matrix.iter().enumerate() {
+            for j in (0..row.len()).filter(|&j| !row[j].is_nan()) {
+                let (x, y) = (c.calibration.at(after, j), g.calibration.at(after, j));
+                println!("run {i}, task {j} after {after}: cpu {x:?}, wgpu {y:?}");
+                assert!((x.ece - y.ece).abs() <= 0.005, "run {i}: {x:?} vs {y:?}");
+                for (a, b) in [(x.nll, y.nll), (x.brier, y.brier)] {
+                    assert!((a - b).abs() <= 1e-3 * b, "run {i}: {x:?} vs {y:?}");
+                }
+            }
+        }
         assert_eq!(c.sigma.len(), g.sigma.len());
         for (a, b) in c.sigma.iter().zip(&g.sigma) {
             for (x, y) in [(a.mean, b.mean), (a.min, b.min), (a.max, b.max)] {

@@ -4,12 +4,14 @@
 
 mod common;
 
-use common::{f64s, random_split, reference_noise, reference_predictions, rel_err};
+use common::{
+    calibration_error, f64s, random_split, reference_noise, reference_predictions, rel_err,
+};
 use mesu::Error;
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, LANES, fill_normals, philox_block};
 use mesu::data::{PIXELS, Split};
-use mesu::model::{Architecture, EngineConfig, Params};
+use mesu::model::{Architecture, EngineConfig, Params, Score};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
 use mesu::reference;
 use rand::seq::SliceRandom;
@@ -260,16 +262,25 @@ fn sigmas_crossing_zero_still_match_and_train_on() {
     );
 }
 
-#[test]
-fn evaluation_matches_reference_predict() {
+/// Two runs' evaluation of a sparse and a dense split against
+/// `reference::predict`, with every mu multiplied by `mu_scale`; returns
+/// each run's scores.
+fn evaluation_matches_reference(mu_scale: f32) -> Vec<Vec<Score>> {
     let arch = Architecture::new(PIXELS, &[23, 11], 10, true).unwrap();
     let runs = [run(21, Optimizer::Mesu), run(22, Optimizer::Bgd)];
     let (samples, eval_id) = (4, 3);
     let mut cpu =
         CpuBackend::new(arch.clone(), runs.to_vec(), &cfg(1, 2, samples), Some(2)).unwrap();
-    let params: Vec<Params> = (0..2).map(|r| random_params(&arch, 70 + r, true)).collect();
+    let params: Vec<Params> = (0..2)
+        .map(|r| {
+            let mut p = random_params(&arch, 70 + r, true);
+            p.mu.iter_mut().flatten().for_each(|m| *m *= mu_scale);
+            p
+        })
+        .collect();
     cpu.set_params(&params).unwrap();
     let mut rng = StdRng::seed_from_u64(5);
+    let mut scores = vec![Vec::new(); 2];
     for test in [sparse_split(300, 9), random_split(37, 4)] {
         let set = cpu.add_eval_set(&test).unwrap();
         let perms: Vec<_> = (0..2).map(|_| shuffled(PIXELS, &mut rng)).collect();
@@ -293,17 +304,44 @@ fn evaluation_matches_reference_predict() {
                 .collect();
             let h_ref: Vec<f64> = pred.iter().flat_map(|p| [p.h_pred, p.h_alea]).collect();
             let err = rel_err(&h, &h_ref);
+            let cal = calibration_error(&res[r].scores, &pred, &test.labels);
             println!(
-                "run {r}: accuracy {:.3}, entropies max relative error {err:.2e}",
+                "run {r}: accuracy {:.3}, max relative error: entropies {err:.2e}, calibration terms {cal:.2e}",
                 res[r].accuracy()
             );
             assert!(err < 1e-4, "entropies: relative error {err:.2e}");
+            assert!(cal < 1e-4, "calibration terms: relative error {cal:.2e}");
+            scores[r].extend_from_slice(&res[r].scores);
         }
     }
+    scores
 }
 
-/// Per run, each example's (pred, h_pred bits, h_alea bits).
-type ScoreBits = Vec<Vec<(u32, u32, u32)>>;
+#[test]
+fn evaluation_matches_reference_predict() {
+    evaluation_matches_reference(1.0);
+}
+
+/// Logits far apart: p of the label underflows f32 for some images, yet
+/// ln p stays finite and equal to the reference's, so the NLL is finite.
+#[test]
+fn log_likelihood_stays_finite_where_p_underflows() {
+    let scores = evaluation_matches_reference(30.0);
+    let ln_p: Vec<f32> = scores.iter().flatten().map(|s| s.ln_p_true).collect();
+    assert!(ln_p.iter().all(|v| v.is_finite()), "{ln_p:?}");
+    let below = ln_p
+        .iter()
+        .filter(|&&v| v < f32::MIN_POSITIVE.ln() - 20.0)
+        .count();
+    println!(
+        "{below} of {} images with ln p of the label below ln(2^-126) - 20",
+        ln_p.len()
+    );
+    assert!(below > 0, "no image where p of the label underflows f32");
+}
+
+/// Per run, each example's score as bits (every field).
+type ScoreBits = Vec<Vec<[u32; 8]>>;
 
 /// A group's state after 5 steps: (params, losses, eval scores).
 fn trained(
@@ -337,7 +375,7 @@ fn trained(
         .map(|r| {
             r.scores
                 .iter()
-                .map(|s| (s.pred, s.h_pred.to_bits(), s.h_alea.to_bits()))
+                .map(|&s| bytemuck::cast::<Score, [u32; 8]>(s))
                 .collect()
         })
         .collect();

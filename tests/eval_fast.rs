@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{mnist, random_split, reference_predictions, rel_err, to_f64};
+use common::{calibration_error, mnist, random_split, reference_predictions, rel_err, to_f64};
 use mesu::backend::wgpu::{Engine, EvalKernels, ImageTiles, Kernels};
 use mesu::data::similarity_order;
 use mesu::data::{PIXELS, Split};
@@ -120,13 +120,18 @@ fn check(c: Case) {
                 "{name}, run {r}: predictions differ from the reference"
             );
             let err = rel_err(&entropies(res), &h_ref);
+            let cal = calibration_error(&res.scores, &pred, &test.labels);
             println!(
-                "{} {name} run {r}: entropies max relative error {err:.2e}",
+                "{} {name} run {r}: max relative error: entropies {err:.2e}, calibration terms {cal:.2e}",
                 arch.describe()
             );
             assert!(
                 err < TOL,
                 "{name}: relative error {err:.2e} exceeds {TOL:.0e}"
+            );
+            assert!(
+                cal < TOL,
+                "{name}: calibration terms: relative error {cal:.2e} exceeds {TOL:.0e}"
             );
         }
         assert_eq!(fast[r].correct, v0[r].correct);

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{f64s, random_split, reference_noise, reference_predictions, rel_err, to_f64};
+use common::{
+    calibration_error, f64s, random_split, reference_noise, reference_predictions, rel_err, to_f64,
+};
 use mesu::backend::wgpu::{Engine, Kernels, TrainKernels};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, EngineConfig, Params};
@@ -425,7 +427,11 @@ fn evaluation_matches_reference() {
             .collect();
         let h_ref: Vec<f64> = pred.iter().flat_map(|p| [p.h_pred, p.h_alea]).collect();
         let err = rel_err(&h, &h_ref);
-        println!("evaluation entropies: max relative error {err:.2e}");
+        let cal = calibration_error(&res.scores, &pred, &test.labels);
+        println!(
+            "evaluation: max relative error: entropies {err:.2e}, calibration terms {cal:.2e}"
+        );
         assert!(err < TOL);
+        assert!(cal < TOL, "calibration terms: relative error {cal:.2e}");
     }
 }

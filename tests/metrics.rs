@@ -1,4 +1,8 @@
-use mesu::metrics::{OodAuroc, StreamMetrics, auroc, windowed_mean};
+use mesu::metrics::{
+    Calibration, CalibrationMatrix, OodAuroc, StreamMetrics, auroc, expected_calibration_error,
+    windowed_mean,
+};
+use mesu::model::Score;
 
 const N: f64 = f64::NAN;
 
@@ -98,4 +102,95 @@ fn metrics_come_from_full_rows_only() {
         &m.forgetting,
         &[N, N, ((0.90 - 0.60) + (0.80 - 0.75)) / 2.0],
     );
+}
+
+/// 15 bins of width 1/15: a confidence on an edge belongs to the bin below
+/// it, and empty bins (here 0-1, 4-13) add nothing.
+#[test]
+fn expected_calibration_error_of_hand_made_pairs() {
+    let pairs = [
+        (3.0 / 15.0, true), // on the edge 0.2: bin 2, (2/15, 3/15]
+        (0.19, false),      // bin 2
+        (0.21, true),       // bin 3
+        (0.95, true),       // bin 14, with 1.0 (the last edge)
+        (0.97, true),
+        (0.99, false),
+        (1.0, true),
+    ];
+    // Per bin, |confidences - right|: bin 2 |0.39 - 1|, bin 3 |0.21 - 1|,
+    // bin 14 |3.91 - 3|; over 7 examples.
+    let want = (0.61 + 0.79 + 0.91) / 7.0;
+    assert!(close(expected_calibration_error(&pairs), want));
+    // (With 0.2 in bin 3, bins 2 and 3 would add |0.19 - 0| + |0.41 - 2|.)
+    assert!(!close(want, (0.19 + 1.59 + 0.91) / 7.0));
+    assert!(close(expected_calibration_error(&[(0.6, true)]), 0.4));
+    assert!(close(
+        expected_calibration_error(&[(0.5, true), (0.5, false)]),
+        0.0
+    ));
+    assert!(expected_calibration_error(&[]).is_nan());
+    assert!(expected_calibration_error(&[(f64::NAN, true)]).is_nan());
+}
+
+fn score(p_max: f32, p_max_correct: bool, p_true: f32, brier: f32) -> Score {
+    Score {
+        p_max,
+        p_max_correct: u32::from(p_max_correct),
+        ln_p_true: p_true.ln(),
+        brier,
+        ..Score::default()
+    }
+}
+
+#[test]
+fn calibration_of_hand_made_scores() {
+    // p = (0.75, 0.25), label 0: Brier 0.25^2 + 0.25^2.
+    // p = (0.55, 0.45), label 1: Brier 0.55^2 + 0.55^2, argmax wrong.
+    let scores = [
+        score(0.75, true, 0.75, 0.125),
+        score(0.55, false, 0.45, 0.605),
+    ];
+    let c = Calibration::from_scores(&scores);
+    let near = |a: f64, b: f64| (a - b).abs() < 1e-6;
+    assert!(near(c.ece, (0.25 + 0.55) / 2.0), "{c:?}");
+    assert!(near(c.nll, -(0.75f64.ln() + 0.45f64.ln()) / 2.0), "{c:?}");
+    assert!(near(c.brier, (0.125 + 0.605) / 2.0), "{c:?}");
+    let none = Calibration::from_scores(&[]);
+    assert!(none.ece.is_nan() && none.nll.is_nan() && none.brier.is_nan());
+}
+
+/// The reference's per-example terms, from its predictive distribution.
+#[test]
+fn reference_calibration_terms_by_hand() {
+    let p = mesu::reference::Prediction {
+        pred: 1,
+        h_pred: 0.0,
+        h_alea: 0.0,
+        ln_p: [0.1f64, 0.6, 0.3].map(f64::ln).to_vec(),
+    };
+    let t = p.calibration_terms(2);
+    assert!(close(t.p_max, 0.6) && !t.right && close(t.ln_p_true, 0.3f64.ln()));
+    assert!(close(t.brier, 0.01 + 0.36 + 0.49));
+    assert!(p.calibration_terms(1).right);
+}
+
+/// The mean over seen tasks comes from full rows only, as the accuracy
+/// curves; the newest task's figures from the diagonal.
+#[test]
+fn calibration_matrix_means_full_rows() {
+    let mut m = CalibrationMatrix::new(2);
+    let c = |x: f64| Calibration {
+        ece: x,
+        nll: 10.0 * x,
+        brier: 100.0 * x,
+    };
+    m.set(0, 0, c(0.1));
+    m.set(1, 1, c(0.3));
+    assert_eq!(m.at(1, 1), c(0.3));
+    assert_eq!(m.mean_seen(0), c(0.1));
+    assert!(m.mean_seen(1).ece.is_nan(), "row 1 lacks task 0");
+    m.set(1, 0, c(0.2));
+    let mean = m.mean_seen(1);
+    assert!(close(mean.ece, 0.25) && close(mean.nll, 2.5) && close(mean.brier, 25.0));
+    assert!(m.at(0, 1).nll.is_nan(), "not evaluated");
 }

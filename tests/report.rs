@@ -1,8 +1,9 @@
 use std::path::{Path, PathBuf};
 
-use mesu::metrics::{OodAuroc, StreamMetrics};
+use mesu::metrics::{Calibration, CalibrationMatrix, OodAuroc, StreamMetrics};
 use mesu::report::{
-    FILES, OOD_PLOT, RunRecord, SigmaStat, run_title, sigma_stats, summary_table, write_run,
+    FILES, OOD_PLOT, RunRecord, SigmaStat, calibration_table, run_title, sigma_stats,
+    summary_table, write_run,
 };
 use serde_json::{Value, json};
 
@@ -94,9 +95,23 @@ fn complete_run_3x3() {
     });
     // Loss sums and steps per task: means 2.0, 0.5, 0.25.
     let loss = [[200.0, 100.0], [50.0, 100.0], [25.0, 100.0]];
+    // ECE, NLL, Brier of each evaluation: (1 - accuracy) times 1, 2, 3.
+    let mut calibration = CalibrationMatrix::new(3);
+    for (i, row) in matrix.iter().enumerate() {
+        for (j, &a) in row.iter().enumerate().filter(|(_, a)| !a.is_nan()) {
+            let e = 1.0 - a;
+            let c = Calibration {
+                ece: e,
+                nll: 2.0 * e,
+                brier: 3.0 * e,
+            };
+            calibration.set(i, j, c);
+        }
+    }
     let rec = RunRecord {
         config: &config,
         matrix: &matrix,
+        calibration: &calibration,
         tasks_done: 3,
         sigma: &sigma,
         ood: &ood,
@@ -147,6 +162,28 @@ fn complete_run_3x3() {
     ));
     assert!(close(&m["rigidity_resilience"], 1.0 / 0.07));
     assert_eq!(m["summary"], summary);
+    let cal = &tasks[2]["calibration"];
+    assert!(close(&cal["newest"]["ece"], 1.0 - 0.97));
+    assert!(close(&cal["newest"]["brier"], 3.0 * (1.0 - 0.97)));
+    let mean_error = 1.0 - (0.8 + 0.9 + 0.97) / 3.0;
+    assert!(close(&cal["mean_all"]["ece"], mean_error));
+    assert!(close(&cal["mean_all"]["nll"], 2.0 * mean_error));
+    assert!(close(
+        &tasks[0]["calibration"]["mean_all"]["nll"],
+        2.0 * 0.1
+    ));
+
+    // One line per evaluation, in row order.
+    let rows = csv(&tmp.0, "calibration.csv");
+    assert_eq!(
+        rows[0],
+        ["after_task", "task", "accuracy", "ece", "nll", "brier"]
+    );
+    assert_eq!(rows.len(), 1 + 6);
+    let last: Vec<f64> = rows[6].iter().map(|v| v.parse().unwrap()).collect();
+    let e = 1.0 - 0.97;
+    assert_eq!(last[..3], [2.0, 2.0, 0.97]);
+    assert!((last[3] - e).abs() + (last[4] - 2.0 * e).abs() + (last[5] - 3.0 * e).abs() < 1e-12);
 
     let rows = csv(&tmp.0, "sigma_stats.csv");
     assert_eq!(rows[0], ["task", "layer", "mean", "min", "max", "negative"]);
@@ -219,6 +256,7 @@ fn interrupted_run_2_of_4() {
     let rec = RunRecord {
         config: &json!({}),
         matrix: &matrix,
+        calibration: &CalibrationMatrix::new(4),
         tasks_done: 2,
         sigma: &sigma,
         ood: &[],
@@ -255,6 +293,7 @@ fn single_task_and_empty_runs() {
         let rec = RunRecord {
             config: &json!({}),
             matrix: &matrix,
+            calibration: &CalibrationMatrix::new(matrix.len()),
             tasks_done: done,
             sigma: &sigma_for(done),
             ood: &[],
@@ -283,6 +322,7 @@ fn long_stream_writes_every_row() {
     let rec = RunRecord {
         config: &json!({}),
         matrix: &matrix,
+        calibration: &CalibrationMatrix::new(t),
         tasks_done: t,
         sigma: &sigma,
         ood: &[],
@@ -306,6 +346,7 @@ fn error_names_the_file() {
     let rec = RunRecord {
         config: &json!({}),
         matrix: &[],
+        calibration: &CalibrationMatrix::new(0),
         tasks_done: 0,
         sigma: &[],
         ood: &[],
@@ -363,4 +404,29 @@ fn summary_table_rows() {
             .count(),
         3
     );
+}
+
+#[test]
+fn calibration_table_rows() {
+    let mut cal = CalibrationMatrix::new(2);
+    let c = |ece: f64| Calibration {
+        ece,
+        nll: 0.25,
+        brier: 0.125,
+    };
+    cal.set(0, 0, c(0.02));
+    cal.set(1, 1, c(0.04));
+    let table = calibration_table(&cal, 2);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(table.lines().next().unwrap().contains("ECE% new"));
+    // ECE in %; row 1 did not evaluate task 0, so it has no means.
+    assert_eq!(
+        lines[1],
+        ["1", "2.00", "0.2500", "0.1250", "2.00", "0.2500", "0.1250"]
+    );
+    assert_eq!(lines[2], ["2", "4.00", "0.2500", "0.1250", "-", "-", "-"]);
 }

@@ -77,7 +77,7 @@ fn read(dir: &Path, file: &str) -> Vec<u8> {
 
 /// The results that must not depend on the interruption.
 fn assert_same_run(a: &Path, b: &Path) {
-    for f in ["accuracy_matrix.csv", "sigma_stats.csv"] {
+    for f in ["accuracy_matrix.csv", "calibration.csv", "sigma_stats.csv"] {
         assert_eq!(read(a, f), read(b, f), "{f} differs");
     }
     let (ca, cb) = (

@@ -206,11 +206,25 @@ fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &
     let mut config = serde_json::json!({ "tasks": shared.tasks });
     config["identity"] = mesu::config::run_identity(run, shared);
     let summary = serde_json::json!({ "wall_s": 10.0, "steps_per_s": 100.0, "group_runs": 2 });
+    // ECE, NLL and Brier of each evaluation: accuracy / 10, 2 and 3 times that.
+    let mut calibration = mesu::metrics::CalibrationMatrix::new(matrix.len());
+    for (i, row) in matrix.iter().enumerate() {
+        for (j, &a) in row.iter().enumerate().filter(|(_, a)| !a.is_nan()) {
+            let ece = a / 10.0;
+            let c = mesu::metrics::Calibration {
+                ece,
+                nll: 2.0 * ece,
+                brier: 3.0 * ece,
+            };
+            calibration.set(i, j, c);
+        }
+    }
     mesu::report::write_run(
         &dir.join("runs").join(run.name()),
         &mesu::report::RunRecord {
             config: &config,
             matrix,
+            calibration: &calibration,
             tasks_done: matrix.len(),
             sigma: &[],
             ood: &[],
@@ -264,11 +278,23 @@ fn summary_averages_over_seeds_from_the_folders_alone() {
     // Sample standard deviation of 75 and 85.
     assert!((std - 50f64.sqrt()).abs() < 1e-9, "{std}");
     assert!((agg[0].plasticity.0 - 90.0).abs() < 1e-9);
+    // Calibration after the last task (fractions): over seen tasks 0.075 and
+    // 0.085, the newest 0.09 for both seeds.
+    let (ece, ece_sd) = agg[0].ece_all;
+    assert!((ece - 0.08).abs() < 1e-12 && (ece_sd - 50f64.sqrt() / 1000.0).abs() < 1e-12);
+    assert!((agg[0].nll_all.0 - 0.16).abs() < 1e-12);
+    assert!((agg[0].brier_newest.0 - 0.27).abs() < 1e-12 && agg[0].brier_newest.1.abs() < 1e-12);
     assert_eq!(agg[1].seeds, 1);
     assert!(agg[1].mean_all.1.is_nan(), "one seed has no spread");
     mesu::sweep::write_summary(&dir, &rows).unwrap();
     let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("group_runs,ece_all,nll_all,brier_all,ece_newest,nll_newest,brier_newest")
+    );
     assert!(dir.join("last5_vs_n.svg").is_file() && dir.join("throughput_vs_width.svg").is_file());
     // N's ticks are the sweep's own values, and the spread over seeds is shown.
     let svg = std::fs::read_to_string(dir.join("last5_vs_n.svg")).unwrap();

@@ -8,7 +8,9 @@ pub const DOMAIN_EVAL: u32 = 1;
 pub const DOMAIN_OOD_PERMUTATION: u32 = 2;
 
 /// Per-example evaluation output (`struct Score`): the predicted class,
-/// whether it is right, predictive and aleatoric entropy in bits.
+/// whether it is right, predictive and aleatoric entropy in bits, and what
+/// calibration needs of the predictive distribution p = mean over the K
+/// samples of softmax (src/metrics.rs).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Score {
@@ -16,6 +18,15 @@ pub struct Score {
     pub correct: u32,
     pub h_pred: f32,
     pub h_alea: f32,
+    /// max over classes of p: the confidence binned by the ECE.
+    pub p_max: f32,
+    /// 1 when argmax p (the first on ties) is the label.
+    pub p_max_correct: u32,
+    /// ln p of the label, from the log-softmax values (finite where p
+    /// itself would underflow f32).
+    pub ln_p_true: f32,
+    /// sum over classes of (p_c - [c = label])^2.
+    pub brier: f32,
 }
 
 impl Score {

@@ -7,8 +7,8 @@ mod philox;
 mod update;
 
 pub use net::{
-    Forward, Prediction, StepOutput, backward, forward, input_batch, loss, loss_grad, predict,
-    sample_weights, step, weight_grads,
+    CalibrationTerms, Forward, Prediction, StepOutput, backward, forward, input_batch, loss,
+    loss_grad, predict, sample_weights, step, weight_grads,
 };
 pub use philox::{box_muller4, layer_noise, noise, philox4x32_10};
 pub use update::update;

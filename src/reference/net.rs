@@ -234,12 +234,43 @@ pub fn loss(
         / samples as f64
 }
 
-/// Class (argmax of the mean over K of log-softmax) and entropies in bits.
-#[derive(Clone, Copy, Debug)]
+/// Class (argmax of the mean over K of log-softmax), entropies in bits, and
+/// the predictive distribution p = the mean over K of softmax, as ln p.
+#[derive(Clone, Debug)]
 pub struct Prediction {
     pub pred: usize,
     pub h_pred: f64,
     pub h_alea: f64,
+    pub ln_p: Vec<f64>,
+}
+
+/// What `Score` carries for calibration, of one example with its label.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CalibrationTerms {
+    /// max over classes of p.
+    pub p_max: f64,
+    /// Whether argmax p (the first on ties) is the label.
+    pub right: bool,
+    pub ln_p_true: f64,
+    /// sum over classes of (p_c - [c = label])^2.
+    pub brier: f64,
+}
+
+impl Prediction {
+    pub fn calibration_terms(&self, label: usize) -> CalibrationTerms {
+        let p: Vec<f64> = self.ln_p.iter().map(|v| v.exp()).collect();
+        let top = (0..p.len()).fold(0, |best, c| if p[c] > p[best] { c } else { best });
+        CalibrationTerms {
+            p_max: p[top],
+            right: top == label,
+            ln_p_true: self.ln_p[label],
+            brier: p
+                .iter()
+                .enumerate()
+                .map(|(c, &v)| (v - f64::from(u8::from(c == label))).powi(2))
+                .sum(),
+        }
+    }
 }
 
 pub fn predict(
@@ -275,11 +306,17 @@ pub fn predict(
                     best
                 }
             });
-            let h_pred = -(0..classes)
+            // ln of the mean of exp, shifted by the maximum so that it stays
+            // finite where the mean underflows.
+            let ln_p: Vec<f64> = (0..classes)
                 .map(|c| {
-                    let p = (0..samples).map(|s| at(s, c).exp()).sum::<f64>() / k;
-                    if p > 0.0 { p * p.log2() } else { 0.0 }
+                    let m = (0..samples).map(|s| at(s, c)).fold(f64::MIN, f64::max);
+                    m + ((0..samples).map(|s| (at(s, c) - m).exp()).sum::<f64>() / k).ln()
                 })
+                .collect();
+            let h_pred = -ln_p
+                .iter()
+                .map(|&l| l.exp() * l / std::f64::consts::LN_2)
                 .sum::<f64>();
             let h_alea = -(0..samples)
                 .flat_map(|s| (0..classes).map(move |c| (s, c)))
@@ -290,6 +327,7 @@ pub fn predict(
                 pred,
                 h_pred,
                 h_alea,
+                ln_p,
             }
         })
         .collect()

@@ -1,8 +1,8 @@
 //! A run's state at a task boundary or a clean stop, kept in its results
 //! folder as checkpoint.safetensors (safetensors: a small, well-specified
 //! format with a JSON header, read by numpy/torch too): mu and sigma per
-//! layer as f32 tensors, the accuracy matrix, sigma statistics, OOD AUROC
-//! and training losses as f64 tensors, and in the header the format version, the run's
+//! layer as f32 tensors, the accuracy matrix, calibration matrices, sigma
+//! statistics, OOD AUROC and training losses as f64 tensors, and in the header the format version, the run's
 //! identity, where training resumes and the timings so far.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use safetensors::{SafeTensors, serialize};
 use serde_json::Value;
 
 use super::{ReportError, SigmaStat};
-use crate::metrics::OodAuroc;
+use crate::metrics::{CalibrationMatrix, OodAuroc};
 use crate::model::Params;
 
 pub const FILE: &str = "checkpoint.safetensors";
@@ -41,6 +41,8 @@ pub struct Checkpoint {
     pub params: Params,
     /// T x T, NaN where not evaluated.
     pub matrix: Vec<Vec<f64>>,
+    /// ECE, NLL and Brier of the same evaluations.
+    pub calibration: CalibrationMatrix,
     pub sigma: Vec<SigmaStat>,
     pub ood: Vec<OodAuroc>,
     /// Per task: [sum of the per-example training losses, examples' steps].
@@ -89,13 +91,17 @@ impl Checkpoint {
             ));
         }
         // The f64 tables: (name, rows, columns, values).
+        let calibration = self
+            .calibration
+            .tables()
+            .map(|(name, m)| (name, t, t, m.concat()));
         let tables = [
             ("accuracy", t, t, self.matrix.concat()),
             ("sigma_stats", self.sigma.len(), 6, sigma_rows(&self.sigma)),
             ("ood_auroc", self.ood.len(), 4, ood_rows(&self.ood)),
             ("train_loss", self.loss.len(), 2, self.loss.concat()),
         ];
-        for (name, rows, cols, values) in tables {
+        for (name, rows, cols, values) in tables.into_iter().chain(calibration) {
             owned.push((
                 name.into(),
                 Dtype::F64,
@@ -203,12 +209,27 @@ impl Checkpoint {
             params.mu.push(f32s(&format!("mu.{l}"))?);
             params.sigma.push(f32s(&format!("sigma.{l}"))?);
         }
+        let square = |flat: Vec<f64>, t: usize| -> Result<Vec<Vec<f64>>, ReportError> {
+            if flat.len() != t * t {
+                return Err(bad(format!(
+                    "a table of {} values, not {t} x {t}",
+                    flat.len()
+                )));
+            }
+            Ok(flat.chunks(t.max(1)).map(<[f64]>::to_vec).collect())
+        };
         let (shape, flat) = f64s("accuracy")?;
         let t = shape.first().copied().unwrap_or(0);
-        let matrix = if t == 0 {
-            Vec::new()
-        } else {
-            flat.chunks(t).map(<[f64]>::to_vec).collect()
+        let matrix = square(flat, t)?;
+        // Checkpoints written before calibration was recorded have none.
+        let calibrated = |name: &str| match tensors.tensor(name) {
+            Ok(_) => square(f64s(name)?.1, t),
+            Err(_) => Ok(vec![vec![f64::NAN; t]; t]),
+        };
+        let calibration = CalibrationMatrix {
+            ece: calibrated("ece")?,
+            nll: calibrated("nll")?,
+            brier: calibrated("brier")?,
         };
         let (_, rows) = f64s("sigma_stats")?;
         let sigma = rows
@@ -239,6 +260,7 @@ impl Checkpoint {
             position,
             params,
             matrix,
+            calibration,
             sigma,
             ood,
             loss,

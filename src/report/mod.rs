@@ -1,5 +1,5 @@
-//! The results folder of a run: settings, accuracy matrix, metrics, sigma
-//! statistics and SVG plots, rewritten after every task.
+//! The results folder of a run: settings, accuracy matrix, metrics,
+//! calibration, sigma statistics and SVG plots, rewritten after every task.
 
 mod checkpoint;
 mod folder;
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::metrics::{OodAuroc, StreamMetrics, mean_loss};
+use crate::metrics::{Calibration, CalibrationMatrix, OodAuroc, StreamMetrics, mean_loss};
 
 /// Mean/min/max of |sigma| (the standard deviation) of one layer after one
 /// task (`task` is the 0-based index of the task just learned), and how many
@@ -37,6 +37,8 @@ pub struct RunRecord<'a> {
     pub config: &'a Value,
     /// T x T, row i = after task i, NaN = not evaluated.
     pub matrix: &'a [Vec<f64>],
+    /// ECE, NLL and Brier of the same evaluations.
+    pub calibration: &'a CalibrationMatrix,
     /// Rows 0..tasks_done are filled; the rest are NaN.
     pub tasks_done: usize,
     pub sigma: &'a [SigmaStat],
@@ -69,9 +71,10 @@ pub enum ReportError {
 }
 
 /// Every file `write_run` produces.
-pub const FILES: [&str; 9] = [
+pub const FILES: [&str; 10] = [
     "config.json",
     "accuracy_matrix.csv",
+    "calibration.csv",
     "metrics.json",
     "sigma_stats.csv",
     "accuracy_matrix.svg",
@@ -95,6 +98,7 @@ pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
     };
     write_atomic(dir, "config.json", &json_text("config.json", rec.config)?)?;
     write_atomic(dir, "accuracy_matrix.csv", &matrix_csv(rec.matrix, done))?;
+    write_atomic(dir, "calibration.csv", &calibration_csv(rec, done))?;
     let metrics_value = metrics_json(&metrics, rec, done);
     write_atomic(
         dir,
@@ -189,10 +193,9 @@ pub fn sigma_stats(task: usize, layer: usize, sigma: &[f32]) -> SigmaStat {
     }
 }
 
-/// The closing table printed on stdout: one row per checkpoint (1, 5, 10, 20,
-/// 50, 100, 200 tasks and the last), figures in %. "earlier" is the mean
-/// over the tasks before the newest: the paper's Fig. 3 curve one task on.
-pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
+/// The tasks done after which the closing tables have a row: 1, 5, 10, 20,
+/// 50, 100, 200 and the last.
+fn table_rows(tasks_done: usize) -> Vec<usize> {
     let mut rows: Vec<usize> = [1, 5, 10, 20, 50, 100, 200]
         .into_iter()
         .filter(|&n| n <= tasks_done)
@@ -200,6 +203,14 @@ pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
     if tasks_done > 0 && rows.last() != Some(&tasks_done) {
         rows.push(tasks_done);
     }
+    rows
+}
+
+/// The closing table printed on stdout: one row per checkpoint
+/// (`table_rows`), figures in %. "earlier" is the mean over the tasks
+/// before the newest: the paper's Fig. 3 curve one task on.
+pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
+    let rows = table_rows(tasks_done);
     let pct = |v: &[f64], i: usize, sign: bool| match v.get(i) {
         Some(x) if x.is_finite() && sign => format!("{:+.2}", 100.0 * x),
         Some(x) if x.is_finite() => format!("{:.2}", 100.0 * x),
@@ -225,13 +236,50 @@ pub fn summary_table(metrics: &StreamMetrics, tasks_done: usize) -> String {
     out
 }
 
+/// The closing calibration table: per checkpoint (`table_rows`), ECE (%),
+/// NLL (nats) and Brier of the newest task and their means over every task
+/// seen ("all"; "-" where that row did not evaluate them all).
+pub fn calibration_table(cal: &CalibrationMatrix, tasks_done: usize) -> String {
+    let mut out = format!(
+        "{:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+        "tasks", "ECE% new", "NLL new", "Brier new", "ECE% all", "NLL all", "Brier all"
+    );
+    let fmt = |x: f64, scale: f64, digits: usize| {
+        if x.is_finite() {
+            format!("{:.digits$}", scale * x)
+        } else {
+            "-".into()
+        }
+    };
+    for n in table_rows(tasks_done) {
+        let i = n - 1;
+        let _ = write!(out, "{n:>6}");
+        for c in [cal.at(i, i), cal.mean_seen(i)] {
+            let _ = write!(
+                out,
+                " {:>10} {:>10} {:>10}",
+                fmt(c.ece, 100.0, 2),
+                fmt(c.nll, 1.0, 4),
+                fmt(c.brier, 1.0, 4)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// JSON number, or null for NaN/infinite (which JSON cannot hold).
 fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
+fn calibration_json(c: Calibration) -> Value {
+    json!({ "ece": num(c.ece), "nll": num(c.nll), "brier": num(c.brier) })
+}
+
 fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
     let at = |v: &[f64], i: usize| num(v.get(i).copied().unwrap_or(f64::NAN));
+    let cal = rec.calibration;
     let tasks: Vec<Value> = (0..done)
         .map(|i| {
             json!({
@@ -249,6 +297,10 @@ fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
                     "aleatoric": num(o.aleatoric),
                     "predictive": num(o.predictive),
                 })),
+                "calibration": {
+                    "newest": calibration_json(cal.at(i, i)),
+                    "mean_all": calibration_json(cal.mean_seen(i)),
+                },
             })
         })
         .collect();
@@ -278,6 +330,19 @@ fn matrix_csv(matrix: &[Vec<f64>], done: usize) -> String {
             .ok();
         }
         out.push('\n');
+    }
+    out
+}
+
+/// One line per evaluation: after which task, of which task, accuracy and
+/// calibration.
+fn calibration_csv(rec: &RunRecord, done: usize) -> String {
+    let mut out = String::from("after_task,task,accuracy,ece,nll,brier\n");
+    for (i, row) in rec.matrix.iter().take(done).enumerate() {
+        for (j, acc) in row.iter().enumerate().filter(|(_, a)| !a.is_nan()) {
+            let c = rec.calibration.at(i, j);
+            let _ = writeln!(out, "{i},{j},{acc},{},{},{}", c.ece, c.nll, c.brier);
+        }
     }
     out
 }

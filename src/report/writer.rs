@@ -17,6 +17,7 @@ impl ResultsWriter<'_> {
             position: state.position,
             params: state.params[run].clone(),
             matrix: state.matrices[run].clone(),
+            calibration: state.calibration[run].clone(),
             sigma: state.sigma[run].clone(),
             ood: state.ood[run].clone(),
             loss: state.loss[run].clone(),
@@ -34,6 +35,7 @@ impl ResultsWriter<'_> {
             &RunRecord {
                 config: &spec.config,
                 matrix: &state.matrices[run],
+                calibration: &state.calibration[run],
                 tasks_done,
                 sigma: &state.sigma[run],
                 ood: &state.ood[run],
@@ -95,6 +97,7 @@ impl Observer for ResultsWriter<'_> {
             &RunRecord {
                 config: &spec.config,
                 matrix: &state.matrices[run],
+                calibration: &state.calibration[run],
                 tasks_done: task,
                 sigma: &state.sigma[run],
                 ood: &state.ood[run],

@@ -43,6 +43,14 @@ pub struct SummaryRow {
     /// Training steps per second of the group (every run takes each step).
     pub steps_per_s: f64,
     pub group_runs: usize,
+    /// Calibration after the last task (metrics.rs; ECE as a fraction):
+    /// the mean over every task seen, and the newest task's.
+    pub ece_all: f64,
+    pub nll_all: f64,
+    pub brier_all: f64,
+    pub ece_newest: f64,
+    pub nll_newest: f64,
+    pub brier_newest: f64,
 }
 
 /// Headline figures averaged over the runs that differ only in their seed.
@@ -60,6 +68,12 @@ pub struct SeedAggregate {
     pub mean_last20: (f64, f64),
     pub plasticity: (f64, f64),
     pub bwt: (f64, f64),
+    pub ece_all: (f64, f64),
+    pub nll_all: (f64, f64),
+    pub brier_all: (f64, f64),
+    pub ece_newest: (f64, f64),
+    pub nll_newest: (f64, f64),
+    pub brier_newest: (f64, f64),
 }
 
 fn read_json(path: &Path) -> Option<Value> {
@@ -80,6 +94,7 @@ impl SummaryRow {
         let last = tasks.last().cloned().unwrap_or(Value::Null);
         let pct = |v: &Value| 100.0 * f(v);
         let summary = &metrics["summary"];
+        let cal = |which: &str, what: &str| f(&last["calibration"][which][what]);
         Some(SummaryRow {
             name: run.name(),
             hidden: hidden_name(&run.hidden),
@@ -102,6 +117,12 @@ impl SummaryRow {
             wall_s: f(&summary["wall_s"]),
             steps_per_s: f(&summary["steps_per_s"]),
             group_runs: summary["group_runs"].as_u64().unwrap_or(1) as usize,
+            ece_all: cal("mean_all", "ece"),
+            nll_all: cal("mean_all", "nll"),
+            brier_all: cal("mean_all", "brier"),
+            ece_newest: cal("newest", "ece"),
+            nll_newest: cal("newest", "nll"),
+            brier_newest: cal("newest", "brier"),
         })
     }
 
@@ -166,6 +187,12 @@ pub fn aggregate(rows: &[SummaryRow]) -> Vec<SeedAggregate> {
                 mean_last20: stat(|r| r.mean_last20),
                 plasticity: stat(|r| r.plasticity),
                 bwt: stat(|r| r.bwt),
+                ece_all: stat(|r| r.ece_all),
+                nll_all: stat(|r| r.nll_all),
+                brier_all: stat(|r| r.brier_all),
+                ece_newest: stat(|r| r.ece_newest),
+                nll_newest: stat(|r| r.nll_newest),
+                brier_newest: stat(|r| r.brier_newest),
             }
         })
         .collect();
@@ -183,12 +210,13 @@ fn csv(rows: &[SummaryRow]) -> String {
     let mut out = String::from(
         "name,hidden,optimizer,n,sigma_prior,mu_prior,lr_mu,lr_sigma,clamp_grad,batch_size,epochs,\
          train_samples,test_samples,seed,tasks,tasks_done,complete,mean_all,mean_earlier,mean_last5,mean_last20,\
-         plasticity,bwt,ood_auroc,wall_s,steps_per_s,group_runs\n",
+         plasticity,bwt,ood_auroc,wall_s,steps_per_s,group_runs,\
+         ece_all,nll_all,brier_all,ece_newest,nll_newest,brier_newest\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.2},{:.2},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
             r.name,
             r.hidden,
             r.hyper.optimizer,
@@ -215,7 +243,13 @@ fn csv(rows: &[SummaryRow]) -> String {
             r.ood_auroc,
             r.wall_s,
             r.steps_per_s,
-            r.group_runs
+            r.group_runs,
+            r.ece_all,
+            r.nll_all,
+            r.brier_all,
+            r.ece_newest,
+            r.nll_newest,
+            r.brier_newest
         );
     }
     out

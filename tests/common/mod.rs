@@ -96,6 +96,37 @@ pub fn reference_predictions(
     )
 }
 
+/// The largest normwise relative error of the calibration terms of `scores`
+/// (max p, ln p of the label, Brier) against the reference's predictions of
+/// the same examples; whether argmax p is right must agree exactly.
+pub fn calibration_error(
+    scores: &[mesu::model::Score],
+    pred: &[mesu::reference::Prediction],
+    labels: &[u8],
+) -> f64 {
+    use mesu::reference::CalibrationTerms;
+    let want: Vec<CalibrationTerms> = pred
+        .iter()
+        .zip(labels)
+        .map(|(p, &y)| p.calibration_terms(y as usize))
+        .collect();
+    let right: Vec<bool> = scores.iter().map(|s| s.p_max_correct == 1).collect();
+    let want_right: Vec<bool> = want.iter().map(|w| w.right).collect();
+    assert_eq!(
+        right, want_right,
+        "argmax p right or wrong: differs from the reference"
+    );
+    let got = |f: fn(&mesu::model::Score) -> f32| scores.iter().map(f).collect::<Vec<_>>();
+    let of = |f: fn(&CalibrationTerms) -> f64| want.iter().map(f).collect::<Vec<_>>();
+    [
+        rel_err(&got(|s| s.p_max), &of(|w| w.p_max)),
+        rel_err(&got(|s| s.ln_p_true), &of(|w| w.ln_p_true)),
+        rel_err(&got(|s| s.brier), &of(|w| w.brier)),
+    ]
+    .into_iter()
+    .fold(0.0, f64::max)
+}
+
 /// The folder of the real `kind` files, fetched once (data/fetch.sh, as a
 /// run does) when the checkout has none; CI points MESU_DATA_SOURCE at a
 /// local copy.

@@ -76,10 +76,12 @@ impl EvalData {
     }
 }
 
-/// Class = argmax of the mean over K of log-softmax; entropies in bits
+/// Class = argmax of the mean over K of log-softmax; entropies in bits;
+/// the calibration terms of p = the mean over K of softmax
 /// (shaders/output.wgsl `predict`).
 fn score(logits: &[f32], samples: usize, label: u8) -> Score {
     let classes = logits.len() / samples;
+    let y = label as usize;
     let mut lp = vec![0f32; logits.len()];
     for (z, o) in logits.chunks(classes).zip(lp.chunks_mut(classes)) {
         log_softmax(z, o);
@@ -88,16 +90,37 @@ fn score(logits: &[f32], samples: usize, label: u8) -> Score {
     let inv_ln2 = std::f32::consts::LOG2_E;
     let h_alea: f32 = -lp.iter().map(|&v| v.exp() * v * inv_ln2).sum::<f32>();
     let (mut best, mut best_score, mut h_pred) = (0, -3.4e38f32, 0f32);
+    let (mut p_max, mut p_top, mut ln_p_true, mut brier) = (-1f32, 0, 0f32, 0f32);
     for c in 0..classes {
         let mean_log = (0..samples).map(|k| lp[k * classes + c]).sum::<f32>() * inv_k;
-        let mean_p = (0..samples).map(|k| lp[k * classes + c].exp()).sum::<f32>() * inv_k;
+        // p_c = exp(m) * s / K with m the running maximum of the
+        // log-probabilities: ln p_c stays finite where p_c underflows.
+        let (m, s) = (0..samples).fold((-3.4e38f32, 0f32), |(m, s), k| {
+            let v = lp[k * classes + c];
+            if v > m {
+                (v, s * (m - v).exp() + 1.0)
+            } else {
+                (m, s + (v - m).exp())
+            }
+        });
+        let ln_p = m + (s * inv_k).ln();
+        let mean_p = ln_p.exp();
         if mean_log > best_score {
             best_score = mean_log;
             best = c;
         }
-        if mean_p > 0.0 {
-            h_pred -= mean_p * mean_p.ln() * inv_ln2;
+        if mean_p > p_max {
+            p_max = mean_p;
+            p_top = c;
         }
+        if mean_p > 0.0 {
+            h_pred -= mean_p * ln_p * inv_ln2;
+        }
+        if c == y {
+            ln_p_true = ln_p;
+        }
+        let miss = mean_p - if c == y { 1.0 } else { 0.0 };
+        brier += miss * miss;
     }
     // One sample: the predictive distribution is that sample's, so the
     // epistemic part is exactly 0, not the rounding of two formulas.
@@ -106,9 +129,13 @@ fn score(logits: &[f32], samples: usize, label: u8) -> Score {
     }
     Score {
         pred: best as u32,
-        correct: u32::from(best == label as usize),
+        correct: u32::from(best == y),
         h_pred,
         h_alea: h_alea * inv_k,
+        p_max,
+        p_max_correct: u32::from(p_top == y),
+        ln_p_true,
+        brier,
     }
 }
 

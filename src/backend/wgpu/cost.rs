@@ -129,12 +129,14 @@ pub fn gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     )
 }
 
-/// Mean log-softmax over samples, argmax and entropies (about 8 FLOPs per logit).
+/// Mean log-softmax over samples, argmax, entropies and calibration terms
+/// (about 10 FLOPs per logit).
 pub fn predict(s: Shapes, arch: &Architecture) -> Cost {
     let logits = s.rkb() * arch.n_out(arch.layers() - 1) as f64;
+    let score = std::mem::size_of::<crate::model::Score>() as f64;
     cost(
-        8.0 * logits,
-        F32 * logits + 16.0 * (s.runs * s.batch) as f64,
+        10.0 * logits,
+        F32 * logits + score * (s.runs * s.batch) as f64,
     )
 }
 

@@ -190,6 +190,10 @@ impl Engine {
                 correct: u32::MAX,
                 h_pred: nan,
                 h_alea: nan,
+                p_max: nan,
+                p_max_correct: u32::MAX,
+                ln_p_true: nan,
+                brier: nan,
             },
         );
     }

@@ -4,8 +4,8 @@
 use crate::model::{Architecture, EngineConfig};
 
 const F32: u64 = 4;
-/// `struct Score`: four 32-bit words per evaluated image.
-const SCORE: u64 = 16;
+/// `struct Score` per evaluated image.
+const SCORE: u64 = std::mem::size_of::<crate::model::Score>() as u64;
 
 /// Bytes of the buffers that grow with the number of runs R.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
