@@ -369,7 +369,10 @@ fn eval_every_fills_every_kth_row_and_the_last() {
         }
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ECE% new"), "no calibration table: {stdout}");
+    assert!(
+        stdout.contains("ECE% new"),
+        "no calibration table: {stdout}"
+    );
     assert_eq!(json(&dir.join("config.json"))["eval_every"], 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
