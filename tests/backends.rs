@@ -1,6 +1,7 @@
 //! The CPU backend and the wgpu engine on the same seeded stream: the same
 //! Philox noise and the same rules in f32, so the accuracy matrices agree
-//! within 0.5 points and the sigma statistics within 1e-4 relative.
+//! within 0.5 points, the sigma statistics, NLL and Brier within 1e-4
+//! relative.
 
 mod common;
 
@@ -61,15 +62,16 @@ fn cpu_and_wgpu_agree_on_a_seeded_stream() {
                 }
             }
         }
-        // ECE moves with the predictions as the accuracy does; NLL and
-        // Brier are means of smooth terms.
+        // ECE moves with the predictions (bins, argmax) as the accuracy
+        // does; NLL and Brier are smooth in the parameters, so they agree
+        // as sigma does (measured on lavapipe: 7e-8 relative).
         for (after, row) in c.matrix.iter().enumerate() {
             for j in (0..row.len()).filter(|&j| !row[j].is_nan()) {
                 let (x, y) = (c.calibration.at(after, j), g.calibration.at(after, j));
                 println!("run {i}, task {j} after {after}: cpu {x:?}, wgpu {y:?}");
                 assert!((x.ece - y.ece).abs() <= 0.005, "run {i}: {x:?} vs {y:?}");
                 for (a, b) in [(x.nll, y.nll), (x.brier, y.brier)] {
-                    assert!((a - b).abs() <= 1e-3 * b, "run {i}: {x:?} vs {y:?}");
+                    assert!((a - b).abs() <= 1e-4 * b, "run {i}: {x:?} vs {y:?}");
                 }
             }
         }

@@ -360,7 +360,19 @@ fn eval_every_fills_every_kth_row_and_the_last() {
         let full = [0, 2, 5, 6].contains(&i);
         assert_eq!(task["mean_all"].is_number(), full, "task {i}: {task}");
         assert!(task["plasticity"].is_number(), "task {i}: {task}");
+        // Calibration: the newest task's always, the mean as the accuracy's.
+        let cal = &task["calibration"];
+        for what in ["ece", "nll", "brier"] {
+            let newest = cal["newest"][what].as_f64();
+            assert!(newest.is_some_and(|v| v > 0.0), "task {i}: {cal}");
+            assert_eq!(cal["mean_all"][what].is_number(), full, "task {i}: {cal}");
+        }
     }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ECE% new"),
+        "no calibration table: {stdout}"
+    );
     assert_eq!(json(&dir.join("config.json"))["eval_every"], 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
