@@ -13,6 +13,7 @@ pub mod backend;
 pub mod config;
 pub mod data;
 mod error;
+pub mod hessian;
 pub mod metrics;
 pub mod model;
 pub mod optim;
