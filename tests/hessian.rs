@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use mesu::config::RunSettings;
 use mesu::hessian::stats::{pearson, quantile, ranks};
 use mesu::hessian::{Agreement, curvature, estimate};
@@ -14,6 +12,8 @@ use mesu::model::Architecture;
 use mesu::optim::Optimizer;
 use mesu::reference;
 use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use common::{backends, mesu};
 
 /// Random weights of `arch`, inputs [n][n_in] and labels.
 fn problem(arch: &Architecture, n: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<f64>, Vec<u8>) {
@@ -191,14 +191,6 @@ fn mesu_estimate_is_the_excess_precision_over_n_per_example() {
     assert_eq!(estimate(&s, &[0.5]), [0.5]);
 }
 
-fn mesu(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mesu")
-}
-
 fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
 }
@@ -206,10 +198,7 @@ fn json(path: &std::path::Path) -> serde_json::Value {
 #[test]
 fn mesu_hessian_writes_its_folder_and_refuses_what_does_not_apply() {
     common::real_dir(mesu::data::DatasetKind::Mnist);
-    let gpu = common::gpu().map(|ctx| ctx.info.name.clone());
-    let cpu = ["--backend", "cpu"].map(String::from).to_vec();
-    let devices = std::iter::once(cpu).chain(gpu.map(|name| vec!["--adapter".into(), name]));
-    for (k, device) in devices.enumerate() {
+    for (k, device) in backends().iter().enumerate() {
         let dir = std::env::temp_dir().join(format!("mesu-hessian-{k}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let out = dir.to_str().unwrap();

@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use crate::backend::cpu::gemm;
 use crate::model::Architecture;
 
 /// Per layer (weights [n_out][n_in] then bias, like the parameters), the
@@ -74,43 +75,6 @@ pub fn curvature(
     total
 }
 
-/// c = a (m x k, strides) * b (k x n, strides) + beta * c (m x n, row-major).
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    (m, k, n): (usize, usize, usize),
-    a: &[f64],
-    (rsa, csa): (usize, usize),
-    b: &[f64],
-    (rsb, csb): (usize, usize),
-    beta: f64,
-    c: &mut [f64],
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: every index the strides reach lies inside the slices: a is
-    // m x k, b is k x n and c is m x n under the strides given, as the
-    // callers size them.
-    unsafe {
-        matrixmultiply::dgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
-}
-
 /// Adds the sums over one chunk of examples (`x`: their inputs, [m][n_in]).
 fn accumulate(
     arch: &Architecture,
@@ -128,12 +92,12 @@ fn accumulate(
         let mut z = vec![0.0; m * n_out];
         gemm(
             (m, n_in, n_out),
-            &inputs[l],
-            (n_in, 1),
-            &w[l],
-            (1, n_in),
+            1.0,
+            (&inputs[l], n_in, 1),
+            (&w[l], 1, n_in),
             0.0,
             &mut z,
+            (n_out, 1),
         );
         for row in z.chunks_mut(n_out) {
             if arch.bias {
@@ -178,12 +142,12 @@ fn accumulate(
             // sums[j][i] += sum_b per_unit[b][j] * x[b][i]^2.
             gemm(
                 (n_out, m, n_in),
-                per_unit,
-                (1, n_out),
-                &x2,
-                (n_in, 1),
+                1.0,
+                (per_unit, 1, n_out),
+                (&x2, n_in, 1),
                 1.0,
                 &mut sums[..n_out * n_in],
+                (n_in, 1),
             );
             if arch.bias {
                 for row in per_unit.chunks(n_out) {
@@ -199,12 +163,12 @@ fn accumulate(
             let mut below = vec![0.0; m * classes * n_in];
             gemm(
                 (m * classes, n_out, n_in),
-                &jac,
-                (n_out, 1),
-                &w[l],
-                (n_in, 1),
+                1.0,
+                (&jac, n_out, 1),
+                (&w[l], n_in, 1),
                 0.0,
                 &mut below,
+                (n_in, 1),
             );
             for (b, rows) in below.chunks_mut(classes * n_in).enumerate() {
                 let active = &inputs[l][b * n_in..(b + 1) * n_in];

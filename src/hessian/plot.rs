@@ -12,23 +12,27 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-pub fn scatter(title: &str, subtitle: &str, series: &[Series]) -> Res {
-    let mut all: Vec<f64> = series
-        .iter()
-        .flat_map(|s| &s.points)
-        .flat_map(|p| [p.0, p.1])
-        .collect();
-    all.sort_by(f64::total_cmp);
-    // One range for both axes, so the diagonal is the line of equality,
-    // from the 0.5 % quantile up: a few near-dead units' tiny values would
-    // otherwise squeeze the rest into a corner (the legend counts them).
-    let lo = quantile(&all, 0.005);
-    let hi = all.last().copied().unwrap_or(f64::NAN);
-    let (lo, hi) = if lo.is_finite() && hi > lo {
+/// An axis's range, from the 0.5 % quantile of its values up: a few
+/// near-dead units' tiny values would otherwise squeeze the rest into a
+/// corner (the legend counts the points left out).
+fn range(series: &[Series], side: fn(&(f64, f64)) -> f64) -> (f64, f64) {
+    let mut v: Vec<f64> = series.iter().flat_map(|s| &s.points).map(side).collect();
+    v.sort_by(f64::total_cmp);
+    let lo = quantile(&v, 0.005);
+    let hi = v.last().copied().unwrap_or(f64::NAN);
+    if lo.is_finite() && hi > lo {
         (lo / 2.0, hi * 2.0)
     } else {
         (1e-6, 1.0)
-    };
+    }
+}
+
+pub fn scatter(title: &str, subtitle: &str, series: &[Series]) -> Res {
+    // Each axis its own range, since the estimate's scale can be far from
+    // the Hessian's (by N / steps before equilibrium); the line of equality
+    // where the two ranges overlap.
+    let (x, y) = (range(series, |p| p.0), range(series, |p| p.1));
+    let (lo, hi) = (x.0.max(y.0), x.1.min(y.1));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -38,7 +42,7 @@ pub fn scatter(title: &str, subtitle: &str, series: &[Series]) -> Res {
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d((lo..hi).log_scale(), (lo..hi).log_scale())
+            .build_cartesian_2d((x.0..x.1).log_scale(), (y.0..y.1).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -50,16 +54,20 @@ pub fn scatter(title: &str, subtitle: &str, series: &[Series]) -> Res {
             .label_style((FONT, 13))
             .draw()
             .map_err(err)?;
-        let grey = RGBColor(128, 128, 128);
-        chart
-            .draw_series(LineSeries::new([(lo, lo), (hi, hi)], grey.stroke_width(1)))
-            .map_err(err)?
-            .label("equal")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1)));
+        if lo < hi {
+            let grey = RGBColor(128, 128, 128);
+            chart
+                .draw_series(LineSeries::new([(lo, lo), (hi, hi)], grey.stroke_width(1)))
+                .map_err(err)?
+                .label("equal")
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], grey.stroke_width(1))
+                });
+        }
         for (k, s) in series.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             let (inside, outside): (Vec<_>, Vec<_>) =
-                s.points.iter().partition(|p| p.0 >= lo && p.1 >= lo);
+                s.points.iter().partition(|p| p.0 >= x.0 && p.1 >= y.0);
             let dots = inside
                 .iter()
                 .map(|&&p| Circle::new(p, 2, color.mix(0.5).filled()));
