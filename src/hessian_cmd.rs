@@ -27,6 +27,15 @@ const NOT_HERE: [&str; 9] = [
     "config",
 ];
 
+/// Hides the stream's flags that `mesu hessian` refuses from its help.
+pub fn hide_stream_flags(cli: clap::Command) -> clap::Command {
+    cli.mut_subcommand("hessian", |c| {
+        NOT_HERE
+            .iter()
+            .fold(c, |c, id| c.mut_arg(*id, |a| a.hide(true)))
+    })
+}
+
 /// Seconds between two progress lines while training.
 const PROGRESS_SECS: f64 = 30.0;
 

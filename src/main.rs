@@ -41,7 +41,8 @@ enum Command {
     /// step checkpoints, compare (1/sigma^2 - 1/sigma_prior^2) / N with the
     /// exact Hessian diagonal and the empirical Fisher at mu (hessian.json,
     /// hessian.csv, a log-log plot per layer). Every MESU flag applies;
-    /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*) do not.
+    /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*,
+    /// --profile, --config) do not.
     Hessian(Box<hessian_cmd::HessianArgs>),
 }
 
@@ -117,7 +118,7 @@ fn main() -> ExitCode {
 /// The parsed flags, and clap's matches (which tell a flag given from its
 /// default).
 fn parse<T: Into<std::ffi::OsString> + Clone>(args: Vec<T>) -> (Cli, ArgMatches) {
-    let matches = Cli::command().get_matches_from(args);
+    let matches = hessian_cmd::hide_stream_flags(Cli::command()).get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     (cli, matches)
 }

@@ -248,6 +248,11 @@ fn mesu_hessian_writes_its_folder_and_refuses_what_does_not_apply() {
         assert_eq!(csv.lines().count(), 1 + 6 * 784 + 60);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    let help = common::succeeded(&mesu(&["hessian", "--help"]));
+    assert!(
+        help.contains("--at <") && help.contains("--n <") && !help.contains("--tasks <"),
+        "{help}"
+    );
     for (flags, says) in [
         (&["--tasks", "3"][..], "--tasks does not apply"),
         (&["--optimizer", "sgd"][..], "--optimizer sgd has none"),
