@@ -1,7 +1,8 @@
 //! The Hessian check: the f64 reference's Hessian diagonal against finite
 //! differences of the loss, its Fisher against finite-difference
 //! per-example gradients, the fast whole-dataset pass against the
-//! reference, the agreement statistics, and `mesu hessian` end to end.
+//! reference (the same bits at any thread count), the agreement
+//! statistics, and `mesu hessian` end to end.
 
 mod common;
 
@@ -144,7 +145,17 @@ fn the_whole_dataset_pass_matches_the_reference() {
         let all: Vec<u32> = (0..n as u32).collect();
         let x = reference::input_batch(&images, arch.n_in(0), &identity, &all, mean, std);
         let slow = reference::curvature(arch, &w, &x, &labels);
-        let fast = curvature(arch, &w, &images, &labels, (mean, std));
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads);
+            let pool = pool.build().expect("thread pool");
+            pool.install(|| curvature(arch, &w, &images, &labels, (mean, std)))
+        };
+        let (fast, three) = (on(1), on(3));
+        assert!(
+            fast.hessian == three.hessian && fast.fisher == three.fisher,
+            "{}: 1 and 3 threads differ",
+            arch.describe()
+        );
         let (eh, ef) = (
             worst_rel_err(&fast.hessian, &slow.hessian),
             worst_rel_err(&fast.fisher, &slow.fisher),

@@ -1,6 +1,7 @@
 //! The Hessian diagonal and the empirical Fisher over a whole training set,
 //! fast: the examples go in chunks through GEMMs (forward, the Jacobians of
-//! the logits, and the per-weight sums), chunks in parallel on rayon's pool.
+//! the logits, and the per-weight sums), runs of chunks in parallel on
+//! rayon's pool, added in a fixed order.
 //! Same closed form as `reference::curvature`, which checks it.
 
 use rayon::prelude::*;
@@ -40,6 +41,10 @@ impl Curvature {
 /// Examples per chunk: big enough for the GEMMs, small enough for cache.
 const CHUNK: usize = 128;
 
+/// Runs of chunks summed one after the other, then added in order: the
+/// same bits at any thread count, as training gives.
+const GROUPS: usize = 16;
+
 /// `images` holds the examples' bytes, [n][n_in(0)], standardised as
 /// (byte / 255 - mean) / std in f64; `w` the weights per layer.
 pub fn curvature(
@@ -52,23 +57,27 @@ pub fn curvature(
     let n_in = arch.n_in(0);
     let n = labels.len();
     assert_eq!(images.len(), n * n_in, "images and labels disagree");
-    let total = (0..n.div_ceil(CHUNK))
+    let chunks = n.div_ceil(CHUNK);
+    let per_group = chunks.div_ceil(GROUPS);
+    let groups: Vec<Curvature> = (0..GROUPS)
         .into_par_iter()
-        .fold(
-            || Curvature::zeros(arch),
-            |mut acc, c| {
+        .map(|g| {
+            let mut acc = Curvature::zeros(arch);
+            for c in g * per_group..((g + 1) * per_group).min(chunks) {
                 let rows = c * CHUNK..((c + 1) * CHUNK).min(n);
                 let x: Vec<f64> = images[rows.start * n_in..rows.end * n_in]
                     .iter()
                     .map(|&b| (b as f64 / 255.0 - mean) / std)
                     .collect();
                 accumulate(arch, w, x, &labels[rows], &mut acc);
-                acc
-            },
-        )
-        .reduce(|| Curvature::zeros(arch), Curvature::add);
+            }
+            acc
+        })
+        .collect();
+    let mut total = groups
+        .into_iter()
+        .fold(Curvature::zeros(arch), Curvature::add);
     let scale = 1.0 / n.max(1) as f64;
-    let mut total = total;
     for v in total.hessian.iter_mut().chain(total.fisher.iter_mut()) {
         v.iter_mut().for_each(|x| *x *= scale);
     }
