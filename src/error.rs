@@ -29,6 +29,10 @@ pub enum Error {
     /// Stopped on request (Ctrl-C, SIGTERM) after writing a checkpoint.
     #[error("stopped during task {}; the checkpoint is saved: rerun the same command to resume", task + 1)]
     Interrupted { task: usize },
+    /// Stopped on request by a command that does not resume, saying what
+    /// it kept.
+    #[error("{0}")]
+    Stopped(String),
     #[error(
         "the training split has fewer examples ({0}) than one batch: lower --batch-size or raise --train-limit"
     )]

@@ -1,5 +1,6 @@
 //! The `mesu` command line: parse, call the library, print.
 
+mod hessian_cmd;
 mod progress;
 mod sweep_cmd;
 mod sweep_run;
@@ -7,7 +8,7 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use mesu::backend::wgpu::list_adapters;
 use mesu::backend::{BackendKind, Device, DeviceChoice};
 
@@ -36,6 +37,13 @@ enum Command {
     /// runs that share an architecture on one GPU; resumable; summary.csv,
     /// summary.json and plots.
     Sweep(Box<sweep_cmd::SweepArgs>),
+    /// The paper's Hessian check: train MESU on unpermuted MNIST and, at
+    /// step checkpoints, compare (1/sigma^2 - 1/sigma_prior^2) / N with the
+    /// exact Hessian diagonal and the empirical Fisher at mu (hessian.json,
+    /// hessian.csv, a log-log plot per layer). Every MESU flag applies;
+    /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*,
+    /// --profile, --config) do not.
+    Hessian(Box<hessian_cmd::HessianArgs>),
 }
 
 /// Which device computes: by default a hardware GPU adapter when one
@@ -99,18 +107,18 @@ fn main() -> ExitCode {
             .any(|f| a == f || a.starts_with(&format!("{f}=")))
     };
     if !args.iter().any(expands) {
-        return run(Cli::parse_from(args));
+        return run(parse(args));
     }
     // As given first: clap's own message for a misplaced flag (`mesu sweep
     // --config` is one: a sweep's grid comes from its flags).
-    if Cli::parse_from(&args).command.is_some() {
+    if parse(args.clone()).0.command.is_some() {
         eprintln!(
             "error: --config and --resume apply to a single run (mesu [flags]), not to a subcommand"
         );
         return ExitCode::from(2);
     }
     match mesu::authors_config::expand_args(args) {
-        Ok(args) => run(Cli::parse_from(args)),
+        Ok(args) => run(parse(args)),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -118,7 +126,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> ExitCode {
+/// The parsed flags, and clap's matches (which tell a flag given from its
+/// default).
+fn parse<T: Into<std::ffi::OsString> + Clone>(args: Vec<T>) -> (Cli, ArgMatches) {
+    let matches = hessian_cmd::hide_stream_flags(Cli::command()).get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
+}
+
+fn run((cli, matches): (Cli, ArgMatches)) -> ExitCode {
     // Ctrl-C or SIGTERM: stop at the next step and write the checkpoint; a
     // second one quits at once (the last complete checkpoint stays intact).
     let handler = ctrlc::set_handler(|| {
@@ -134,6 +150,10 @@ fn run(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Some(Command::Info) => info(&cli.device),
         Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.device.choice()),
+        Some(Command::Hessian(args)) => {
+            let sub = matches.subcommand_matches("hessian").unwrap_or(&matches);
+            hessian_cmd::run(args, sub, cli.device.choice())
+        }
         None => train::run(&cli.train, cli.device.choice()),
     };
     match result {
@@ -141,7 +161,7 @@ fn run(cli: Cli) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             match e {
-                mesu::Error::Interrupted { .. } => ExitCode::from(130),
+                mesu::Error::Interrupted { .. } | mesu::Error::Stopped(_) => ExitCode::from(130),
                 _ => ExitCode::FAILURE,
             }
         }

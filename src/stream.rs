@@ -31,6 +31,11 @@ pub fn request_stop() -> bool {
     STOP.swap(true, Ordering::SeqCst)
 }
 
+/// Whether a stop has been asked for (for loops other than the stream's).
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
 /// Steps between two progress reports: sized from the measured rate to about
 /// `REPORT_SECS` (each report costs a small readback), within these bounds.
 const REPORT_SECS: f64 = 0.5;

@@ -163,7 +163,7 @@ pub struct TrainArgs {
     #[allow(dead_code)]
     resume: Option<std::path::PathBuf>,
     #[command(flatten)]
-    stream: StreamArgs,
+    pub(crate) stream: StreamArgs,
     /// Hidden widths of one net, comma separated: 200,200 is two layers
     /// (`mesu sweep --hidden 200,200` is two nets; it joins layers by x,
     /// 200x200). The paper's rates
@@ -215,11 +215,11 @@ pub struct TrainArgs {
     seed: u64,
     /// Results folder [default: results/<timestamp>-<optimizer>].
     #[arg(long, help_heading = "Output")]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 impl TrainArgs {
-    fn settings(&self) -> RunSettings {
+    pub(crate) fn settings(&self) -> RunSettings {
         let paper = RunSettings::paper(self.optimizer);
         RunSettings {
             hidden: self.hidden.clone(),

@@ -3,15 +3,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn mesu(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mesu")
-}
+use common::{backends, mesu};
 
 /// Runs mesu, asserts that it succeeded, and returns its stdout.
 fn mesu_ok(args: &[&str]) -> String {
@@ -29,14 +22,6 @@ fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mesu-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-/// The device flags of every backend present: the CPU one always, the GPU
-/// adapter `common::gpu` finds when there is one.
-fn backends() -> Vec<Vec<String>> {
-    let cpu = vec!["--backend".to_string(), "cpu".into()];
-    let gpu = common::gpu().map(|ctx| vec!["--adapter".to_string(), ctx.info.name.clone()]);
-    std::iter::once(cpu).chain(gpu).collect()
 }
 
 /// A tiny stream of `tasks` tasks into `dir`, plus `extra` flags.
@@ -487,7 +472,7 @@ fn one_unpermuted_task_with_permuted_mnist_as_ood_repeats_from_its_config() {
 /// complain without a session's XDG_RUNTIME_DIR): stderr stays clean.
 #[test]
 fn info_lists_devices_with_a_clean_stderr() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mesu"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
         .arg("info")
         .env_remove("XDG_RUNTIME_DIR")
         .output()

@@ -5,9 +5,11 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use mesu::report::{CHECKPOINT, Checkpoint};
+
+use common::mesu;
 
 const RUN: [&str; 12] = [
     "--tasks",
@@ -28,14 +30,6 @@ fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mesu-resume-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-fn mesu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run mesu")
 }
 
 /// Runs mesu and sends it SIGINT once a progress line of task 2 appears;

@@ -1,11 +1,14 @@
 //! Plain-Rust f64 twin of every kernel, for tests: the same Philox stream,
 //! the sampled forward, the loss and its gradient, backward, the MESU and
-//! baseline updates, and the prediction with its entropies.
+//! baseline updates, the prediction with its entropies, and the Hessian
+//! diagonal and empirical Fisher of the Hessian check.
 
+mod hessian;
 mod net;
 mod philox;
 mod update;
 
+pub use hessian::curvature;
 pub use net::{
     CalibrationTerms, Forward, Prediction, StepOutput, backward, forward, input_batch, loss,
     loss_grad, predict, sample_weights, step, weight_grads,

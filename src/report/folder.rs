@@ -98,47 +98,64 @@ fn differences(old: &Value, new: &Value, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Locks `dir` for the results of `identity`, which are the files `files`
+/// (config.json among them), and says whether it already holds some of
+/// them for these settings. A folder with results of other settings is
+/// refused naming the settings that differ, unless `force`, which removes
+/// those files (and nothing else) first.
+pub fn claim(
+    dir: &Path,
+    identity: &Value,
+    force: bool,
+    files: &[&str],
+) -> Result<(FolderLock, bool), Error> {
+    let lock = lock_folder(dir)?;
+    let present: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    let config: Option<Value> = std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let same = config.as_ref().is_some_and(|c| &c["identity"] == identity);
+    if present.is_empty() || (same && !force) {
+        return Ok((lock, !present.is_empty()));
+    }
+    if !force {
+        let mut diff = Vec::new();
+        match &config {
+            Some(c) => differences(&c["identity"], identity, "", &mut diff),
+            None => diff.push(format!("{} without config.json", present.join(", "))),
+        }
+        return Err(format!(
+            "{} holds results of other settings ({}); pass --force to replace them, or choose another --out",
+            dir.display(),
+            diff.join(", ")
+        )
+        .into());
+    }
+    for f in present {
+        std::fs::remove_file(dir.join(f)).map_err(|source| ReportError::Io {
+            path: dir.join(f),
+            source,
+        })?;
+    }
+    Ok((lock, false))
+}
+
 impl RunFolder {
     /// Locks `dir` for the run of `identity` and says what it holds. A
     /// folder with results of other settings is refused naming the settings
     /// that differ, unless `force`, which removes the run's files (and
     /// nothing else) first.
     pub fn open(dir: &Path, identity: &Value, force: bool) -> Result<RunFolder, Error> {
-        let lock = lock_folder(dir)?;
-        let present: Vec<&str> = FILES
-            .iter()
-            .chain(&EXTRA)
-            .copied()
-            .filter(|f| dir.join(f).exists())
-            .collect();
-        let config: Option<Value> = std::fs::read_to_string(dir.join("config.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let same = config.as_ref().is_some_and(|c| &c["identity"] == identity);
-        let prior = if present.is_empty() {
-            Prior::Fresh
-        } else if !same && !force {
-            let mut diff = Vec::new();
-            match &config {
-                Some(c) => differences(&c["identity"], identity, "", &mut diff),
-                None => diff.push(format!("{} without config.json", present.join(", "))),
-            }
-            return Err(format!(
-                "{} holds results of other settings ({}); pass --force to replace them, or choose another --out",
-                dir.display(),
-                diff.join(", ")
-            )
-            .into());
-        } else if !same || force {
-            for f in present {
-                std::fs::remove_file(dir.join(f)).map_err(|source| ReportError::Io {
-                    path: dir.join(f),
-                    source,
-                })?;
-            }
-            Prior::Fresh
-        } else {
+        let files: Vec<&str> = FILES.iter().chain(&EXTRA).copied().collect();
+        let (lock, same) = claim(dir, identity, force, &files)?;
+        let prior = if same {
             Self::prior_of_same_run(dir)?
+        } else {
+            Prior::Fresh
         };
         Ok(RunFolder {
             dir: dir.to_path_buf(),

@@ -8,12 +8,12 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::SigmaStat;
 use crate::metrics::{OodAuroc, StreamMetrics};
 
-const SIZE: (u32, u32) = (800, 500);
+pub(crate) const SIZE: (u32, u32) = (800, 500);
 /// The accuracy matrix shows each cell's value up to this many tasks.
 pub const CELL_LABELS: usize = 12;
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 /// Matplotlib's tab10 colours: distinct and readable on white.
-const PALETTE: [RGBColor; 6] = [
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -22,9 +22,9 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-type Res = Result<String, String>;
+pub(crate) type Res = Result<String, String>;
 
-fn err(e: impl std::fmt::Display) -> String {
+pub(crate) fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
@@ -143,7 +143,7 @@ where
 
 /// Draws the title and, under it in a smaller font, the subtitle naming the
 /// run; returns the area below them.
-fn titled<'a>(
+pub(crate) fn titled<'a>(
     root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
     title: &str,
     subtitle: &str,

@@ -160,6 +160,23 @@ pub fn devices() -> Vec<mesu::backend::Device> {
     std::iter::once(cpu).chain(gpu).collect()
 }
 
+/// Runs the `mesu` binary from the crate's folder.
+pub fn mesu(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run mesu")
+}
+
+/// The device flags of every backend present: the CPU one always, the GPU
+/// adapter `gpu` finds when there is one.
+pub fn backends() -> Vec<Vec<String>> {
+    let cpu = vec!["--backend".to_string(), "cpu".into()];
+    let gpu = gpu().map(|ctx| vec!["--adapter".to_string(), ctx.info.name.clone()]);
+    std::iter::once(cpu).chain(gpu).collect()
+}
+
 /// The stdout of a command that must have succeeded (its stderr otherwise).
 pub fn succeeded(out: &std::process::Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

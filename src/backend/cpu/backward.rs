@@ -4,7 +4,7 @@
 
 use multiversion::multiversion;
 
-use super::forward::sgemm;
+use super::forward::gemm;
 
 /// Batch 1: d_prev[i] = [a_prev[i] > 0] sum_j w[j][i] d[j], w = mu + sigma * eps
 /// (rows in order j = 0.., the same order at any thread count).
@@ -45,7 +45,7 @@ pub fn backprop_matvec(
 pub fn backprop_gemm(w: &[f32], d: &[f32], a_prev: &[f32], n_in: usize, d_prev: &mut [f32]) {
     let batch = a_prev.len() / n_in;
     let n_out = d.len() / batch;
-    sgemm(
+    gemm(
         (batch, n_out, n_in),
         1.0,
         (d, n_out, 1),
@@ -67,7 +67,7 @@ pub fn weight_grads(d: &[f32], input: &[f32], n_in: usize, g: &mut [f32]) {
     let batch = input.len() / n_in;
     let n_out = d.len() / batch;
     let (weights, bias) = g.split_at_mut(n_out * n_in);
-    sgemm(
+    gemm(
         (n_out, batch, n_in),
         1.0,
         (d, 1, n_out),

@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::forward::{log_softmax, relu, sample_weights, sgemm};
+use super::forward::{gemm, log_softmax, relu, sample_weights};
 use super::train::{RunState, draw_noise};
 use crate::data::Split;
 use crate::data::similarity_order;
@@ -189,7 +189,7 @@ pub fn evaluate_run(
             let mut act: Vec<f32> = (0..c.rows).flat_map(|_| offset.iter().copied()).collect();
             if u > 0 {
                 let x = (&c.bytes[..], u, 1);
-                sgemm(
+                gemm(
                     (c.rows, u, kn),
                     data.x_scale,
                     x,
@@ -212,7 +212,7 @@ pub fn evaluate_run(
                     } else {
                         0.0
                     };
-                    sgemm(
+                    gemm(
                         (c.rows, n_in, n_out),
                         1.0,
                         (&act[k * n_in..], samples * n_in, 1),

@@ -70,8 +70,40 @@ pub fn sampled_matvec(mu: &[f32], sigma: &[f32], eps: &[f32], x: &[f32], out: &m
     }
 }
 
-/// A strided view of a matrix for `sgemm`: (data, row stride, column stride).
-pub type View<'a> = (&'a [f32], usize, usize);
+/// A strided view of a matrix for `gemm`: (data, row stride, column stride).
+pub type View<'a, T = f32> = (&'a [T], usize, usize);
+
+/// matrixmultiply's GEMM for one element type.
+type Kernel<T> = unsafe fn(
+    usize,
+    usize,
+    usize,
+    T,
+    *const T,
+    isize,
+    isize,
+    *const T,
+    isize,
+    isize,
+    T,
+    *mut T,
+    isize,
+    isize,
+);
+
+/// The element types `gemm` multiplies: f32 for training and evaluation,
+/// f64 for the Hessian check's curvature.
+pub trait Gemm: Copy {
+    const KERNEL: Kernel<Self>;
+}
+
+impl Gemm for f32 {
+    const KERNEL: Kernel<f32> = matrixmultiply::sgemm;
+}
+
+impl Gemm for f64 {
+    const KERNEL: Kernel<f64> = matrixmultiply::dgemm;
+}
 
 /// Whether an m x n view with these strides stays inside `len`.
 fn fits(len: usize, m: usize, n: usize, rs: usize, cs: usize) -> bool {
@@ -81,25 +113,25 @@ fn fits(len: usize, m: usize, n: usize, rs: usize, cs: usize) -> bool {
 /// C (m x n) = alpha A (m x k) B (k x n) + beta C, through matrixmultiply
 /// (runtime-dispatched AVX/FMA kernels; beta = 0 never reads C).
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm(
+pub fn gemm<T: Gemm>(
     (m, k, n): (usize, usize, usize),
-    alpha: f32,
-    (a, rsa, csa): View,
-    (b, rsb, csb): View,
-    beta: f32,
-    c: &mut [f32],
+    alpha: T,
+    (a, rsa, csa): View<T>,
+    (b, rsb, csb): View<T>,
+    beta: T,
+    c: &mut [T],
     (rsc, csc): (usize, usize),
 ) {
     assert!(
         fits(a.len(), m, k, rsa, csa)
             && fits(b.len(), k, n, rsb, csb)
             && fits(c.len(), m, n, rsc, csc),
-        "sgemm operand out of bounds"
+        "gemm operand out of bounds"
     );
     // SAFETY: the three views were checked to lie inside their slices, and
     // C is borrowed mutably, so it cannot alias A or B.
     unsafe {
-        matrixmultiply::sgemm(
+        T::KERNEL(
             m,
             k,
             n,
@@ -130,7 +162,7 @@ pub fn gemm_forward(w: &[f32], input: &[f32], n_in: usize, out: &mut [f32]) {
     } else {
         0.0
     };
-    sgemm(
+    gemm(
         (batch, n_in, n_out),
         1.0,
         (input, n_in, 1),

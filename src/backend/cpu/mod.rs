@@ -28,6 +28,7 @@ use eval::EvalData;
 use profile::{Phase, PhaseTimes};
 use train::{RunState, TrainData};
 
+pub(crate) use forward::gemm;
 pub use normals::fill_normals;
 pub use philox::{LANES, philox_block};
 pub use simd::level as simd_level;
