@@ -11,7 +11,7 @@ use crate::Result;
 use crate::backend::wgpu::{RunMemory, run_memory};
 use crate::data::{self, CLASSES, Dataset, DatasetKind, PIXELS, TEST_LEN, TRAIN_LEN};
 use crate::model::{Architecture, EngineConfig};
-use crate::optim::{Hyper, Optimizer};
+use crate::optim::{Hyper, Optimizer, PenaltyHyper};
 use crate::stream::{StreamConfig, StreamRun};
 
 /// Settings of one run that may differ between runs of a sweep.
@@ -120,6 +120,7 @@ impl RunSettings {
             hyper: Hyper {
                 optimizer,
                 lr_mu: optimizer.default_lr_mu(),
+                penalty: optimizer.default_penalty(),
                 ..Hyper::default()
             },
             seed: 0,
@@ -129,8 +130,15 @@ impl RunSettings {
     /// A folder name that spells every setting, so reruns find their folder.
     pub fn name(&self) -> String {
         let h = &self.hyper;
+        let penalty = match h.penalty {
+            None => String::new(),
+            Some(PenaltyHyper::Ewc { lambda, gamma }) => {
+                format!("-lam{}_g{}", short(lambda), short(gamma))
+            }
+            Some(PenaltyHyper::Si { c, xi }) => format!("-c{}_xi{}", short(c), short(xi)),
+        };
         format!(
-            "h{}-{}-N{}-sp{}-mp{}-lr{}_{}-cg{}-B{}-E{}-K{}_{}-seed{}",
+            "h{}-{}{penalty}-N{}-sp{}-mp{}-lr{}_{}-cg{}-B{}-E{}-K{}_{}-seed{}",
             hidden_name(&self.hidden),
             h.optimizer,
             short(h.n),
@@ -193,8 +201,31 @@ impl RunSettings {
         if !h.mu_prior.is_finite() {
             return Err("--mu-prior must be finite".into());
         }
-        Ok(())
+        validate_penalty(h)
     }
+}
+
+/// A penalty exactly for the penalised baselines, of their kind, with
+/// usable values.
+fn validate_penalty(h: &Hyper) -> Result<()> {
+    let o = h.optimizer;
+    let values = match (o, h.penalty) {
+        (Optimizer::OnlineEwc | Optimizer::StreamEwc, Some(PenaltyHyper::Ewc { lambda, gamma })) => {
+            [("--ewc-lambda", lambda, false), ("--ewc-gamma", gamma, false)]
+        }
+        (Optimizer::Si, Some(PenaltyHyper::Si { c, xi })) => {
+            [("--si-c", c, false), ("--si-xi", xi, true)]
+        }
+        (_, None) if !o.is_penalised() => return Ok(()),
+        _ => return Err(format!("--optimizer {o}: its penalty settings do not fit it").into()),
+    };
+    for (flag, v, positive) in values {
+        if !v.is_finite() || v < 0.0 || (positive && v == 0.0) {
+            let want = if positive { "positive" } else { "0 or positive" };
+            return Err(format!("{flag} must be {want} and finite, got {v}").into());
+        }
+    }
+    Ok(())
 }
 
 impl Shape {

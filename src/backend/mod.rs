@@ -12,9 +12,29 @@ mod profile;
 pub mod wgpu;
 
 use self::wgpu::Engine;
-use crate::optim::RunSpec;
+use crate::model::Pass;
+use crate::optim::{Optimizer, RunSpec};
 pub use device::{BackendKind, Device, DeviceChoice};
 pub use profile::{ProfileRow, profile_csv, profile_table};
+
+/// What a run does in the Fisher pass at a task's end: online EWC sums its
+/// squared gradients, every other run holds still.
+fn fisher_pass_of(optimizer: Optimizer) -> Pass {
+    if optimizer == Optimizer::OnlineEwc {
+        Pass::Fisher
+    } else {
+        Pass::Hold
+    }
+}
+
+/// Online EWC's F_task = the Fisher pass's sum of squared batch gradients
+/// times this: the mean over batches of the squared gradient of the batch's
+/// mean loss, (g / B)^2 (at batch 1, the mean over the task's examples of
+/// the squared per-example gradient, as the paper; at batch B, the authors'
+/// `compute_fisher` at that batch).
+fn fisher_scale(batches: usize, batch: usize) -> f32 {
+    (1.0 / (batches as f64 * (batch * batch) as f64)) as f32
+}
 
 /// A compute backend: R runs of one architecture, trained and evaluated as
 /// one batched execution. Same seed, same backend -> same bits.
@@ -57,6 +77,12 @@ pub trait Backend {
     fn params(&self) -> Result<Vec<Params>, Error>;
     /// Replace every run's parameters.
     fn set_params(&mut self, params: &[Params]) -> Result<(), Error>;
+    /// A task's training is over: the task-aware baselines move their
+    /// penalty state (online EWC: a Fisher pass over the task's training
+    /// set in the current epoch order at the end-of-task weights, then F and
+    /// the anchor; SI: Omega, w and the anchor). Changes no weights and no
+    /// noise counter; nothing to do for the other rules.
+    fn end_task(&mut self) -> Result<(), Error>;
     /// Time every kernel or phase from now on; returns how.
     fn enable_profiling(&mut self) -> &'static str;
     /// Per-kernel or per-phase totals so far, when profiling.
@@ -113,6 +139,10 @@ impl Backend for Engine {
     }
     fn set_params(&mut self, params: &[Params]) -> Result<(), Error> {
         Engine::set_params(self, params);
+        Ok(())
+    }
+    fn end_task(&mut self) -> Result<(), Error> {
+        // No penalised run reaches the wgpu engine (Engine::with_kernels).
         Ok(())
     }
     fn enable_profiling(&mut self) -> &'static str {

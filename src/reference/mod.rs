@@ -11,4 +11,4 @@ pub use net::{
     sample_weights, step, weight_grads,
 };
 pub use philox::{box_muller4, layer_noise, noise, philox4x32_10};
-pub use update::update;
+pub use update::{end_task, penalised_step, plain_grad, update};

@@ -22,8 +22,9 @@ use super::Backend;
 use crate::Error;
 use crate::backend::ProfileRow;
 use crate::data::Split;
-use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params};
-use crate::optim::RunSpec;
+use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params, Pass};
+use crate::optim::{Optimizer, RunSpec};
+use super::{fisher_pass_of, fisher_scale};
 use eval::EvalData;
 use profile::{Phase, PhaseTimes};
 use train::{RunState, TrainData};
@@ -71,7 +72,7 @@ impl CpuBackend {
         let states = runs
             .iter()
             .map(|s| {
-                let init = Params::init(&arch, s.seed, s.hyper.optimizer.is_bayesian());
+                let init = Params::for_run(&arch, s);
                 RunState::new(&arch, s, init, cfg.batch, cfg.train_samples)
             })
             .collect();
@@ -324,6 +325,7 @@ impl Backend for CpuBackend {
             .map(|s| Params {
                 mu: s.mu.clone(),
                 sigma: s.sigma.clone(),
+                penalty: s.penalty.clone(),
             })
             .collect())
     }
@@ -335,10 +337,21 @@ impl Backend for CpuBackend {
                     .enumerate()
                     .all(|(l, p)| p.len() == self.arch.params(l))
         };
-        if params.len() != self.runs.len() || !params.iter().all(|p| fits(&p.mu) && fits(&p.sigma))
-        {
+        let fits_run = |(p, spec): (&Params, &RunSpec)| {
+            let penalty_fits = if spec.hyper.optimizer.is_penalised() {
+                p.penalty.len() == self.arch.layers()
+                    && p.penalty
+                        .iter()
+                        .enumerate()
+                        .all(|(l, v)| v.len() == self.arch.params(l))
+            } else {
+                p.penalty.is_empty()
+            };
+            fits(&p.mu) && fits(&p.sigma) && penalty_fits
+        };
+        if params.len() != self.runs.len() || !params.iter().zip(&self.runs).all(fits_run) {
             return Err(Error::Settings(format!(
-                "expected one Params of {} per run ({} runs)",
+                "expected one Params of {} per run ({} runs), with a penalty state exactly for EWC and SI",
                 self.arch.describe(),
                 self.runs.len()
             )));
@@ -346,7 +359,45 @@ impl Backend for CpuBackend {
         for (s, p) in self.states.iter_mut().zip(params) {
             s.mu = p.mu.clone();
             s.sigma = p.sigma.clone();
+            s.penalty = p.penalty.clone();
         }
+        Ok(())
+    }
+
+    fn end_task(&mut self) -> Result<(), Error> {
+        if !self.runs.iter().any(|r| r.hyper.optimizer.uses_task_ends()) {
+            return Ok(());
+        }
+        let fisher_pass = self
+            .runs
+            .iter()
+            .any(|r| r.hyper.optimizer == Optimizer::OnlineEwc);
+        let batches = self.batches_per_epoch()?;
+        if fisher_pass {
+            // The pass takes steps that change nothing but the Fisher sums;
+            // it consumes no noise counters and reports no loss.
+            for s in &mut self.states {
+                s.rule.pass = fisher_pass_of(s.rule.optimizer);
+            }
+            let steps = self.step;
+            let trained = self.train_steps(0, batches);
+            self.step = steps;
+            for s in &mut self.states {
+                s.rule.pass = Pass::Train;
+            }
+            trained?;
+        }
+        let scale = fisher_scale(batches, self.batch);
+        let states = &mut self.states;
+        self.pool.install(|| {
+            states.par_iter_mut().for_each(|s| {
+                for (mu, pen) in s.mu.iter().zip(&mut s.penalty) {
+                    for (&m, p) in mu.iter().zip(pen.iter_mut()) {
+                        s.rule.end_task(m, p, scale);
+                    }
+                }
+            })
+        });
         Ok(())
     }
 

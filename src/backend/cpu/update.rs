@@ -4,7 +4,7 @@
 
 use multiversion::multiversion;
 
-use crate::model::{Rule, healthy};
+use crate::model::{Penalty, Rule, healthy};
 use crate::optim::Optimizer;
 
 const LANES: usize = 16;
@@ -61,6 +61,7 @@ fn lanes(
     w: usize,
     mu: &mut [f32],
     sigma: &mut [f32],
+    mut penalty: Option<&mut [Penalty<f32>]>,
 ) -> bool {
     let samples = layer.samples();
     let mut g_mu = [0f32; LANES];
@@ -76,8 +77,13 @@ fn lanes(
     }
     let inv_k = 1.0 / samples as f32;
     let mut bad = false;
+    let mut unused = Penalty::default();
     for l in 0..w {
-        let (m, s) = rule.apply(mu[l], sigma[l], g_mu[l] * inv_k, g_sigma[l] * inv_k);
+        let pen = match penalty.as_deref_mut() {
+            Some(p) => &mut p[l],
+            None => &mut unused,
+        };
+        let (m, s) = rule.apply(mu[l], sigma[l], g_mu[l] * inv_k, g_sigma[l] * inv_k, pen);
         bad |= !healthy(m, s);
         mu[l] = m;
         sigma[l] = s;
@@ -90,13 +96,20 @@ pub struct Span<'a> {
     pub first: usize,
     pub mu: &'a mut [f32],
     pub sigma: &'a mut [f32],
+    /// A penalised baseline's state of these elements.
+    pub penalty: Option<&'a mut [Penalty<f32>]>,
 }
 
 /// Update one span with a rule whose optimizer (and clamp being off) the
 /// compiler sees as constants.
 #[inline(always)]
 fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
-    let Span { first, mu, sigma } = at;
+    let Span {
+        first,
+        mu,
+        sigma,
+        penalty,
+    } = at;
     let first = *first;
     let weights = layer.n_out * layer.n_in;
     let mut bad = false;
@@ -111,10 +124,11 @@ fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
         };
         let w = (row_end - e).min(LANES).min(mu.len() - done);
         let (m, s) = (&mut mu[done..done + w], &mut sigma[done..done + w]);
+        let p = penalty.as_deref_mut().map(|p| &mut p[done..done + w]);
         bad |= if w == LANES {
-            lanes(rule, layer, e, LANES, m, s)
+            lanes(rule, layer, e, LANES, m, s, p)
         } else {
-            lanes(rule, layer, e, w, m, s)
+            lanes(rule, layer, e, w, m, s, p)
         };
         done += w;
     }
@@ -150,5 +164,8 @@ pub fn update_span(rule: &Rule<f32>, layer: &LayerGrads, mut at: Span) -> bool {
         Optimizer::Bgd => with!(Optimizer::Bgd),
         Optimizer::FoovbPublished => with!(Optimizer::FoovbPublished),
         Optimizer::Sgd => with!(Optimizer::Sgd),
+        Optimizer::OnlineEwc => with!(Optimizer::OnlineEwc),
+        Optimizer::StreamEwc => with!(Optimizer::StreamEwc),
+        Optimizer::Si => with!(Optimizer::Si),
     }
 }

@@ -82,6 +82,12 @@ impl Engine {
         kernels: Kernels,
     ) -> Result<Self, Error> {
         cfg.check(runs.len())?;
+        if let Some(r) = runs.iter().find(|r| r.hyper.optimizer.is_penalised()) {
+            return Err(Error::Settings(format!(
+                "{} runs on the CPU backend only for now (--backend cpu)",
+                r.hyper.optimizer
+            )));
+        }
         if !arch.n_in(0).is_multiple_of(4) {
             return Err(Error::Settings(format!(
                 "the input width must be a multiple of 4 (got {})",
@@ -322,6 +328,7 @@ impl Engine {
             .map(|_| Params {
                 mu: Vec::new(),
                 sigma: Vec::new(),
+                penalty: Vec::new(),
             })
             .collect();
         for l in 0..self.arch.layers() {
