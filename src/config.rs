@@ -210,9 +210,13 @@ impl RunSettings {
 fn validate_penalty(h: &Hyper) -> Result<()> {
     let o = h.optimizer;
     let values = match (o, h.penalty) {
-        (Optimizer::OnlineEwc | Optimizer::StreamEwc, Some(PenaltyHyper::Ewc { lambda, gamma })) => {
-            [("--ewc-lambda", lambda, false), ("--ewc-gamma", gamma, false)]
-        }
+        (
+            Optimizer::OnlineEwc | Optimizer::StreamEwc,
+            Some(PenaltyHyper::Ewc { lambda, gamma }),
+        ) => [
+            ("--ewc-lambda", lambda, false),
+            ("--ewc-gamma", gamma, false),
+        ],
         (Optimizer::Si, Some(PenaltyHyper::Si { c, xi })) => {
             [("--si-c", c, false), ("--si-xi", xi, true)]
         }
@@ -221,7 +225,11 @@ fn validate_penalty(h: &Hyper) -> Result<()> {
     };
     for (flag, v, positive) in values {
         if !v.is_finite() || v < 0.0 || (positive && v == 0.0) {
-            let want = if positive { "positive" } else { "0 or positive" };
+            let want = if positive {
+                "positive"
+            } else {
+                "0 or positive"
+            };
             return Err(format!("{flag} must be {want} and finite, got {v}").into());
         }
     }

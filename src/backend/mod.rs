@@ -36,6 +36,41 @@ fn fisher_scale(batches: usize, batch: usize) -> f32 {
     (1.0 / (batches as f64 * (batch * batch) as f64)) as f32
 }
 
+/// The task end of any backend (`Backend::end_task`): online EWC's Fisher
+/// pass through the backend's own training step with each run's `Pass`
+/// set by `set_passes` (no noise counter consumed, no loss reported), then
+/// the rule's `end_task` on every parameter, on the host.
+fn end_task<B: Backend + ?Sized>(
+    backend: &mut B,
+    set_passes: impl Fn(&mut B, &[Pass]),
+) -> Result<(), Error> {
+    let optimizers: Vec<Optimizer> = backend.runs().iter().map(|r| r.hyper.optimizer).collect();
+    if !optimizers.iter().any(|o| o.uses_task_ends()) {
+        return Ok(());
+    }
+    let batches = backend.batches_per_epoch()?;
+    if optimizers.contains(&Optimizer::OnlineEwc) {
+        let passes: Vec<Pass> = optimizers.iter().map(|&o| fisher_pass_of(o)).collect();
+        set_passes(backend, &passes);
+        let steps = backend.steps_taken();
+        let pass = backend.train_steps(0, batches);
+        backend.set_steps_taken(steps);
+        set_passes(backend, &vec![Pass::Train; optimizers.len()]);
+        pass?;
+    }
+    let scale = fisher_scale(batches, backend.engine_batch());
+    let mut params = backend.params()?;
+    for (p, spec) in params.iter_mut().zip(backend.runs()) {
+        let rule = crate::model::Rule::<f32>::new(&spec.hyper);
+        for (mu, pen) in p.mu.iter().zip(&mut p.penalty) {
+            for (&m, q) in mu.iter().zip(pen.iter_mut()) {
+                rule.end_task(m, q, scale);
+            }
+        }
+    }
+    backend.set_params(&params)
+}
+
 /// A compute backend: R runs of one architecture, trained and evaluated as
 /// one batched execution. Same seed, same backend -> same bits.
 pub trait Backend {
@@ -52,6 +87,8 @@ pub trait Backend {
     fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), Error>;
     /// The example order of the coming epoch, one per run.
     fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), Error>;
+    /// Examples per training step.
+    fn engine_batch(&self) -> usize;
     /// Batches per epoch (a last partial batch is dropped).
     fn batches_per_epoch(&self) -> Result<usize, Error>;
     /// Train `count` steps on batches first_batch.. of the current epoch
@@ -114,6 +151,9 @@ impl Backend for Engine {
     fn batches_per_epoch(&self) -> Result<usize, Error> {
         Engine::batches_per_epoch(self)
     }
+    fn engine_batch(&self) -> usize {
+        self.cfg.batch
+    }
     fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
         Engine::train_steps(self, first_batch, count)
     }
@@ -138,12 +178,10 @@ impl Backend for Engine {
         Engine::params(self)
     }
     fn set_params(&mut self, params: &[Params]) -> Result<(), Error> {
-        Engine::set_params(self, params);
-        Ok(())
+        Engine::set_params(self, params)
     }
     fn end_task(&mut self) -> Result<(), Error> {
-        // No penalised run reaches the wgpu engine (Engine::with_kernels).
-        Ok(())
+        end_task(self, |e, passes| e.set_passes(passes))
     }
     fn enable_profiling(&mut self) -> &'static str {
         Engine::enable_profiling(self)

@@ -251,8 +251,8 @@ pub struct RunSpec {
 pub struct RunUniform {
     pub key: [u32; 2],
     pub optimizer: u32,
-    /// `model::Pass` as its code: 0 train, 1 Fisher pass, 2 hold.
-    pub pass: u32,
+    /// `model::Pass` as its code: 0 train, 1 Fisher pass, 2 hold (`pass` is a WGSL keyword).
+    pub step_pass: u32,
     pub lr_mu: f32,
     pub lr_sigma: f32,
     pub mu_prior: f32,
@@ -278,7 +278,7 @@ impl RunUniform {
         RunUniform {
             key: philox_key(spec.seed),
             optimizer: h.optimizer.code(),
-            pass: 0,
+            step_pass: 0,
             lr_mu: h.lr_mu as f32,
             lr_sigma: h.lr_sigma as f32,
             mu_prior: h.mu_prior as f32,

@@ -22,9 +22,8 @@ use super::Backend;
 use crate::Error;
 use crate::backend::ProfileRow;
 use crate::data::Split;
-use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params, Pass};
-use crate::optim::{Optimizer, RunSpec};
-use super::{fisher_pass_of, fisher_scale};
+use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params};
+use crate::optim::RunSpec;
 use eval::EvalData;
 use profile::{Phase, PhaseTimes};
 use train::{RunState, TrainData};
@@ -227,6 +226,10 @@ impl Backend for CpuBackend {
         Ok(self.train_data()?.len() / self.batch)
     }
 
+    fn engine_batch(&self) -> usize {
+        self.batch
+    }
+
     fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
         let per_epoch = self.batches_per_epoch()?;
         if first_batch + count > per_epoch {
@@ -365,40 +368,11 @@ impl Backend for CpuBackend {
     }
 
     fn end_task(&mut self) -> Result<(), Error> {
-        if !self.runs.iter().any(|r| r.hyper.optimizer.uses_task_ends()) {
-            return Ok(());
-        }
-        let fisher_pass = self
-            .runs
-            .iter()
-            .any(|r| r.hyper.optimizer == Optimizer::OnlineEwc);
-        let batches = self.batches_per_epoch()?;
-        if fisher_pass {
-            // The pass takes steps that change nothing but the Fisher sums;
-            // it consumes no noise counters and reports no loss.
-            for s in &mut self.states {
-                s.rule.pass = fisher_pass_of(s.rule.optimizer);
+        super::end_task(self, |cpu, passes| {
+            for (s, &pass) in cpu.states.iter_mut().zip(passes) {
+                s.rule.pass = pass;
             }
-            let steps = self.step;
-            let trained = self.train_steps(0, batches);
-            self.step = steps;
-            for s in &mut self.states {
-                s.rule.pass = Pass::Train;
-            }
-            trained?;
-        }
-        let scale = fisher_scale(batches, self.batch);
-        let states = &mut self.states;
-        self.pool.install(|| {
-            states.par_iter_mut().for_each(|s| {
-                for (mu, pen) in s.mu.iter().zip(&mut s.penalty) {
-                    for (&m, p) in mu.iter().zip(pen.iter_mut()) {
-                        s.rule.end_task(m, p, scale);
-                    }
-                }
-            })
-        });
-        Ok(())
+        })
     }
 
     fn enable_profiling(&mut self) -> &'static str {
