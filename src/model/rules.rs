@@ -145,10 +145,11 @@ impl<T: Float> Rule<T> {
         }
     }
 
-    /// A task's end for one parameter at theta `m`. Online EWC: F <- gamma F
-    /// + path * fisher_scale (the Fisher pass's mean squared gradient),
-    /// theta* <- theta; SI: Omega <- Omega + relu(w / ((theta - theta*)^2 + xi)),
-    /// w <- 0, theta* <- theta. The other rules have no task boundaries.
+    /// A task's end for one parameter at theta `m`. Online EWC: F becomes
+    /// gamma F plus path * fisher_scale (the Fisher pass's mean squared
+    /// gradient), theta* becomes theta. SI: Omega grows by
+    /// relu(w / ((theta - theta*)^2 + xi)), w becomes 0, theta* theta. The
+    /// other rules have no task boundaries.
     #[inline(always)]
     pub fn end_task(&self, m: T, pen: &mut Penalty<T>, fisher_scale: T) {
         match self.optimizer {
