@@ -4,7 +4,7 @@
 
 use multiversion::multiversion;
 
-use crate::model::{Penalty, Rule, healthy};
+use crate::model::{Pass, Penalty, Rule, healthy};
 use crate::optim::Optimizer;
 
 const LANES: usize = 16;
@@ -61,7 +61,7 @@ fn lanes(
     w: usize,
     mu: &mut [f32],
     sigma: &mut [f32],
-    mut penalty: Option<&mut [Penalty<f32>]>,
+    penalty: Option<&mut [Penalty<f32>]>,
 ) -> bool {
     let samples = layer.samples();
     let mut g_mu = [0f32; LANES];
@@ -77,16 +77,24 @@ fn lanes(
     }
     let inv_k = 1.0 / samples as f32;
     let mut bad = false;
-    let mut unused = Penalty::default();
-    for l in 0..w {
-        let pen = match penalty.as_deref_mut() {
-            Some(p) => &mut p[l],
-            None => &mut unused,
+    // One loop per case, so the rules without a state loop as before.
+    macro_rules! each {
+        ($l:ident, $pen:expr) => {
+            for $l in 0..w {
+                let (g_m, g_s) = (g_mu[$l] * inv_k, g_sigma[$l] * inv_k);
+                let (m, s) = rule.apply(mu[$l], sigma[$l], g_m, g_s, $pen);
+                bad |= !healthy(m, s);
+                mu[$l] = m;
+                sigma[$l] = s;
+            }
         };
-        let (m, s) = rule.apply(mu[l], sigma[l], g_mu[l] * inv_k, g_sigma[l] * inv_k, pen);
-        bad |= !healthy(m, s);
-        mu[l] = m;
-        sigma[l] = s;
+    }
+    match penalty {
+        Some(p) => each!(l, &mut p[l]),
+        None => {
+            let mut unused = Penalty::default();
+            each!(l, &mut unused)
+        }
     }
     bad
 }
@@ -144,14 +152,24 @@ fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
 ))]
 pub fn update_span(rule: &Rule<f32>, layer: &LayerGrads, mut at: Span) -> bool {
     let r = *rule;
+    if r.pass != Pass::Train {
+        // A task end's Fisher pass: rare, no need to specialise.
+        return span(&r, layer, &mut at);
+    }
     let clamp = r.clamp_grad > 0.0;
     macro_rules! with {
         ($o:expr) => {
             if clamp {
-                span(&Rule { optimizer: $o, ..r }, layer, &mut at)
+                let clamped = Rule {
+                    optimizer: $o,
+                    pass: Pass::Train,
+                    ..r
+                };
+                span(&clamped, layer, &mut at)
             } else {
                 let unclamped = Rule {
                     optimizer: $o,
+                    pass: Pass::Train,
                     clamp_grad: 0.0,
                     ..r
                 };
