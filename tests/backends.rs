@@ -303,3 +303,67 @@ fn penalised_against_reference(device: &Device, batch: usize) {
         }
     }
 }
+
+/// A group that mixes the penalised baselines with MESU (whose task ends
+/// hold it still) gives every run the parameters and penalty state of the
+/// run alone, bit for bit, on every backend: the Fisher pass touches only
+/// online EWC and takes no noise counters.
+#[test]
+fn a_group_with_baselines_equals_each_run_alone() {
+    let arch = Architecture::new(PIXELS, &[11], 10, false).unwrap();
+    let runs: Vec<RunSpec> = [
+        Optimizer::OnlineEwc,
+        Optimizer::Mesu,
+        Optimizer::Si,
+        Optimizer::StreamEwc,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &optimizer)| RunSpec {
+        seed: 60 + i as u64,
+        hyper: Hyper {
+            optimizer,
+            lr_mu: optimizer.default_lr_mu(),
+            penalty: optimizer.default_penalty(),
+            ..Hyper::default()
+        },
+    })
+    .collect();
+    let split = common::random_split(6, 3);
+    let cfg = EngineConfig {
+        batch: 1,
+        train_samples: 1,
+        test_samples: 1,
+        ..Default::default()
+    };
+    let perm = |task: u32| -> Vec<u32> {
+        (0..PIXELS as u32)
+            .map(|p| (p * 7 + task) % PIXELS as u32)
+            .collect()
+    };
+    let order: Vec<u32> = (0..6).rev().collect();
+    let train = |device: &Device, runs: &[RunSpec]| {
+        let mut b = device.backend(arch.clone(), runs.to_vec(), &cfg).unwrap();
+        b.set_train_data(&split).unwrap();
+        b.set_order(&vec![order.clone(); runs.len()]).unwrap();
+        for task in 0..2 {
+            b.set_task(&vec![perm(task); runs.len()]).unwrap();
+            b.train_steps(0, 6).unwrap();
+            b.end_task().unwrap();
+        }
+        b.params().unwrap()
+    };
+    for device in common::devices() {
+        let group = train(&device, &runs);
+        for (i, run) in runs.iter().enumerate() {
+            let alone = train(&device, std::slice::from_ref(run));
+            assert_eq!(
+                group[i],
+                alone[0],
+                "{}: run {i} ({})",
+                device.kind(),
+                run.hyper.optimizer
+            );
+        }
+    }
+}
