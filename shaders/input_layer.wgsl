@@ -13,6 +13,7 @@
 @group(0) @binding(6) var<storage, read_write> act_out: array<f32>;    // [R][K][B][n_out]
 @group(0) @binding(7) var<storage, read> delta: array<f32>;            // [R][K][B][n_out]
 @group(0) @binding(8) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
+@group(0) @binding(9) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
@@ -150,7 +151,7 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         var s_new = s;
         var ok = true;
         for (var c = 0u; c < 4u; c++) {
-            let ms = rule(run, m[c], s[c], gm[c], gs[c], st.samples);
+            let ms = rule(run, m[c], s[c], gm[c], gs[c], st.samples, (w + q) * 4u + c);
             m_new[c] = ms.x;
             s_new[c] = ms.y;
             ok = ok && healthy(ms);
@@ -173,7 +174,7 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                 gs += eps[nb / 4u][nb % 4u] * d;
             }
         }
-        let ms = rule(run, mu[wb / 4u][wb % 4u], sigma[wb / 4u][wb % 4u], gm, gs, st.samples);
+        let ms = rule(run, mu[wb / 4u][wb % 4u], sigma[wb / 4u][wb % 4u], gm, gs, st.samples, wb);
         mu[wb / 4u][wb % 4u] = ms.x;
         sigma[wb / 4u][wb % 4u] = ms.y;
         if (!healthy(ms)) { flag(r); }

@@ -30,6 +30,7 @@ var<private> layer: Layer;
 @group(0) @binding(9) var<storage, read_write> loss: array<f32>;      // [R][K][B], accumulated
 @group(0) @binding(14) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
 @group(0) @binding(15) var<storage, read_write> x0: array<vec4<f32>>;   // [2][R][pixels] (BATCH_ONE)
+@group(0) @binding(16) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;

@@ -19,6 +19,7 @@
 @group(0) @binding(10) var<storage, read> act_in4: array<vec4<f32>>;
 @group(0) @binding(11) var<storage, read_write> delta_in: array<f32>; // [R][K][B][n_in]
 @group(0) @binding(12) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
+@group(0) @binding(13) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
@@ -194,7 +195,7 @@ fn apply_block(run: Run, r: u32, j0: u32, i0: u32, gm: mat4x4<f32>, gs: mat4x4<f
         for (var q = 0u; q < 4u; q++) {
             if (j0 + m < layer.n_out && i0 + q < layer.n_in + layer.has_bias) {
                 let at = r * layer.stride + param_index(j0 + m, i0 + q);
-                let ms = rule(run, mu[at], sigma[at], gm[m][q], gs[m][q], st.samples);
+                let ms = rule(run, mu[at], sigma[at], gm[m][q], gs[m][q], st.samples, at);
                 mu[at] = ms.x;
                 sigma[at] = ms.y;
                 ok = ok && healthy(ms);

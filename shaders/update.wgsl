@@ -9,6 +9,7 @@
 @group(0) @binding(5) var<storage, read> delta: array<f32>;   // [R][K][B][n_out]
 @group(0) @binding(6) var<storage, read> act_in: array<f32>;  // [R][K][B][n_in] (see input_row)
 @group(0) @binding(7) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
+@group(0) @binding(8) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;

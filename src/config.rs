@@ -11,7 +11,7 @@ use crate::Result;
 use crate::backend::wgpu::{RunMemory, run_memory};
 use crate::data::{self, CLASSES, Dataset, DatasetKind, PIXELS, TEST_LEN, TRAIN_LEN};
 use crate::model::{Architecture, EngineConfig};
-use crate::optim::{Hyper, Optimizer};
+use crate::optim::{Hyper, Optimizer, PenaltyHyper};
 use crate::stream::{StreamConfig, StreamRun};
 
 /// Settings of one run that may differ between runs of a sweep.
@@ -141,6 +141,7 @@ impl RunSettings {
             hyper: Hyper {
                 optimizer,
                 lr_mu: optimizer.default_lr_mu(),
+                penalty: optimizer.default_penalty(),
                 ..Hyper::default()
             },
             seed: 0,
@@ -150,8 +151,15 @@ impl RunSettings {
     /// A folder name that spells every setting, so reruns find their folder.
     pub fn name(&self) -> String {
         let h = &self.hyper;
+        let penalty = match h.penalty {
+            None => String::new(),
+            Some(PenaltyHyper::Ewc { lambda, gamma }) => {
+                format!("-lam{}_g{}", short(lambda), short(gamma))
+            }
+            Some(PenaltyHyper::Si { c, xi }) => format!("-c{}_xi{}", short(c), short(xi)),
+        };
         format!(
-            "h{}-{}-N{}-sp{}-mp{}-lr{}_{}-cg{}-B{}-E{}-K{}_{}-seed{}",
+            "h{}-{}{penalty}-N{}-sp{}-mp{}-lr{}_{}-cg{}-B{}-E{}-K{}_{}-seed{}",
             hidden_name(&self.hidden),
             h.optimizer,
             short(h.n),
@@ -214,8 +222,39 @@ impl RunSettings {
         if !h.mu_prior.is_finite() {
             return Err("--mu-prior must be finite".into());
         }
-        Ok(())
+        validate_penalty(h)
     }
+}
+
+/// A penalty exactly for the penalised baselines, of their kind, with
+/// usable values.
+fn validate_penalty(h: &Hyper) -> Result<()> {
+    let o = h.optimizer;
+    let values = match (o, h.penalty) {
+        (
+            Optimizer::OnlineEwc | Optimizer::StreamEwc,
+            Some(PenaltyHyper::Ewc { lambda, gamma }),
+        ) => [
+            ("--ewc-lambda", lambda, false),
+            ("--ewc-gamma", gamma, false),
+        ],
+        (Optimizer::Si, Some(PenaltyHyper::Si { c, xi })) => {
+            [("--si-c", c, false), ("--si-xi", xi, true)]
+        }
+        (_, None) if !o.is_penalised() => return Ok(()),
+        _ => return Err(format!("--optimizer {o}: its penalty settings do not fit it").into()),
+    };
+    for (flag, v, positive) in values {
+        if !v.is_finite() || v < 0.0 || (positive && v == 0.0) {
+            let want = if positive {
+                "positive"
+            } else {
+                "0 or positive"
+            };
+            return Err(format!("{flag} must be {want} and finite, got {v}").into());
+        }
+    }
+    Ok(())
 }
 
 impl Shape {
@@ -519,7 +558,20 @@ pub fn repeat_flags(
                         "hyper" => {
                             let hyper = v.as_object().ok_or("identity.run.hyper: not an object")?;
                             for (k, v) in hyper {
-                                out.extend(valued(k, v)?);
+                                match (k.as_str(), v) {
+                                    // {"ewc": {"lambda": 2, ..}} is --ewc-lambda 2 ...
+                                    ("penalty", Value::Object(kinds)) => {
+                                        for (kind, params) in kinds {
+                                            let params = params.as_object().ok_or(
+                                                "identity.run.hyper.penalty: not an object",
+                                            )?;
+                                            for (p, v) in params {
+                                                out.extend(valued(&format!("{kind}_{p}"), v)?);
+                                            }
+                                        }
+                                    }
+                                    _ => out.extend(valued(k, v)?),
+                                }
                             }
                         }
                         "hidden" | "batch_size" | "epochs" | "train_samples" | "test_samples"

@@ -81,7 +81,7 @@ pub fn run(args: &HessianArgs, matches: &ArgMatches, choice: DeviceChoice) -> me
         )
         .into());
     }
-    let settings = args.train.settings();
+    let settings = args.train.settings()?;
     settings.validate()?;
     if settings.hyper.optimizer != Optimizer::Mesu {
         return Err(format!(

@@ -365,6 +365,8 @@ pub fn stream_group(
                 }
             }
         }
+        // The task-aware baselines' boundary (part of training's time).
+        engine.end_task()?;
         train_s += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
         let full_row = (i + 1) % cfg.eval_every == 0 || i + 1 == t;

@@ -43,9 +43,23 @@ pub struct SweepArgs {
     /// layer; a single run's `mesu --hidden 200,200` is one net of two.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     hidden: Vec<Widths>,
-    /// Learning rules: mesu, bgd, foovb-published, sgd [default: mesu].
+    /// Learning rules: mesu, bgd, foovb-published, sgd, online-ewc,
+    /// stream-ewc, si [default: mesu]. online-ewc and si use task
+    /// boundaries (the paper's task-aware rows).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     optimizer: Vec<Optimizer>,
+    /// EWC's importances lambda (online-ewc, stream-ewc) [default: 2 online, 5 stream].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    ewc_lambda: Vec<f64>,
+    /// EWC's decays gamma of the Fisher (online-ewc, stream-ewc) [default: 0.2].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    ewc_gamma: Vec<f64>,
+    /// SI's coefficients c (si) [default: 1e-4].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    si_c: Vec<f64>,
+    /// SI's dampings xi (si) [default: 1].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    si_xi: Vec<f64>,
     /// Memory windows N in optimizer steps [default: 300000].
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     n: Vec<f64>,
@@ -109,9 +123,13 @@ pub struct SweepArgs {
 }
 
 /// Keys a grid file may hold.
-const GRID_KEYS: [&str; 15] = [
+const GRID_KEYS: [&str; 19] = [
     "hidden",
     "optimizer",
+    "ewc_lambda",
+    "ewc_gamma",
+    "si_c",
+    "si_xi",
     "n",
     "sigma_prior",
     "mu_prior",
@@ -207,7 +225,7 @@ impl SweepArgs {
                 v => (0..v.as_u64().ok_or("grid file: seeds must be a count")?).collect(),
             },
         };
-        Ok(Grid {
+        let grid = Grid {
             hidden: list(&self.hidden, &file, "hidden")?
                 .into_iter()
                 .map(|w: Widths| w.0)
@@ -223,8 +241,14 @@ impl SweepArgs {
             epochs: list(&self.epochs, &file, "epochs")?,
             train_samples: list(&self.train_samples, &file, "train_samples")?,
             test_samples: list(&self.test_samples, &file, "test_samples")?,
+            ewc_lambda: list(&self.ewc_lambda, &file, "ewc_lambda")?,
+            ewc_gamma: list(&self.ewc_gamma, &file, "ewc_gamma")?,
+            si_c: list(&self.si_c, &file, "si_c")?,
+            si_xi: list(&self.si_xi, &file, "si_xi")?,
             seeds,
-        })
+        };
+        grid.check_penalty_lists().map_err(|e| e.to_string())?;
+        Ok(grid)
     }
 }
 

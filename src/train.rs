@@ -10,7 +10,7 @@ use mesu::config::{
     Ood, RunSettings, Shared, UtcFormat, load_data, stream_run, utc_now, validate_shared,
 };
 use mesu::data::DatasetKind;
-use mesu::optim::{Hyper, Optimizer};
+use mesu::optim::{Hyper, Optimizer, PenaltyFlags};
 use mesu::report;
 use mesu::report::{Prior, RunFolder};
 use mesu::stream::{Resume, run_group};
@@ -173,9 +173,25 @@ pub struct TrainArgs {
     /// (94.1 % after one task).
     #[arg(long, value_delimiter = ',', default_value = "50", value_parser = parse_width, help_heading = "Model")]
     hidden: Vec<usize>,
-    /// Learning rule: mesu, bgd, foovb-published (BGD with the published sign error), sgd.
+    /// Learning rule: mesu, bgd, foovb-published (BGD with the published
+    /// sign error), sgd, online-ewc, stream-ewc, si. The last three are SGD
+    /// (lr 0.002) on a deterministic net plus a penalty; online-ewc and si
+    /// use task boundaries (the paper's task-aware rows: their importance
+    /// moves at each task's end), stream-ewc does not.
     #[arg(long, default_value = "mesu", help_heading = "Method")]
     optimizer: Optimizer,
+    /// EWC's importance lambda (online-ewc, stream-ewc) [default: 2 online, 5 stream].
+    #[arg(long, help_heading = "Method")]
+    ewc_lambda: Option<f64>,
+    /// EWC's decay gamma of the Fisher (online-ewc, stream-ewc) [default: 0.2].
+    #[arg(long, help_heading = "Method")]
+    ewc_gamma: Option<f64>,
+    /// SI's coefficient c (si) [default: 1e-4].
+    #[arg(long, help_heading = "Method")]
+    si_c: Option<f64>,
+    /// SI's damping xi (si) [default: 1].
+    #[arg(long, help_heading = "Method")]
+    si_xi: Option<f64>,
     /// Examples per step. The loss sums over the batch (as the spec and the
     /// reference), so at batch B scale --lr-mu and --lr-sigma by about 1/B
     /// and N by 1/B (the same memory window in examples). Batch > 1 trains
@@ -219,9 +235,16 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    pub(crate) fn settings(&self) -> RunSettings {
+    pub(crate) fn settings(&self) -> mesu::Result<RunSettings> {
         let paper = RunSettings::paper(self.optimizer);
-        RunSettings {
+        let penalty = PenaltyFlags {
+            ewc_lambda: self.ewc_lambda,
+            ewc_gamma: self.ewc_gamma,
+            si_c: self.si_c,
+            si_xi: self.si_xi,
+        }
+        .apply(self.optimizer)?;
+        Ok(RunSettings {
             hidden: self.hidden.clone(),
             batch_size: self.batch_size,
             epochs: self.epochs,
@@ -235,14 +258,15 @@ impl TrainArgs {
                 lr_mu: self.lr_mu.unwrap_or(paper.hyper.lr_mu),
                 lr_sigma: self.lr_sigma,
                 clamp_grad: self.clamp_grad,
+                penalty,
             },
             seed: self.seed,
-        }
+        })
     }
 }
 
 pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
-    let (settings, mut shared) = (args.settings(), args.stream.shared());
+    let (settings, mut shared) = (args.settings()?, args.stream.shared());
     validate_shared(&shared)?;
     settings.validate()?;
     let shape = settings.shape();

@@ -491,7 +491,7 @@ fn info_lists_devices_with_a_clean_stderr() {
 
 #[test]
 fn bad_flags_fail_clearly_without_a_results_folder() {
-    let cases: [(&[&str], &str); 16] = [
+    let cases: [(&[&str], &str); 20] = [
         (&["--n", "inf"], "must be finite"),
         (&["--hidden", "400x400"], "comma-separated"),
         (&["--ood", "mnist"], "--ood pmnist"),
@@ -514,6 +514,22 @@ fn bad_flags_fail_clearly_without_a_results_folder() {
         (&["--optimizer", "adam"], "unknown optimizer"),
         (&["--data-dir", "/nonexistent/mnist"], "/nonexistent/mnist"),
         (&["--batch-size", "0"], "--batch-size"),
+        (
+            &["--ewc-lambda", "3"],
+            "--ewc-lambda is a setting of online-ewc and stream-ewc; --optimizer mesu does not use it",
+        ),
+        (
+            &["--optimizer", "online-ewc", "--si-c", "1"],
+            "--si-c is a setting of si",
+        ),
+        (
+            &["--optimizer", "si", "--si-xi", "0"],
+            "--si-xi must be positive",
+        ),
+        (
+            &["sweep", "--optimizer", "mesu,sgd", "--ewc-gamma", "0.5"],
+            "no --optimizer of this sweep uses it",
+        ),
     ];
     for (i, (args, needle)) in cases.iter().enumerate() {
         let dir = out_dir(&format!("bad{i}"));

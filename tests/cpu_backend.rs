@@ -11,7 +11,7 @@ use mesu::Error;
 use mesu::backend::Backend;
 use mesu::backend::cpu::{CpuBackend, LANES, fill_normals, philox_block};
 use mesu::data::{PIXELS, Split};
-use mesu::model::{Architecture, EngineConfig, Params, Score};
+use mesu::model::{Architecture, EngineConfig, Params, Penalty, Score};
 use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
 use mesu::reference;
 use rand::seq::SliceRandom;
@@ -36,6 +36,7 @@ fn run(seed: u64, optimizer: Optimizer) -> RunSpec {
         hyper: Hyper {
             optimizer,
             lr_mu: optimizer.default_lr_mu(),
+            penalty: optimizer.default_penalty(),
             ..Hyper::default()
         },
     }
@@ -139,7 +140,13 @@ fn check_step(arch: &Architecture, runs: &[RunSpec], batch: usize, samples: usiz
     let params: Vec<Params> = runs
         .iter()
         .enumerate()
-        .map(|(i, s)| random_params(arch, 1000 + i as u64, s.hyper.optimizer.is_bayesian()))
+        .map(|(i, s)| {
+            let mut p = random_params(arch, 1000 + i as u64, s.hyper.optimizer.is_bayesian());
+            if s.hyper.optimizer.is_penalised() {
+                p.penalty = p.mu.iter().map(|m| Penalty::anchored(m)).collect();
+            }
+            p
+        })
         .collect();
     cpu.set_params(&params).unwrap();
     cpu.set_train_data(&split).unwrap();

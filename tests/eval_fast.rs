@@ -63,7 +63,7 @@ fn evaluate(
         ..Default::default()
     };
     let mut engine = Engine::with_kernels(ctx, arch, runs, cfg, kernels).unwrap();
-    engine.set_params(params);
+    engine.set_params(params).unwrap();
     let set = engine.add_eval_set(test).unwrap();
     engine.poison_eval(set);
     engine.evaluate(set, perms, 3).unwrap()

@@ -106,7 +106,7 @@ fn check_step_with(
             *s = -*s;
         }
     }
-    engine.set_params(&params);
+    engine.set_params(&params).unwrap();
     engine.set_train_data(&split).unwrap();
     let perms: Vec<_> = (0..r).map(|_| shuffled(PIXELS, &mut rng)).collect();
     let orders: Vec<_> = (0..r).map(|_| shuffled(split.len(), &mut rng)).collect();
@@ -394,7 +394,7 @@ fn evaluation_matches_reference() {
     };
     let mut engine = Engine::new(ctx, arch.clone(), runs.clone(), cfg).unwrap();
     let params: Vec<_> = (0..2).map(|i| random_params(&arch, 50 + i, true)).collect();
-    engine.set_params(&params);
+    engine.set_params(&params).unwrap();
     let test = random_split(23, 8);
     let set = engine.add_eval_set(&test).unwrap();
     let mut rng = StdRng::seed_from_u64(4);

@@ -82,13 +82,21 @@ fn assert_same_run(a: &Path, b: &Path) {
     assert_eq!(ca.position, cb.position);
 }
 
-#[test]
-fn an_interrupted_run_resumes_to_the_same_bits() {
-    let (whole, parts) = (out_dir("whole"), out_dir("parts"));
-    let w = whole.to_str().unwrap();
-    assert!(mesu(&[&RUN[..], &["--out", w]].concat()).status.success());
-    let p = parts.to_str().unwrap();
-    let (code, stderr) = interrupted(&[&RUN[..], &["--out", p]].concat());
+/// `RUN` with `extra`, whole and interrupted in task 2 then resumed: the
+/// same accuracy matrix, sigma statistics and final parameters (and, for a
+/// penalised baseline, its penalty state) bit for bit. Returns the final
+/// checkpoint.
+fn resumes_to_the_same_bits(name: &str, extra: &[&str]) -> Checkpoint {
+    let (whole, parts) = (
+        out_dir(&format!("{name}-whole")),
+        out_dir(&format!("{name}-parts")),
+    );
+    let (w, p) = (whole.to_str().unwrap(), parts.to_str().unwrap());
+    fn run<'a>(extra: &[&'a str], dir: &'a str) -> Vec<&'a str> {
+        [&RUN[..], extra, &["--out", dir]].concat()
+    }
+    assert!(mesu(&run(extra, w)).status.success());
+    let (code, stderr) = interrupted(&run(extra, p));
     assert_eq!(code, Some(130), "{stderr}");
     assert!(
         stderr.contains("rerun the same command to resume"),
@@ -106,10 +114,39 @@ fn an_interrupted_run_resumes_to_the_same_bits() {
     );
     assert_same_run(&whole, &parts);
     // A finished run is left alone.
-    let again = mesu(&[&RUN[..], &["--out", p]].concat());
+    let again = mesu(&run(extra, p));
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+    let last = Checkpoint::read(&whole).unwrap().unwrap();
     std::fs::remove_dir_all(&whole).unwrap();
     std::fs::remove_dir_all(&parts).unwrap();
+    last
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_bits() {
+    let last = resumes_to_the_same_bits("mesu", &[]);
+    assert!(last.params.penalty.is_empty(), "MESU has no penalty state");
+}
+
+/// Online EWC's state (anchor, Fisher, the task end before the stop) is in
+/// the checkpoint. Ten identical samples of its deterministic net make its
+/// steps as slow as MESU's, so the stop lands inside task 2.
+#[test]
+fn an_interrupted_online_ewc_run_resumes_to_the_same_bits() {
+    let online_ewc = ["--optimizer", "online-ewc", "--train-samples", "10"];
+    let c = resumes_to_the_same_bits("online-ewc", &online_ewc);
+    let fisher = c
+        .params
+        .penalty
+        .iter()
+        .flatten()
+        .filter(|p| p.importance > 0.0)
+        .count();
+    assert!(fisher > 0, "no Fisher information in the checkpoint");
+    assert_eq!(
+        c.params.penalty[0][0].anchor, c.params.mu[0][0],
+        "anchored at the last task end"
+    );
 }
 
 #[test]

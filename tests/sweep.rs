@@ -53,6 +53,43 @@ fn grid_expands_every_combination_with_the_optimizer_defaults() {
     );
 }
 
+/// A penalty list multiplies only the runs whose optimizer uses it; the
+/// baselines' settings spell themselves in the names, MESU's names are as
+/// before.
+#[test]
+fn penalty_lists_apply_to_their_optimizers_only() {
+    use mesu::optim::PenaltyHyper;
+    let grid = Grid {
+        optimizer: vec![Optimizer::Mesu, Optimizer::OnlineEwc, Optimizer::Si],
+        ewc_lambda: vec![1.0, 2.0],
+        si_c: vec![1e-4],
+        ..Grid::default()
+    };
+    grid.check_penalty_lists().unwrap();
+    let runs = grid.expand();
+    let names: Vec<_> = runs.iter().map(RunSettings::name).collect();
+    assert_eq!(
+        names,
+        [
+            "h50-mesu-N300000-sp1-mp0-lr1_1-cg0-B1-E1-K10_10-seed0",
+            "h50-online-ewc-lam1_g0.2-N300000-sp1-mp0-lr0.002_1-cg0-B1-E1-K1_1-seed0",
+            "h50-online-ewc-lam2_g0.2-N300000-sp1-mp0-lr0.002_1-cg0-B1-E1-K1_1-seed0",
+            "h50-si-c0.0001_xi1-N300000-sp1-mp0-lr0.002_1-cg0-B1-E1-K1_1-seed0",
+        ]
+    );
+    assert_eq!(
+        runs[3].hyper.penalty,
+        Some(PenaltyHyper::Si { c: 1e-4, xi: 1.0 })
+    );
+    let unused = Grid {
+        optimizer: vec![Optimizer::StreamEwc],
+        si_xi: vec![2.0],
+        ..Grid::default()
+    };
+    let err = unused.check_penalty_lists().unwrap_err().to_string();
+    assert!(err.contains("--si-xi is a setting of si"), "{err}");
+}
+
 #[test]
 fn groups_share_a_shape_and_split_evenly_under_the_limits() {
     let grid = Grid {

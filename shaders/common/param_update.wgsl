@@ -2,7 +2,8 @@
 // dL_k/dw and g_sigma = 1/K sum_k eps_k dL_k/dw from the step's errors and
 // inputs (dL_k/dw[j][i] = sum_b delta_k[b][j] x_k[b][i]), then updates mu and
 // sigma in place from their old values. The including kernel binds layer,
-// st, runs, mu, sigma, delta, act_in and bad, and defines noise_at(p, k).
+// st, runs, mu, sigma, penalty, delta, act_in and bad, and defines
+// noise_at(p, k).
 
 struct Param { r: u32, e: u32, j: u32, i: u32, bias: bool, valid: bool }
 
@@ -33,7 +34,7 @@ fn update_param(p: Param) {
     }
     let run = runs[p.r];
     let w = p.r * layer.stride + p.e;
-    let ms = rule(run, mu[w], sigma[w], gm, gs, st.samples);
+    let ms = rule(run, mu[w], sigma[w], gm, gs, st.samples, w);
     mu[w] = ms.x;
     sigma[w] = ms.y;
     if (!healthy(ms)) {

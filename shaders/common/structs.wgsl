@@ -38,14 +38,19 @@ struct Layer {
 struct Run {
     key0: u32,
     key1: u32,
-    optimizer: u32,     // 0 MESU, 1 BGD, 2 BGD as published (sign flipped), 3 SGD
-    _pad: u32,
+    optimizer: u32,     // 0 MESU, 1 BGD, 2 BGD as published (sign flipped), 3 SGD,
+                        // 4 online EWC, 5 stream EWC, 6 SI
+    step_pass: u32,     // 0 train, 1 Fisher pass (online EWC's task end), 2 hold
     lr_mu: f32,
     lr_sigma: f32,
     mu_prior: f32,
     sigma_prior_sq: f32,
     inv_n_prior: f32,   // 1 / (N * sigma_prior^2)
     clamp_grad: f32,
+    strength: f32,      // the penalty gradient's coefficient: EWC lambda, SI 2c
+    gamma: f32,         // EWC's decay of F
+    xi: f32,            // SI's damping
+    _pad0: f32,
     _pad1: f32,
     _pad2: f32,
 }

@@ -1,5 +1,8 @@
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
+use super::Penalty;
+use crate::optim::RunSpec;
+
 /// Layer sizes of a fully connected net: input, hidden..., classes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Architecture {
@@ -59,6 +62,9 @@ impl Architecture {
 pub struct Params {
     pub mu: Vec<Vec<f32>>,
     pub sigma: Vec<Vec<f32>>,
+    /// A penalised baseline's state per layer ([P] each); empty (no layers)
+    /// for the other rules.
+    pub penalty: Vec<Vec<Penalty<f32>>>,
 }
 
 impl Params {
@@ -83,6 +89,35 @@ impl Params {
             let s0 = if bayesian { bound / 2.0 } else { 0.0 };
             sigma.push(vec![s0 as f32; p]);
         }
-        Params { mu, sigma }
+        Params {
+            mu,
+            sigma,
+            penalty: Vec::new(),
+        }
+    }
+
+    /// A run's starting point: `init` for its rule, and for a penalised
+    /// baseline the state anchored at the initial weights (F, Omega, w zero),
+    /// as in the authors' code.
+    pub fn for_run(arch: &Architecture, spec: &RunSpec) -> Params {
+        let optimizer = spec.hyper.optimizer;
+        let mut p = Params::init(arch, spec.seed, optimizer.is_bayesian());
+        if optimizer.is_penalised() {
+            p.penalty = p.mu.iter().map(|mu| Penalty::anchored(mu)).collect();
+        }
+        p
+    }
+}
+
+impl Penalty<f32> {
+    /// A fresh state per parameter: anchored at theta, nothing accumulated.
+    pub fn anchored(theta: &[f32]) -> Vec<Penalty<f32>> {
+        theta
+            .iter()
+            .map(|&anchor| Penalty {
+                anchor,
+                ..Penalty::default()
+            })
+            .collect()
     }
 }

@@ -9,5 +9,5 @@ mod score;
 
 pub use arch::{Architecture, Params};
 pub use engine_config::EngineConfig;
-pub use rules::{Rule, healthy};
+pub use rules::{Pass, Penalty, Rule, healthy};
 pub use score::{DOMAIN_EVAL, DOMAIN_OOD_PERMUTATION, DOMAIN_TRAIN, EvalResult, EvalSet, Score};

@@ -18,14 +18,26 @@ pub enum Optimizer {
     FoovbPublished,
     /// Deterministic SGD on mu (sigma = 0, weights = mu).
     Sgd,
+    /// SGD plus an EWC penalty whose Fisher and anchor move at each task's
+    /// end (task-aware).
+    OnlineEwc,
+    /// SGD plus an EWC penalty whose Fisher and anchor move every step (no
+    /// task boundaries).
+    StreamEwc,
+    /// SGD plus Synaptic Intelligence's penalty; its importance moves at
+    /// each task's end (task-aware).
+    Si,
 }
 
 impl Optimizer {
-    pub const ALL: [Optimizer; 4] = [
+    pub const ALL: [Optimizer; 7] = [
         Optimizer::Mesu,
         Optimizer::Bgd,
         Optimizer::FoovbPublished,
         Optimizer::Sgd,
+        Optimizer::OnlineEwc,
+        Optimizer::StreamEwc,
+        Optimizer::Si,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +46,9 @@ impl Optimizer {
             Optimizer::Bgd => "bgd",
             Optimizer::FoovbPublished => "foovb-published",
             Optimizer::Sgd => "sgd",
+            Optimizer::OnlineEwc => "online-ewc",
+            Optimizer::StreamEwc => "stream-ewc",
+            Optimizer::Si => "si",
         }
     }
 
@@ -44,12 +59,50 @@ impl Optimizer {
             Optimizer::Bgd => 1,
             Optimizer::FoovbPublished => 2,
             Optimizer::Sgd => 3,
+            Optimizer::OnlineEwc => 4,
+            Optimizer::StreamEwc => 5,
+            Optimizer::Si => 6,
         }
     }
 
-    /// Bayesian rules sample weights and must keep sigma > 0.
+    /// Bayesian rules sample weights (mu + sigma eps); the others are
+    /// deterministic networks (weights = mu, sigma 0).
     pub fn is_bayesian(self) -> bool {
-        self != Optimizer::Sgd
+        matches!(
+            self,
+            Optimizer::Mesu | Optimizer::Bgd | Optimizer::FoovbPublished
+        )
+    }
+
+    /// The rules with a per-parameter penalty state (`model::Penalty`).
+    pub fn is_penalised(self) -> bool {
+        matches!(
+            self,
+            Optimizer::OnlineEwc | Optimizer::StreamEwc | Optimizer::Si
+        )
+    }
+
+    /// The rules that use task boundaries (the paper's task-aware rows):
+    /// their state moves at each task's end (`Backend::end_task`).
+    pub fn uses_task_ends(self) -> bool {
+        matches!(self, Optimizer::OnlineEwc | Optimizer::Si)
+    }
+
+    /// The penalty's settings at the paper's values: online EWC lambda 2,
+    /// gamma 0.2; stream EWC lambda 5, gamma 0.2; SI c 1e-4, xi 1.
+    pub fn default_penalty(self) -> Option<PenaltyHyper> {
+        match self {
+            Optimizer::OnlineEwc => Some(PenaltyHyper::Ewc {
+                lambda: 2.0,
+                gamma: 0.2,
+            }),
+            Optimizer::StreamEwc => Some(PenaltyHyper::Ewc {
+                lambda: 5.0,
+                gamma: 0.2,
+            }),
+            Optimizer::Si => Some(PenaltyHyper::Si { c: 1e-4, xi: 1.0 }),
+            _ => None,
+        }
     }
 
     /// Weight samples per step or evaluation: K samples of a deterministic
@@ -98,6 +151,31 @@ pub struct Hyper {
     pub lr_sigma: f64,
     /// Elementwise gradient clip at clamp_grad / sigma; 0 = off.
     pub clamp_grad: f64,
+    /// The penalty of EWC and SI; absent for the other rules (so their
+    /// identity and config.json do not change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<PenaltyHyper>,
+}
+
+/// The settings of a penalised baseline's penalty.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PenaltyHyper {
+    /// EWC: penalty lambda/2 sum F (theta - theta*)^2, F decayed by gamma.
+    Ewc { lambda: f64, gamma: f64 },
+    /// SI: penalty c sum Omega (theta - theta*)^2, damping xi.
+    Si { c: f64, xi: f64 },
+}
+
+impl PenaltyHyper {
+    /// The coefficient of F (theta - theta*) in the penalty's gradient (EWC:
+    /// lambda; SI: 2c), the decay of F (EWC's gamma) and the damping (SI's xi).
+    pub fn coefficients(self) -> (f64, f64, f64) {
+        match self {
+            PenaltyHyper::Ewc { lambda, gamma } => (lambda, gamma, 0.0),
+            PenaltyHyper::Si { c, xi } => (2.0 * c, 0.0, xi),
+        }
+    }
 }
 
 impl Default for Hyper {
@@ -111,7 +189,52 @@ impl Default for Hyper {
             lr_mu: 1.0,
             lr_sigma: 1.0,
             clamp_grad: 0.0,
+            penalty: None,
         }
+    }
+}
+
+/// The penalty flags of one run, each optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PenaltyFlags {
+    pub ewc_lambda: Option<f64>,
+    pub ewc_gamma: Option<f64>,
+    pub si_c: Option<f64>,
+    pub si_xi: Option<f64>,
+}
+
+impl PenaltyFlags {
+    /// `optimizer`'s penalty with these flags over its defaults; a flag the
+    /// optimizer does not use is an error naming it.
+    pub fn apply(self, optimizer: Optimizer) -> Result<Option<PenaltyHyper>, String> {
+        let mut penalty = optimizer.default_penalty();
+        let flags = [
+            ("--ewc-lambda", self.ewc_lambda),
+            ("--ewc-gamma", self.ewc_gamma),
+            ("--si-c", self.si_c),
+            ("--si-xi", self.si_xi),
+        ];
+        for (flag, value) in flags {
+            let Some(v) = value else { continue };
+            let slot = match (&mut penalty, flag) {
+                (Some(PenaltyHyper::Ewc { lambda, .. }), "--ewc-lambda") => lambda,
+                (Some(PenaltyHyper::Ewc { gamma, .. }), "--ewc-gamma") => gamma,
+                (Some(PenaltyHyper::Si { c, .. }), "--si-c") => c,
+                (Some(PenaltyHyper::Si { xi, .. }), "--si-xi") => xi,
+                _ => {
+                    let users = if flag.starts_with("--ewc") {
+                        "online-ewc and stream-ewc"
+                    } else {
+                        "si"
+                    };
+                    return Err(format!(
+                        "{flag} is a setting of {users}; --optimizer {optimizer} does not use it"
+                    ));
+                }
+            };
+            *slot = v;
+        }
+        Ok(penalty)
     }
 }
 
@@ -128,14 +251,18 @@ pub struct RunSpec {
 pub struct RunUniform {
     pub key: [u32; 2],
     pub optimizer: u32,
-    pub _pad: u32,
+    /// `model::Pass` as its code: 0 train, 1 Fisher pass, 2 hold (`pass` is a WGSL keyword).
+    pub step_pass: u32,
     pub lr_mu: f32,
     pub lr_sigma: f32,
     pub mu_prior: f32,
     pub sigma_prior_sq: f32,
     pub inv_n_prior: f32,
     pub clamp_grad: f32,
-    pub _pad1: [f32; 2],
+    pub strength: f32,
+    pub gamma: f32,
+    pub xi: f32,
+    pub _pad: [f32; 3],
 }
 
 /// The Philox key of a run's seed.
@@ -147,17 +274,21 @@ impl RunUniform {
     pub fn new(spec: &RunSpec) -> Self {
         let h = &spec.hyper;
         let sp2 = h.sigma_prior * h.sigma_prior;
+        let (strength, gamma, xi) = h.penalty.map_or((0.0, 0.0, 0.0), |p| p.coefficients());
         RunUniform {
             key: philox_key(spec.seed),
             optimizer: h.optimizer.code(),
-            _pad: 0,
+            step_pass: 0,
             lr_mu: h.lr_mu as f32,
             lr_sigma: h.lr_sigma as f32,
             mu_prior: h.mu_prior as f32,
             sigma_prior_sq: sp2 as f32,
             inv_n_prior: (1.0 / (h.n * sp2)) as f32,
             clamp_grad: h.clamp_grad as f32,
-            _pad1: [0.0; 2],
+            strength: strength as f32,
+            gamma: gamma as f32,
+            xi: xi as f32,
+            _pad: [0.0; 3],
         }
     }
 }

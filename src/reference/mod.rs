@@ -14,4 +14,4 @@ pub use net::{
     loss_grad, predict, sample_weights, step, weight_grads,
 };
 pub use philox::{box_muller4, layer_noise, noise, philox4x32_10};
-pub use update::update;
+pub use update::{end_task, penalised_step, plain_grad, update};

@@ -1,8 +1,10 @@
 //! A run's state at a task boundary or a clean stop, kept in its results
 //! folder as checkpoint.safetensors (safetensors: a small, well-specified
 //! format with a JSON header, read by numpy/torch too): mu and sigma per
-//! layer as f32 tensors, the accuracy matrix, calibration matrices, sigma
-//! statistics, OOD AUROC and training losses as f64 tensors, and in the header the format version, the run's
+//! layer as f32 tensors (and a penalised baseline's state, [P][3] per layer:
+//! anchor, importance, path), the accuracy matrix, calibration matrices,
+//! sigma statistics, OOD AUROC and training losses as f64 tensors, and in
+//! the header the format version, the run's
 //! identity, where training resumes and the timings so far.
 
 use std::collections::HashMap;
@@ -14,7 +16,7 @@ use serde_json::Value;
 
 use super::{ReportError, SigmaStat};
 use crate::metrics::{CalibrationMatrix, OodAuroc};
-use crate::model::Params;
+use crate::model::{Params, Penalty};
 
 pub const FILE: &str = "checkpoint.safetensors";
 const FORMAT: &str = "mesu-checkpoint";
@@ -88,6 +90,18 @@ impl Checkpoint {
                 Dtype::F32,
                 vec![sigma.len()],
                 f32_bytes(sigma),
+            ));
+        }
+        for (l, pen) in self.params.penalty.iter().enumerate() {
+            let flat: Vec<f32> = pen
+                .iter()
+                .flat_map(|p| [p.anchor, p.importance, p.path])
+                .collect();
+            owned.push((
+                format!("penalty.{l}"),
+                Dtype::F32,
+                vec![pen.len(), 3],
+                f32_bytes(&flat),
             ));
         }
         // The f64 tables: (name, rows, columns, values).
@@ -204,10 +218,25 @@ impl Checkpoint {
         let mut params = Params {
             mu: Vec::new(),
             sigma: Vec::new(),
+            penalty: Vec::new(),
         };
+        // Only the penalised baselines' checkpoints hold a penalty state.
+        let penalised = tensors.names().iter().any(|n| n.starts_with("penalty."));
         for l in 0..layers {
             params.mu.push(f32s(&format!("mu.{l}"))?);
             params.sigma.push(f32s(&format!("sigma.{l}"))?);
+            if penalised {
+                let flat = f32s(&format!("penalty.{l}"))?;
+                params.penalty.push(
+                    flat.chunks_exact(3)
+                        .map(|c| Penalty {
+                            anchor: c[0],
+                            importance: c[1],
+                            path: c[2],
+                        })
+                        .collect(),
+                );
+            }
         }
         let square = |flat: Vec<f64>, t: usize| -> Result<Vec<Vec<f64>>, ReportError> {
             if flat.len() != t * t {
@@ -221,11 +250,7 @@ impl Checkpoint {
         let (shape, flat) = f64s("accuracy")?;
         let t = shape.first().copied().unwrap_or(0);
         let matrix = square(flat, t)?;
-        // Checkpoints written before calibration was recorded have none.
-        let calibrated = |name: &str| match tensors.tensor(name) {
-            Ok(_) => square(f64s(name)?.1, t),
-            Err(_) => Ok(vec![vec![f64::NAN; t]; t]),
-        };
+        let calibrated = |name: &str| square(f64s(name)?.1, t);
         let calibration = CalibrationMatrix {
             ece: calibrated("ece")?,
             nll: calibrated("nll")?,

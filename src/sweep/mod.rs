@@ -7,7 +7,7 @@ mod summary;
 use std::fmt::Write as _;
 
 use crate::config::{RunSettings, Shape, Shared, run_identity};
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, PenaltyHyper};
 
 pub use summary::{SeedAggregate, SummaryRow, aggregate, collect, write_summary};
 
@@ -27,6 +27,12 @@ pub struct Grid {
     pub epochs: Vec<usize>,
     pub train_samples: Vec<usize>,
     pub test_samples: Vec<usize>,
+    /// The penalised baselines' settings: each applies to the runs whose
+    /// optimizer uses it (online-ewc and stream-ewc; si).
+    pub ewc_lambda: Vec<f64>,
+    pub ewc_gamma: Vec<f64>,
+    pub si_c: Vec<f64>,
+    pub si_xi: Vec<f64>,
     pub seeds: Vec<u64>,
 }
 
@@ -52,6 +58,28 @@ fn axis<T: Clone>(
 }
 
 impl Grid {
+    /// A penalty list no optimizer of the grid uses is an error naming it.
+    pub fn check_penalty_lists(&self) -> crate::Result<()> {
+        let ewc = [Optimizer::OnlineEwc, Optimizer::StreamEwc];
+        let lists = [
+            ("--ewc-lambda", &self.ewc_lambda, &ewc[..]),
+            ("--ewc-gamma", &self.ewc_gamma, &ewc[..]),
+            ("--si-c", &self.si_c, &[Optimizer::Si][..]),
+            ("--si-xi", &self.si_xi, &[Optimizer::Si][..]),
+        ];
+        for (flag, values, users) in lists {
+            if !values.is_empty() && !self.optimizer.iter().any(|o| users.contains(o)) {
+                let names: Vec<_> = users.iter().map(|o| o.name()).collect();
+                return Err(format!(
+                    "{flag} is a setting of {}; no --optimizer of this sweep uses it",
+                    names.join(" and ")
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// Every combination, architecture outermost and seed innermost;
     /// duplicates dropped.
     pub fn expand(&self) -> Vec<RunSettings> {
@@ -84,6 +112,28 @@ impl Grid {
         runs = axis(runs, &self.epochs, |r, v| r.epochs = v);
         runs = axis(runs, &self.train_samples, |r, v| r.train_samples = v);
         runs = axis(runs, &self.test_samples, |r, v| r.test_samples = v);
+        // A run of another optimizer comes out unchanged, once per value:
+        // the duplicates go below.
+        runs = axis(runs, &self.ewc_lambda, |r, v| {
+            if let Some(PenaltyHyper::Ewc { lambda, .. }) = &mut r.hyper.penalty {
+                *lambda = v;
+            }
+        });
+        runs = axis(runs, &self.ewc_gamma, |r, v| {
+            if let Some(PenaltyHyper::Ewc { gamma, .. }) = &mut r.hyper.penalty {
+                *gamma = v;
+            }
+        });
+        runs = axis(runs, &self.si_c, |r, v| {
+            if let Some(PenaltyHyper::Si { c, .. }) = &mut r.hyper.penalty {
+                *c = v;
+            }
+        });
+        runs = axis(runs, &self.si_xi, |r, v| {
+            if let Some(PenaltyHyper::Si { xi, .. }) = &mut r.hyper.penalty {
+                *xi = v;
+            }
+        });
         runs = axis(runs, &self.seeds, |r, v| r.seed = v);
         let mut unique: Vec<RunSettings> = Vec::with_capacity(runs.len());
         for run in runs {

@@ -72,7 +72,7 @@ impl CpuBackend {
         let states = runs
             .iter()
             .map(|s| {
-                let init = Params::init(&arch, s.seed, s.hyper.optimizer.is_bayesian());
+                let init = Params::for_run(&arch, s);
                 RunState::new(&arch, s, init, cfg.batch, cfg.train_samples)
             })
             .collect();
@@ -227,6 +227,10 @@ impl Backend for CpuBackend {
         Ok(self.train_data()?.len() / self.batch)
     }
 
+    fn engine_batch(&self) -> usize {
+        self.batch
+    }
+
     fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
         let per_epoch = self.batches_per_epoch()?;
         if first_batch + count > per_epoch {
@@ -325,6 +329,7 @@ impl Backend for CpuBackend {
             .map(|s| Params {
                 mu: s.mu.clone(),
                 sigma: s.sigma.clone(),
+                penalty: s.penalty.clone(),
             })
             .collect())
     }
@@ -336,10 +341,21 @@ impl Backend for CpuBackend {
                     .enumerate()
                     .all(|(l, p)| p.len() == self.arch.params(l))
         };
-        if params.len() != self.runs.len() || !params.iter().all(|p| fits(&p.mu) && fits(&p.sigma))
-        {
+        let fits_run = |(p, spec): (&Params, &RunSpec)| {
+            let penalty_fits = if spec.hyper.optimizer.is_penalised() {
+                p.penalty.len() == self.arch.layers()
+                    && p.penalty
+                        .iter()
+                        .enumerate()
+                        .all(|(l, v)| v.len() == self.arch.params(l))
+            } else {
+                p.penalty.is_empty()
+            };
+            fits(&p.mu) && fits(&p.sigma) && penalty_fits
+        };
+        if params.len() != self.runs.len() || !params.iter().zip(&self.runs).all(fits_run) {
             return Err(Error::Settings(format!(
-                "expected one Params of {} per run ({} runs)",
+                "expected one Params of {} per run ({} runs), with a penalty state exactly for EWC and SI",
                 self.arch.describe(),
                 self.runs.len()
             )));
@@ -347,8 +363,17 @@ impl Backend for CpuBackend {
         for (s, p) in self.states.iter_mut().zip(params) {
             s.mu = p.mu.clone();
             s.sigma = p.sigma.clone();
+            s.penalty = p.penalty.clone();
         }
         Ok(())
+    }
+
+    fn end_task(&mut self) -> Result<(), Error> {
+        super::end_task(self, |cpu, passes| {
+            for (s, &pass) in cpu.states.iter_mut().zip(passes) {
+                s.rule.pass = pass;
+            }
+        })
     }
 
     fn enable_profiling(&mut self) -> &'static str {

@@ -8,7 +8,7 @@ use super::backward::{backprop_gemm, backprop_matvec, weight_grads};
 use super::forward::{gemm_forward, loss_delta, relu, sample_weights, sampled_matvec};
 use super::normals::{BLOCK, fill_normals};
 use super::update::{Grads, LayerGrads, Span, update_span};
-use crate::model::{Architecture, DOMAIN_TRAIN, Params, Rule};
+use crate::model::{Architecture, DOMAIN_TRAIN, Params, Penalty, Rule};
 use crate::optim::{RunSpec, philox_key};
 
 /// Normals per noise work item (a multiple of the Philox block).
@@ -96,6 +96,8 @@ impl Sample {
 pub struct RunState {
     pub mu: Vec<Vec<f32>>,
     pub sigma: Vec<Vec<f32>>,
+    /// A penalised baseline's state per layer (empty for the other rules).
+    pub penalty: Vec<Vec<Penalty<f32>>>,
     pub key: [u32; 2],
     pub rule: Rule<f32>,
     /// The step's standardised input [B][n_in] and labels.
@@ -135,6 +137,7 @@ impl RunState {
         RunState {
             mu: params.mu,
             sigma: params.sigma,
+            penalty: params.penalty,
             key: philox_key(spec.seed),
             rule: Rule::new(&spec.hyper),
             x: vec![0.0; batch * arch.n_in(0)],
@@ -237,6 +240,7 @@ impl RunState {
         let RunState {
             mu,
             sigma,
+            penalty,
             x,
             samples,
             rule,
@@ -263,18 +267,21 @@ impl RunState {
                 grads,
             };
             let chunk = UPDATE_CHUNK.div_ceil(layer.n_in) * layer.n_in;
-            let bad = mu[l]
-                .par_chunks_mut(chunk)
-                .zip(sigma[l].par_chunks_mut(chunk))
+            let mut pen_chunks = penalty.get_mut(l).map(|p| p.chunks_mut(chunk));
+            let spans: Vec<Span> = mu[l]
+                .chunks_mut(chunk)
+                .zip(sigma[l].chunks_mut(chunk))
                 .enumerate()
-                .map(|(c, (mu, sigma))| {
-                    let at = Span {
-                        first: c * chunk,
-                        mu,
-                        sigma,
-                    };
-                    update_span(rule, &layer, at)
+                .map(|(c, (mu, sigma))| Span {
+                    first: c * chunk,
+                    mu,
+                    sigma,
+                    penalty: pen_chunks.as_mut().and_then(Iterator::next),
                 })
+                .collect();
+            let bad = spans
+                .into_par_iter()
+                .map(|at| update_span(rule, &layer, at))
                 .reduce(|| false, |a, b| a | b);
             if bad && first_bad[l].is_none() {
                 first_bad[l] = Some(step);

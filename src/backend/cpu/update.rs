@@ -4,7 +4,7 @@
 
 use multiversion::multiversion;
 
-use crate::model::{Rule, healthy};
+use crate::model::{Pass, Penalty, Rule, healthy};
 use crate::optim::Optimizer;
 
 const LANES: usize = 16;
@@ -61,6 +61,7 @@ fn lanes(
     w: usize,
     mu: &mut [f32],
     sigma: &mut [f32],
+    penalty: Option<&mut [Penalty<f32>]>,
 ) -> bool {
     let samples = layer.samples();
     let mut g_mu = [0f32; LANES];
@@ -76,11 +77,24 @@ fn lanes(
     }
     let inv_k = 1.0 / samples as f32;
     let mut bad = false;
-    for l in 0..w {
-        let (m, s) = rule.apply(mu[l], sigma[l], g_mu[l] * inv_k, g_sigma[l] * inv_k);
-        bad |= !healthy(m, s);
-        mu[l] = m;
-        sigma[l] = s;
+    // One loop per case, so the rules without a state loop as before.
+    macro_rules! each {
+        ($l:ident, $pen:expr) => {
+            for $l in 0..w {
+                let (g_m, g_s) = (g_mu[$l] * inv_k, g_sigma[$l] * inv_k);
+                let (m, s) = rule.apply(mu[$l], sigma[$l], g_m, g_s, $pen);
+                bad |= !healthy(m, s);
+                mu[$l] = m;
+                sigma[$l] = s;
+            }
+        };
+    }
+    match penalty {
+        Some(p) => each!(l, &mut p[l]),
+        None => {
+            let mut unused = Penalty::default();
+            each!(l, &mut unused)
+        }
     }
     bad
 }
@@ -90,13 +104,20 @@ pub struct Span<'a> {
     pub first: usize,
     pub mu: &'a mut [f32],
     pub sigma: &'a mut [f32],
+    /// A penalised baseline's state of these elements.
+    pub penalty: Option<&'a mut [Penalty<f32>]>,
 }
 
 /// Update one span with a rule whose optimizer (and clamp being off) the
 /// compiler sees as constants.
 #[inline(always)]
 fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
-    let Span { first, mu, sigma } = at;
+    let Span {
+        first,
+        mu,
+        sigma,
+        penalty,
+    } = at;
     let first = *first;
     let weights = layer.n_out * layer.n_in;
     let mut bad = false;
@@ -111,10 +132,11 @@ fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
         };
         let w = (row_end - e).min(LANES).min(mu.len() - done);
         let (m, s) = (&mut mu[done..done + w], &mut sigma[done..done + w]);
+        let p = penalty.as_deref_mut().map(|p| &mut p[done..done + w]);
         bad |= if w == LANES {
-            lanes(rule, layer, e, LANES, m, s)
+            lanes(rule, layer, e, LANES, m, s, p)
         } else {
-            lanes(rule, layer, e, w, m, s)
+            lanes(rule, layer, e, w, m, s, p)
         };
         done += w;
     }
@@ -130,14 +152,24 @@ fn span(rule: &Rule<f32>, layer: &LayerGrads, at: &mut Span) -> bool {
 ))]
 pub fn update_span(rule: &Rule<f32>, layer: &LayerGrads, mut at: Span) -> bool {
     let r = *rule;
+    if r.pass != Pass::Train {
+        // A task end's Fisher pass: rare, no need to specialise.
+        return span(&r, layer, &mut at);
+    }
     let clamp = r.clamp_grad > 0.0;
     macro_rules! with {
         ($o:expr) => {
             if clamp {
-                span(&Rule { optimizer: $o, ..r }, layer, &mut at)
+                let clamped = Rule {
+                    optimizer: $o,
+                    pass: Pass::Train,
+                    ..r
+                };
+                span(&clamped, layer, &mut at)
             } else {
                 let unclamped = Rule {
                     optimizer: $o,
+                    pass: Pass::Train,
                     clamp_grad: 0.0,
                     ..r
                 };
@@ -150,5 +182,8 @@ pub fn update_span(rule: &Rule<f32>, layer: &LayerGrads, mut at: Span) -> bool {
         Optimizer::Bgd => with!(Optimizer::Bgd),
         Optimizer::FoovbPublished => with!(Optimizer::FoovbPublished),
         Optimizer::Sgd => with!(Optimizer::Sgd),
+        Optimizer::OnlineEwc => with!(Optimizer::OnlineEwc),
+        Optimizer::StreamEwc => with!(Optimizer::StreamEwc),
+        Optimizer::Si => with!(Optimizer::Si),
     }
 }

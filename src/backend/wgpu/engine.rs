@@ -11,7 +11,9 @@ use super::{
 use super::{DeviceSplit, WORKGROUP};
 use crate::Error;
 use crate::backend::ProfileRow;
-use crate::model::{Architecture, DOMAIN_TRAIN, EngineConfig, EvalResult, EvalSet, Params};
+use crate::model::{
+    Architecture, DOMAIN_TRAIN, EngineConfig, EvalResult, EvalSet, Params, Pass, Penalty,
+};
 use crate::optim::{RunSpec, RunUniform};
 
 /// Which kernels train and evaluate: the production ones by default; the
@@ -49,6 +51,10 @@ pub struct Engine {
     pub(super) run_buf: GpuBuffer<RunUniform>,
     pub(super) mu: Vec<GpuBuffer<f32>>,
     pub(super) sigma: Vec<GpuBuffer<f32>>,
+    /// Per layer, the penalised baselines' state as vec4 per parameter
+    /// (anchor, importance, path, 0), [R][stride]; one unused vec4 when no
+    /// run of the group has a penalty.
+    pub(super) penalty: Vec<GpuBuffer<f32>>,
     pub(super) eps: Vec<GpuBuffer<f32>>,
     pub(super) uniforms: StepUniforms<StepUniform>,
     noise: Vec<Dispatch>,
@@ -92,12 +98,16 @@ impl Engine {
         let k_max = cfg.train_samples.max(cfg.test_samples);
         let mut mu = Vec::new();
         let mut sigma = Vec::new();
+        let mut penalty = Vec::new();
+        let penalised = runs.iter().any(|s| s.hyper.optimizer.is_penalised());
         let mut eps = Vec::new();
         let mut layers = Vec::new();
         for l in 0..arch.layers() {
             let p = arch.stride(l);
             mu.push(GpuBuffer::zeroed(&ctx, "mu", r * p)?);
             sigma.push(GpuBuffer::zeroed(&ctx, "sigma", r * p)?);
+            let pen_len = if penalised { 4 * r * p } else { 4 };
+            penalty.push(GpuBuffer::zeroed(&ctx, "penalty", pen_len)?);
             eps.push(GpuBuffer::zeroed(&ctx, "noise", r * k_max * p)?);
             layers.push(
                 ctx.device
@@ -124,6 +134,7 @@ impl Engine {
             run_buf,
             mu,
             sigma,
+            penalty,
             eps,
             uniforms,
             noise: Vec::new(),
@@ -139,9 +150,9 @@ impl Engine {
         let init: Vec<_> = engine
             .runs
             .iter()
-            .map(|s| Params::init(&engine.arch, s.seed, s.hyper.optimizer.is_bayesian()))
+            .map(|s| Params::for_run(&engine.arch, s))
             .collect();
-        engine.set_params(&init);
+        engine.set_params(&init)?;
         Ok(engine)
     }
 
@@ -299,9 +310,22 @@ impl Engine {
         }
     }
 
-    /// Upload every run's parameters.
-    pub fn set_params(&self, params: &[Params]) {
+    /// Upload every run's parameters (and the penalised baselines' state).
+    pub fn set_params(&self, params: &[Params]) -> Result<(), Error> {
         assert_eq!(params.len(), self.runs.len(), "one Params per run");
+        let penalty_fits = |(p, spec): (&Params, &RunSpec)| {
+            if spec.hyper.optimizer.is_penalised() {
+                p.penalty.len() == self.arch.layers()
+            } else {
+                p.penalty.is_empty()
+            }
+        };
+        if !params.iter().zip(&self.runs).all(penalty_fits) {
+            return Err(Error::Settings(
+                "expected a penalty state exactly for the EWC and SI runs".into(),
+            ));
+        }
+        let penalised = self.runs.iter().any(|s| s.hyper.optimizer.is_penalised());
         for l in 0..self.arch.layers() {
             let stride = self.arch.stride(l);
             let padded = |v: &Vec<f32>| {
@@ -313,7 +337,23 @@ impl Engine {
             let sigma: Vec<f32> = params.iter().flat_map(|p| padded(&p.sigma[l])).collect();
             self.mu[l].write(&self.ctx, &mu);
             self.sigma[l].write(&self.ctx, &sigma);
+            if penalised {
+                let pen: Vec<f32> = params
+                    .iter()
+                    .flat_map(|p| {
+                        let mut v: Vec<f32> = p.penalty.get(l).map_or(Vec::new(), |pen| {
+                            pen.iter()
+                                .flat_map(|q| [q.anchor, q.importance, q.path, 0.0])
+                                .collect()
+                        });
+                        v.resize(4 * stride, 0.0);
+                        v
+                    })
+                    .collect();
+                self.penalty[l].write(&self.ctx, &pen);
+            }
         }
+        Ok(())
     }
 
     /// Read every run's parameters back.
@@ -322,6 +362,7 @@ impl Engine {
             .map(|_| Params {
                 mu: Vec::new(),
                 sigma: Vec::new(),
+                penalty: Vec::new(),
             })
             .collect();
         for l in 0..self.arch.layers() {
@@ -332,8 +373,39 @@ impl Engine {
                 o.mu.push(mu[r * stride..r * stride + p].to_vec());
                 o.sigma.push(sigma[r * stride..r * stride + p].to_vec());
             }
+            if self.runs.iter().any(|s| s.hyper.optimizer.is_penalised()) {
+                let pen = self.penalty[l].read(&self.ctx)?;
+                for (r, o) in out.iter_mut().enumerate() {
+                    if self.runs[r].hyper.optimizer.is_penalised() {
+                        let run = &pen[4 * r * stride..4 * (r * stride + p)];
+                        o.penalty.push(
+                            run.chunks_exact(4)
+                                .map(|q| Penalty {
+                                    anchor: q[0],
+                                    importance: q[1],
+                                    path: q[2],
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// The runs' rules in the coming steps: each run's pass (`RunUniform::pass`).
+    pub(crate) fn set_passes(&self, passes: &[Pass]) {
+        let runs: Vec<RunUniform> = self
+            .runs
+            .iter()
+            .zip(passes)
+            .map(|(s, p)| RunUniform {
+                step_pass: p.code(),
+                ..RunUniform::new(s)
+            })
+            .collect();
+        self.run_buf.write(&self.ctx, &runs);
     }
 
     /// Put the training split on the GPU (once per stream).

@@ -75,6 +75,7 @@ impl TrainGraph {
                 ("x0", self.x0.buffer.as_entire_binding()),
                 ("delta", self.deltas[0].buffer.as_entire_binding()),
                 ("bad", self.bad.buffer.as_entire_binding()),
+                ("penalty", e.penalty[0].buffer.as_entire_binding()),
             ],
             shapes.runs * e.arch.n_out(0) * WORKGROUP as usize,
             cost::update(shapes, &e.arch, 0),

@@ -47,6 +47,7 @@ impl TrainGraph {
                 ("labels", self.split.labels.buffer.as_entire_binding()),
                 ("bad", self.bad.buffer.as_entire_binding()),
                 ("x0", self.x0.buffer.as_entire_binding()),
+                ("penalty", e.penalty[last].buffer.as_entire_binding()),
             ],
             threads,
             cost,

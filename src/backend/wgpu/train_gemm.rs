@@ -119,6 +119,7 @@ impl TrainGraph {
                 ("act_in", input.clone()),
                 ("act_in4", input),
                 ("bad", self.bad.buffer.as_entire_binding()),
+                ("penalty", e.penalty[l].buffer.as_entire_binding()),
             ],
             threads,
             cost::update(shapes, &e.arch, l),

@@ -24,6 +24,7 @@ impl TrainGraph {
             ("delta", self.deltas[l].buffer.as_entire_binding()),
             ("act_in", input.buffer.as_entire_binding()),
             ("bad", self.bad.buffer.as_entire_binding()),
+            ("penalty", e.penalty[l].buffer.as_entire_binding()),
         ];
         let threads = shapes.runs * e.arch.params(l);
         let cost = cost::update(shapes, &e.arch, l);
