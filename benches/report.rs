@@ -25,6 +25,9 @@ fn main() {
     let sigma: Vec<_> = (0..t)
         .flat_map(|task| (0..2).map(move |l| sigma_stats(task, l, &[0.1, 0.2, 0.3])))
         .collect();
+    let loss: Vec<[f64; 2]> = (0..t)
+        .map(|i| [0.3 * 60000.0 / (i + 1) as f64, 60000.0])
+        .collect();
     let rec = RunRecord {
         config: &json!({}),
         matrix: &matrix,
@@ -32,6 +35,7 @@ fn main() {
         tasks_done: t,
         sigma: &sigma,
         ood: &[],
+        loss: &loss,
         summary: &json!({}),
         complete: true,
     };

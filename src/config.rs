@@ -305,8 +305,8 @@ impl Shared {
     }
 
     /// Device memory one run of `shape` adds (the full MNIST splits when
-    /// no limit is given).
-    pub fn run_memory(&self, shape: &Shape) -> Result<RunMemory> {
+    /// no limit is given), in a group with an EWC or SI run when `penalised`.
+    pub fn run_memory(&self, shape: &Shape, penalised: bool) -> Result<RunMemory> {
         Ok(run_memory(
             &shape.architecture(self.bias)?,
             &shape.engine_config(),
@@ -315,6 +315,7 @@ impl Shared {
             // Planned from the settings alone: an OOD set that may turn out
             // missing (`Ood::Auto`) is counted.
             1 + usize::from(self.ood != Ood::Off),
+            penalised,
         ))
     }
 }

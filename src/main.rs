@@ -142,7 +142,9 @@ fn run((cli, matches): (Cli, ArgMatches)) -> ExitCode {
             eprintln!("\nsecond interrupt: quitting now; the last checkpoint is intact");
             std::process::exit(130);
         }
-        eprintln!("\nstopping at the next step to save a checkpoint (Ctrl-C again quits at once)");
+        eprintln!(
+            "\nstopping at the next step; what is done is saved (Ctrl-C again quits at once)"
+        );
     });
     if let Err(e) = handler {
         eprintln!("warning: Ctrl-C will not save a checkpoint: {e}");

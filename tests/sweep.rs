@@ -90,6 +90,30 @@ fn penalty_lists_apply_to_their_optimizers_only() {
     assert!(err.contains("--si-xi is a setting of si"), "{err}");
 }
 
+/// A group with an EWC or SI run keeps a penalty state (a vec4 per weight)
+/// for each of its runs: the plan counts it.
+#[test]
+fn penalised_groups_plan_their_penalty_state() {
+    let limits = GroupLimits {
+        max_runs: 8,
+        budget_bytes: 1 << 30,
+    };
+    let bytes = |optimizer| {
+        let runs = Grid {
+            optimizer: vec![optimizer],
+            ..Grid::default()
+        }
+        .expand();
+        plan_groups(&runs, &common::shared(2), limits).unwrap()[0].bytes
+    };
+    let weights = (784 * 50 + 50 * 10) as u64;
+    assert_eq!(
+        bytes(Optimizer::OnlineEwc),
+        bytes(Optimizer::Sgd) + 16 * weights
+    );
+    assert_eq!(bytes(Optimizer::Si), bytes(Optimizer::Sgd) + 16 * weights);
+}
+
 #[test]
 fn groups_share_a_shape_and_split_evenly_under_the_limits() {
     let grid = Grid {

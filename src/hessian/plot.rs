@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 
 use super::stats::quantile;
-use crate::report::plots::{FONT, PALETTE, Res, SIZE, err, titled};
+use crate::report::plots::{FONT, PALETTE, Res, chart_on, err, titled_svg};
 
 /// One checkpoint's points (hessian, estimate), both positive.
 pub struct Series {
@@ -33,15 +33,8 @@ pub fn scatter(title: &str, subtitle: &str, series: &[Series]) -> Res {
     // where the two ranges overlap.
     let (x, y) = (range(series, |p| p.0), range(series, |p| p.1));
     let (lo, hi) = (x.0.max(y.0), x.1.min(y.1));
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let area = titled(&root, title, subtitle)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
+    titled_svg(title, subtitle, |area| {
+        let mut chart = chart_on(area)
             .build_cartesian_2d((x.0..x.1).log_scale(), (y.0..y.1).log_scale())
             .map_err(err)?;
         chart
@@ -89,7 +82,6 @@ pub fn scatter(title: &str, subtitle: &str, series: &[Series]) -> Res {
             .label_font((FONT, 14))
             .draw()
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }

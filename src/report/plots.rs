@@ -104,15 +104,8 @@ where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let area = titled(&root, title, subtitle)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
+    titled_svg(title, subtitle, |area| {
+        let mut chart = chart_on(area)
             .build_cartesian_2d(0..t.max(1) as u32 + 1, y)
             .map_err(err)?;
         chart
@@ -136,9 +129,38 @@ where
         // Markers keep a one-point series visible; skip them when crowded.
         let marker = if t <= 50 { 3 } else { 0 };
         draw_lines!(chart, lines, marker, (lines.len() > 1).then_some(legend));
+        Ok(())
+    })
+}
+
+/// The drawing area of a plot, below its title.
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// An SVG plot of `SIZE` with its title and subtitle, `draw` filling the
+/// area below them.
+pub(crate) fn titled_svg(
+    title: &str,
+    subtitle: &str,
+    draw: impl FnOnce(&Area) -> Result<(), String>,
+) -> Res {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&titled(&root, title, subtitle)?)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// A chart on `area` with the margins and label areas every plot uses.
+pub(crate) fn chart_on<'a, 'b>(area: &'a Area<'b>) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70);
+    builder
 }
 
 /// Draws the title and, under it in a smaller font, the subtitle naming the

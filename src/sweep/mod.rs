@@ -181,7 +181,10 @@ pub fn plan_groups(
     }
     let mut groups = Vec::new();
     for (shape, members) in shapes {
-        let mem = shared.run_memory(&shape)?;
+        let penalised = members
+            .iter()
+            .any(|&i| runs[i].hyper.optimizer.is_penalised());
+        let mem = shared.run_memory(&shape, penalised)?;
         let by_budget = limits.budget_bytes / mem.total_bytes.max(1);
         let fit = (by_budget as usize).min(limits.max_runs.max(1));
         if fit == 0 {

@@ -23,6 +23,7 @@ pub fn run_memory(
     train_images: usize,
     test_images: usize,
     eval_sets: usize,
+    penalised: bool,
 ) -> RunMemory {
     let sets = eval_sets as u64;
     let (k, kt, b) = (
@@ -56,6 +57,11 @@ pub fn run_memory(
                 kt * chunk * n_out * F32,                    // evaluation activations
                 kt * rows * n_out.next_multiple_of(4) * F32, // evaluation weight samples
             ]);
+        }
+        // EWC and SI keep anchor, importance and path (a vec4) per weight,
+        // for every run of a group that has one of them.
+        if penalised {
+            buffers.push(4 * p * F32);
         }
         // The production kernels train by GEMMs at batch > 1.
         if cfg.batch > 1 && l + 1 < arch.layers() {
