@@ -112,7 +112,7 @@ impl<'a> Sweeper<'a> {
         let checkpoints: Vec<Checkpoint> = priors
             .into_iter()
             .filter_map(|p| match p {
-                Prior::Resume(c) => Some(*c),
+                Prior::Resume(c) | Prior::Extend(c) => Some(*c),
                 _ => None,
             })
             .collect();

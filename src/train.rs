@@ -319,6 +319,15 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
                 runs: vec![*checkpoint],
             })
         }
+        Prior::Extend(checkpoint) => {
+            println!(
+                "extending its finished {}-task run to {} tasks (the same bits as a {}-task run)",
+                checkpoint.position.task, shared.tasks, shared.tasks
+            );
+            Some(Resume {
+                runs: vec![*checkpoint],
+            })
+        }
         Prior::Fresh => None,
     };
     let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);

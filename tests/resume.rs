@@ -270,3 +270,39 @@ fn an_unwritable_out_fails_before_training() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "a user's file");
     std::fs::remove_file(&file).unwrap();
 }
+
+/// A finished run given more tasks goes on from its last checkpoint, to the
+/// bits of a run of all the tasks; not where the schedule would move
+/// (`--eval-every`).
+#[test]
+fn a_finished_run_extends_to_more_tasks() {
+    let (long, grown) = (out_dir("long"), out_dir("grown"));
+    let (l, g) = (long.to_str().unwrap(), grown.to_str().unwrap());
+    let two = [&RUN[..], &["--out", g]].concat();
+    let mut two: Vec<&str> = two;
+    let at = two.iter().position(|a| *a == "--tasks").unwrap();
+    two[at + 1] = "2";
+    common::succeeded(&mesu(&two));
+    let stdout = common::succeeded(&mesu(&[&RUN[..], &["--out", g]].concat()));
+    assert!(
+        stdout.contains("extending its finished 2-task run to 3 tasks"),
+        "{stdout}"
+    );
+    common::succeeded(&mesu(&[&RUN[..], &["--out", l]].concat()));
+    assert_same_run(&long, &grown);
+    assert_eq!(
+        read(&long, "calibration.csv"),
+        read(&grown, "calibration.csv")
+    );
+    // With --eval-every the last row of the shorter stream was full only
+    // because it was the last: other settings.
+    let four = [&RUN[..], &["--out", g, "--eval-every", "2"]].concat();
+    let mut four: Vec<&str> = four;
+    let at = four.iter().position(|a| *a == "--tasks").unwrap();
+    four[at + 1] = "4";
+    let out = mesu(&four);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("other settings"));
+    std::fs::remove_dir_all(&long).unwrap();
+    std::fs::remove_dir_all(&grown).unwrap();
+}

@@ -77,7 +77,35 @@ fn ood_rows(ood: &[OodAuroc]) -> Vec<f64> {
         .collect()
 }
 
+/// `m` (T x T) padded with NaN to `tasks` x `tasks`.
+fn pad(m: &[Vec<f64>], tasks: usize) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = m
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            row.resize(tasks, f64::NAN);
+            row
+        })
+        .collect();
+    out.resize(tasks, vec![f64::NAN; tasks]);
+    out
+}
+
 impl Checkpoint {
+    /// This finished run's state as the start of a longer stream of `tasks`
+    /// tasks with identity `identity`: the tables grow, nothing else moves.
+    pub fn extended(mut self, tasks: usize, identity: Value) -> Checkpoint {
+        self.matrix = pad(&self.matrix, tasks);
+        self.calibration = CalibrationMatrix {
+            ece: pad(&self.calibration.ece, tasks),
+            nll: pad(&self.calibration.nll, tasks),
+            brier: pad(&self.calibration.brier, tasks),
+        };
+        self.loss.resize(tasks, [0.0; 2]);
+        self.identity = identity;
+        self
+    }
+
     /// Writes the checkpoint under a temporary name and renames it, so an
     /// interrupted write leaves the previous checkpoint intact.
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {

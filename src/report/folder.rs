@@ -70,6 +70,9 @@ pub enum Prior {
     Resume(Box<Checkpoint>),
     /// This run, finished.
     Complete,
+    /// The same run finished with fewer tasks: go on from its last
+    /// checkpoint, grown to the longer stream (`Checkpoint::extended`).
+    Extend(Box<Checkpoint>),
 }
 
 /// A run's results folder, locked for this process.
@@ -150,6 +153,16 @@ impl RunFolder {
     /// that differ, unless `force`, which removes the run's files (and
     /// nothing else) first.
     pub fn open(dir: &Path, identity: &Value, force: bool) -> Result<RunFolder, Error> {
+        let lock = lock_folder(dir)?;
+        if !force && let Some(prior) = Self::shorter_run(dir, identity)? {
+            return Ok(RunFolder {
+                dir: dir.to_path_buf(),
+                prior,
+                _lock: lock,
+            });
+        }
+        // `claim` takes the lock itself.
+        drop(lock);
         let files: Vec<&str> = FILES.iter().chain(&EXTRA).copied().collect();
         let (lock, same) = claim(dir, identity, force, &files)?;
         let prior = if same {
@@ -162,6 +175,37 @@ impl RunFolder {
             prior,
             _lock: lock,
         })
+    }
+
+    /// A finished run of these settings but fewer tasks, which the longer
+    /// stream extends with the same bits as a run of all its tasks: the
+    /// noise, permutations and evaluation ids do not depend on the stream's
+    /// length. Only with every seen task evaluated after every task (with
+    /// `--eval-every K` the last row's fullness moves; `--eval all` rows
+    /// hold tasks the shorter stream lacks).
+    fn shorter_run(dir: &Path, identity: &Value) -> Result<Option<Prior>, Error> {
+        let Some(old) = std::fs::read_to_string(dir.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .map(|c| c["identity"].clone())
+        else {
+            return Ok(None);
+        };
+        let tasks = |v: &Value| v["tasks"].as_u64().unwrap_or(0) as usize;
+        let mut same_but_tasks = old.clone();
+        same_but_tasks["tasks"] = identity["tasks"].clone();
+        let every_task = identity["eval_every"] == 1 && identity["eval_all"] == false;
+        if same_but_tasks != *identity || tasks(&old) >= tasks(identity) || !every_task {
+            return Ok(None);
+        }
+        let Some(checkpoint) = Checkpoint::read(dir)? else {
+            return Ok(None);
+        };
+        if checkpoint.position.task != tasks(&old) {
+            return Ok(None);
+        }
+        let longer = checkpoint.extended(tasks(identity), identity.clone());
+        Ok(Some(Prior::Extend(Box::new(longer))))
     }
 
     /// The folder holds this run: finished, resumable, or to redo.
