@@ -540,6 +540,30 @@ fn valued(name: &str, v: &Value) -> std::result::Result<Option<Vec<String>>, Str
     Ok(Some(vec![format!("--{}", name.replace('_', "-")), text]))
 }
 
+/// The flags of a recorded `Hyper`: `{"ewc": {"lambda": 2, ..}}` under
+/// "penalty" is `--ewc-lambda 2` ...
+fn hyper_flags(hyper: &Value) -> std::result::Result<Vec<Vec<String>>, String> {
+    let hyper = hyper
+        .as_object()
+        .ok_or("identity.run.hyper: not an object")?;
+    let mut out = Vec::new();
+    for (k, v) in hyper {
+        let Some(kinds) = v.as_object().filter(|_| k == "penalty") else {
+            out.extend(valued(k, v)?);
+            continue;
+        };
+        for (kind, params) in kinds {
+            let params = params
+                .as_object()
+                .ok_or("identity.run.hyper.penalty: not an object")?;
+            for (p, v) in params {
+                out.extend(valued(&format!("{kind}_{p}"), v)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The flags that repeat the run a results folder's config.json records
 /// (its "identity", and its data folder): `mesu --config DIR/config.json`,
 /// or `mesu --resume DIR`. An unknown setting is an error naming it.
@@ -556,25 +580,7 @@ pub fn repeat_flags(
                 let run = v.as_object().ok_or("identity.run: not an object")?;
                 for (k, v) in run {
                     match k.as_str() {
-                        "hyper" => {
-                            let hyper = v.as_object().ok_or("identity.run.hyper: not an object")?;
-                            for (k, v) in hyper {
-                                match (k.as_str(), v) {
-                                    // {"ewc": {"lambda": 2, ..}} is --ewc-lambda 2 ...
-                                    ("penalty", Value::Object(kinds)) => {
-                                        for (kind, params) in kinds {
-                                            let params = params.as_object().ok_or(
-                                                "identity.run.hyper.penalty: not an object",
-                                            )?;
-                                            for (p, v) in params {
-                                                out.extend(valued(&format!("{kind}_{p}"), v)?);
-                                            }
-                                        }
-                                    }
-                                    _ => out.extend(valued(k, v)?),
-                                }
-                            }
-                        }
+                        "hyper" => out.extend(hyper_flags(v)?),
                         "hidden" | "batch_size" | "epochs" | "train_samples" | "test_samples"
                         | "seed" => out.extend(valued(k, v)?),
                         _ => return Err(format!("unknown setting identity.run.{k}")),

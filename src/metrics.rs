@@ -166,12 +166,6 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    pub const NAN: Calibration = Calibration {
-        ece: f64::NAN,
-        nll: f64::NAN,
-        brier: f64::NAN,
-    };
-
     /// From each example's `Score` (NaN for none; a NaN score, from a
     /// diverged run, makes its figure NaN).
     pub fn from_scores(scores: &[Score]) -> Calibration {

@@ -8,14 +8,7 @@ use common::{backends, mesu};
 
 /// Runs mesu, asserts that it succeeded, and returns its stdout.
 fn mesu_ok(args: &[&str]) -> String {
-    let out = mesu(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    common::succeeded(&mesu(args))
 }
 
 fn out_dir(name: &str) -> PathBuf {

@@ -113,22 +113,33 @@ pub fn claim(
     files: &[&str],
 ) -> Result<(FolderLock, bool), Error> {
     let lock = lock_folder(dir)?;
+    let same = claim_locked(dir, identity, force, files)?;
+    Ok((lock, same))
+}
+
+/// The identity recorded in `dir`'s config.json, if any.
+fn folder_identity(dir: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let config: Value = serde_json::from_str(&text).ok()?;
+    Some(config["identity"].clone())
+}
+
+/// `claim` on a folder this process has locked.
+fn claim_locked(dir: &Path, identity: &Value, force: bool, files: &[&str]) -> Result<bool, Error> {
     let present: Vec<&str> = files
         .iter()
         .copied()
         .filter(|f| dir.join(f).exists())
         .collect();
-    let config: Option<Value> = std::fs::read_to_string(dir.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let same = config.as_ref().is_some_and(|c| &c["identity"] == identity);
+    let old = folder_identity(dir);
+    let same = old.as_ref() == Some(identity);
     if present.is_empty() || (same && !force) {
-        return Ok((lock, !present.is_empty()));
+        return Ok(!present.is_empty());
     }
     if !force {
         let mut diff = Vec::new();
-        match &config {
-            Some(c) => differences(&c["identity"], identity, "", &mut diff),
+        match &old {
+            Some(old) => differences(old, identity, "", &mut diff),
             None => diff.push(format!("{} without config.json", present.join(", "))),
         }
         return Err(format!(
@@ -144,7 +155,7 @@ pub fn claim(
             source,
         })?;
     }
-    Ok((lock, false))
+    Ok(false)
 }
 
 impl RunFolder {
@@ -154,21 +165,21 @@ impl RunFolder {
     /// nothing else) first.
     pub fn open(dir: &Path, identity: &Value, force: bool) -> Result<RunFolder, Error> {
         let lock = lock_folder(dir)?;
-        if !force && let Some(prior) = Self::shorter_run(dir, identity)? {
-            return Ok(RunFolder {
-                dir: dir.to_path_buf(),
-                prior,
-                _lock: lock,
-            });
-        }
-        // `claim` takes the lock itself.
-        drop(lock);
-        let files: Vec<&str> = FILES.iter().chain(&EXTRA).copied().collect();
-        let (lock, same) = claim(dir, identity, force, &files)?;
-        let prior = if same {
-            Self::prior_of_same_run(dir)?
+        let shorter = if force {
+            None
         } else {
-            Prior::Fresh
+            Self::shorter_run(dir, identity)?
+        };
+        let prior = match shorter {
+            Some(prior) => prior,
+            None => {
+                let files: Vec<&str> = FILES.iter().chain(&EXTRA).copied().collect();
+                if claim_locked(dir, identity, force, &files)? {
+                    Self::prior_of_same_run(dir)?
+                } else {
+                    Prior::Fresh
+                }
+            }
         };
         Ok(RunFolder {
             dir: dir.to_path_buf(),
@@ -184,11 +195,7 @@ impl RunFolder {
     /// `--eval-every K` the last row's fullness moves; `--eval all` rows
     /// hold tasks the shorter stream lacks).
     fn shorter_run(dir: &Path, identity: &Value) -> Result<Option<Prior>, Error> {
-        let Some(old) = std::fs::read_to_string(dir.join("config.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .map(|c| c["identity"].clone())
-        else {
+        let Some(old) = folder_identity(dir) else {
             return Ok(None);
         };
         let tasks = |v: &Value| v["tasks"].as_u64().unwrap_or(0) as usize;

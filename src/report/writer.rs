@@ -26,25 +26,30 @@ impl ResultsWriter<'_> {
         Ok(checkpoint.write(&spec.out)?)
     }
 
+    /// Run `run`'s record in `state` after `tasks_done` tasks.
+    fn run_record<'s>(
+        &'s self,
+        state: &'s GroupState,
+        run: usize,
+        tasks_done: usize,
+    ) -> RunRecord<'s> {
+        RunRecord {
+            config: &self.runs[run].config,
+            matrix: &state.matrices[run],
+            calibration: &state.calibration[run],
+            tasks_done,
+            sigma: &state.sigma[run],
+            ood: &state.ood[run],
+            loss: &state.loss[run],
+            summary: &state.summary,
+            complete: tasks_done == state.matrices[run].len(),
+        }
+    }
+
     /// Every file of run `run` after `tasks_done` tasks.
     fn record(&self, state: &GroupState, run: usize, tasks_done: usize) -> Result<(), Error> {
-        let spec = &self.runs[run];
-        let tasks = state.matrices[run].len();
-        write_run(
-            &spec.out,
-            &RunRecord {
-                config: &spec.config,
-                matrix: &state.matrices[run],
-                calibration: &state.calibration[run],
-                tasks_done,
-                sigma: &state.sigma[run],
-                ood: &state.ood[run],
-                loss: &state.loss[run],
-                summary: &state.summary,
-                complete: tasks_done == tasks,
-            },
-        )?;
-        Ok(())
+        let rec = self.run_record(state, run, tasks_done);
+        Ok(write_run(&self.runs[run].out, &rec)?)
     }
 }
 
@@ -92,20 +97,12 @@ impl Observer for ResultsWriter<'_> {
         let spec = &self.runs[run];
         let msg = state.diverged[run].as_deref().unwrap_or("diverged");
         let summary = json!({ "diverged": msg, "diverged_in_task": task });
-        write_run(
-            &spec.out,
-            &RunRecord {
-                config: &spec.config,
-                matrix: &state.matrices[run],
-                calibration: &state.calibration[run],
-                tasks_done: task,
-                sigma: &state.sigma[run],
-                ood: &state.ood[run],
-                loss: &state.loss[run],
-                summary: &summary,
-                complete: false,
-            },
-        )?;
+        let rec = RunRecord {
+            summary: &summary,
+            complete: false,
+            ..self.run_record(state, run, task)
+        };
+        write_run(&spec.out, &rec)?;
         write_atomic(&spec.out, "diverged.txt", &format!("{msg}\n"))?;
         Ok(())
     }
