@@ -15,7 +15,7 @@ use self::wgpu::Engine;
 use crate::model::Pass;
 use crate::optim::{Optimizer, RunSpec};
 pub use device::{BackendKind, Device, DeviceChoice};
-pub use profile::{ProfileRow, profile_csv, profile_table};
+pub use profile::{Cost, ProfileRow, profile_csv, profile_table};
 
 /// What a run does in the Fisher pass at a task's end: online EWC sums its
 /// squared gradients, every other run holds still.

@@ -8,7 +8,6 @@ mod backward;
 mod eval;
 mod forward;
 mod normals;
-mod philox;
 mod profile;
 mod simd;
 mod train;
@@ -28,9 +27,9 @@ use eval::EvalData;
 use profile::{Phase, PhaseTimes};
 use train::{RunState, TrainData};
 
+pub use crate::philox::{LANES, philox_block};
 pub(crate) use forward::gemm;
 pub use normals::fill_normals;
-pub use philox::{LANES, philox_block};
 pub use simd::level as simd_level;
 
 /// R runs of one architecture on the CPU.

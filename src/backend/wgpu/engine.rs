@@ -4,7 +4,7 @@ use super::cost::Shapes;
 use super::dispatch::Dispatch;
 use super::eval::{EvalGraph, EvalKernels};
 use super::train::{TrainGraph, TrainKernels};
-use super::uniforms::{LayerUniform, StepUniform};
+use super::uniforms::{LayerUniform, RunUniform, StepUniform};
 use super::{
     Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, Profiler, Shader, StepUniforms,
 };
@@ -14,7 +14,7 @@ use crate::backend::ProfileRow;
 use crate::model::{
     Architecture, DOMAIN_TRAIN, EngineConfig, EvalResult, EvalSet, Params, Pass, Penalty,
 };
-use crate::optim::{RunSpec, RunUniform};
+use crate::optim::RunSpec;
 
 /// Which kernels train and evaluate: the production ones by default; the
 /// first simple ones (V0) and the forced GPU tilings are kept as oracles

@@ -37,6 +37,7 @@ mod sampled_gemm;
 mod train_gemm;
 mod update;
 
+pub use crate::backend::Cost;
 pub use buffer::{GpuBuffer, StepUniforms};
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
 pub use engine::{Engine, Intermediates, Kernels};
@@ -45,11 +46,11 @@ pub use image_tiles::ImageTiles;
 pub use memory::{RunMemory, run_memory};
 pub use noise::philox_on_gpu;
 pub use peak::{dispatch_overhead_us, peak_gflops};
-pub use profile::{Cost, Profiler};
+pub use profile::Profiler;
 pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};
 pub use split::DeviceSplit;
 pub use train::TrainKernels;
-pub use uniforms::{LayerUniform, StepUniform};
+pub use uniforms::{LayerUniform, RunUniform, StepUniform};
 
 /// Workgroup size of every kernel (a WGSL `override`).
 pub const WORKGROUP: u32 = 64;
