@@ -52,5 +52,16 @@ pub use split::DeviceSplit;
 pub use train::TrainKernels;
 pub use uniforms::{LayerUniform, RunUniform, StepUniform};
 
+/// A buffer beyond the adapter's binding limit is `Error::TooLarge`, which
+/// a sweep answers by running the group in halves.
+impl From<GpuError> for crate::Error {
+    fn from(e: GpuError) -> Self {
+        match e {
+            GpuError::TooLarge { .. } => crate::Error::TooLarge(e.to_string()),
+            e => crate::Error::Gpu(Box::new(e)),
+        }
+    }
+}
+
 /// Workgroup size of every kernel (a WGSL `override`).
 pub const WORKGROUP: u32 = 64;
