@@ -16,7 +16,8 @@ mod shader;
 mod split;
 mod uniforms;
 
-// The engine and its launch plans.
+// The engine, its launch plans, and its place behind the seam.
+mod backend_impl;
 mod cost;
 mod engine;
 mod eval;
