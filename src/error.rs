@@ -1,22 +1,29 @@
 //! The library's one error type: every fallible public function returns
 //! `mesu::Result`; the binary turns the error into its message. Each
-//! message says what went wrong, where, and what to do.
+//! message says what went wrong, where, and what to do. It sits below every
+//! other module: the layers' own error types (`data::DataError`,
+//! `backend::wgpu::GpuError`, `report::ReportError`) convert into it where
+//! they are defined.
 
-use crate::backend::wgpu::GpuError;
-use crate::data::DataError;
-use crate::report::ReportError;
+/// A layer's own error, kept as the source.
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Missing or corrupt data, or a fetch that failed.
     #[error(transparent)]
-    Data(#[from] DataError),
-    /// No adapter, a device that cannot be opened, a model too large for it.
+    Data(Source),
+    /// No adapter, a device that cannot be opened, a runtime failure.
     #[error(transparent)]
-    Gpu(#[from] GpuError),
+    Gpu(Source),
+    /// A model, batch or group of runs that does not fit the device or the
+    /// machine's memory, with the figures (a sweep runs such a group in
+    /// halves).
+    #[error("{0}")]
+    TooLarge(String),
     /// A results folder that cannot be written.
     #[error(transparent)]
-    Report(#[from] ReportError),
+    Report(Source),
     /// A run's mu or sigma left the finite floats.
     #[error(
         "run {run} diverged: layer {layer} has a non-finite mu or sigma after training step {step}; \

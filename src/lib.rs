@@ -19,6 +19,7 @@ pub mod hessian;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod philox;
 pub mod reference;
 pub mod report;
 pub mod stream;

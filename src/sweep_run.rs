@@ -9,7 +9,6 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mesu::Error;
 use mesu::backend::Device;
-use mesu::backend::wgpu::GpuError;
 use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
 use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
@@ -211,7 +210,7 @@ impl<'a> Sweeper<'a> {
                         clock.elapsed().as_secs_f64()
                     ));
                 }
-                Err(Error::Gpu(e @ GpuError::TooLarge { .. })) if batch.len() > 1 => {
+                Err(e @ Error::TooLarge(_)) if batch.len() > 1 => {
                     // Nothing was trained yet: the buffers come first.
                     let half = batch.len() / 2;
                     self.say(&format!(

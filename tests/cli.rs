@@ -197,7 +197,8 @@ struct Net {
 fn reference_divergence(net: &Net, images: usize) -> Option<(usize, u32)> {
     use mesu::data::{PIXELS, task_permutation};
     use mesu::model::{Architecture, Params};
-    use mesu::optim::{Hyper, philox_key};
+    use mesu::optim::Hyper;
+    use mesu::philox::philox_key;
     use mesu::reference;
     let mut train = common::mnist().train;
     train.truncate(images);

@@ -10,7 +10,8 @@ use common::{
 use mesu::backend::wgpu::{Engine, Kernels, TrainKernels};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, EngineConfig, Params};
-use mesu::optim::{Hyper, Optimizer, RunSpec, philox_key};
+use mesu::optim::{Hyper, Optimizer, RunSpec};
+use mesu::philox::philox_key;
 use mesu::reference;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng, rngs::StdRng};

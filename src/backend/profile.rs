@@ -3,6 +3,24 @@
 
 use std::fmt::Write as _;
 
+/// Work of one kernel launch, counted from its shapes (compulsory traffic:
+/// each input read once, each output written once).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Cost {
+    pub flops: f64,
+    pub bytes: f64,
+}
+
+impl std::ops::Add for Cost {
+    type Output = Cost;
+    fn add(self, o: Cost) -> Cost {
+        Cost {
+            flops: self.flops + o.flops,
+            bytes: self.bytes + o.bytes,
+        }
+    }
+}
+
 /// One row of the closing table and of profile.csv.
 #[derive(Clone, Debug)]
 pub struct ProfileRow {

@@ -207,6 +207,12 @@ pub enum DataError {
     },
 }
 
+impl From<DataError> for crate::Error {
+    fn from(e: DataError) -> Self {
+        crate::Error::Data(Box::new(e))
+    }
+}
+
 /// Loads the full train (60000) and test (10000) splits of `kind` from the raw IDX files in `dir`.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
     let fix = kind.fix();

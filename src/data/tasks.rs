@@ -4,8 +4,7 @@
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
-use crate::model::DOMAIN_OOD_PERMUTATION;
-use crate::reference::philox4x32_10;
+use crate::philox::{DOMAIN_OOD_PERMUTATION, philox_key, philox4x32_10};
 
 /// The pixel permutation of task `task` (the first task is permuted too).
 pub fn task_permutation(seed: u64, task: usize, pixels: usize) -> Vec<u32> {
@@ -19,7 +18,7 @@ pub fn task_permutation(seed: u64, task: usize, pixels: usize) -> Vec<u32> {
 /// drawn from its own Philox stream (domain `DOMAIN_OOD_PERMUTATION`), so it
 /// is none of the tasks' permutations and needs no other generator's state.
 pub fn ood_permutation(seed: u64, pixels: usize) -> Vec<u32> {
-    let key = crate::optim::philox_key(seed);
+    let key = philox_key(seed);
     let mut perm: Vec<u32> = (0..pixels as u32).collect();
     // Fisher-Yates; one Philox word per swap, mapped to 0..=i by a
     // multiply-shift (bias below 2^-22 for 784 pixels).

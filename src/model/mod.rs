@@ -7,7 +7,8 @@ mod engine_config;
 mod rules;
 mod score;
 
+pub use crate::philox::{DOMAIN_EVAL, DOMAIN_OOD_PERMUTATION, DOMAIN_TRAIN};
 pub use arch::{Architecture, Params};
 pub use engine_config::EngineConfig;
 pub use rules::{Pass, Penalty, Rule, healthy};
-pub use score::{DOMAIN_EVAL, DOMAIN_OOD_PERMUTATION, DOMAIN_TRAIN, EvalResult, EvalSet, Score};
+pub use score::{EvalResult, EvalSet, Score};

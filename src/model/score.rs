@@ -1,11 +1,4 @@
-//! What evaluation yields (per example, per run), and the noise domains of the
-//! counter-based stream: shared by every backend.
-
-/// Noise domains: training steps and evaluations draw from disjoint counters.
-pub const DOMAIN_TRAIN: u32 = 0;
-pub const DOMAIN_EVAL: u32 = 1;
-/// The pixel permutation of a permuted-MNIST OOD set (`data::ood_permutation`).
-pub const DOMAIN_OOD_PERMUTATION: u32 = 2;
+//! What evaluation yields (per example, per run): shared by every backend.
 
 /// Per-example evaluation output (`struct Score`): the predicted class,
 /// whether it is right, predictive and aleatoric entropy in bits, and what

@@ -53,7 +53,7 @@ impl Optimizer {
     }
 
     /// The code the kernels switch on (`rule` in shaders/common/rule.wgsl).
-    fn code(self) -> u32 {
+    pub fn code(self) -> u32 {
         match self {
             Optimizer::Mesu => 0,
             Optimizer::Bgd => 1,
@@ -243,52 +243,4 @@ impl PenaltyFlags {
 pub struct RunSpec {
     pub seed: u64,
     pub hyper: Hyper,
-}
-
-/// `struct Run` of shaders/common/structs.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct RunUniform {
-    pub key: [u32; 2],
-    pub optimizer: u32,
-    /// `model::Pass` as its code: 0 train, 1 Fisher pass, 2 hold (`pass` is a WGSL keyword).
-    pub step_pass: u32,
-    pub lr_mu: f32,
-    pub lr_sigma: f32,
-    pub mu_prior: f32,
-    pub sigma_prior_sq: f32,
-    pub inv_n_prior: f32,
-    pub clamp_grad: f32,
-    pub strength: f32,
-    pub gamma: f32,
-    pub xi: f32,
-    pub _pad: [f32; 3],
-}
-
-/// The Philox key of a run's seed.
-pub fn philox_key(seed: u64) -> [u32; 2] {
-    [seed as u32, (seed >> 32) as u32]
-}
-
-impl RunUniform {
-    pub fn new(spec: &RunSpec) -> Self {
-        let h = &spec.hyper;
-        let sp2 = h.sigma_prior * h.sigma_prior;
-        let (strength, gamma, xi) = h.penalty.map_or((0.0, 0.0, 0.0), |p| p.coefficients());
-        RunUniform {
-            key: philox_key(spec.seed),
-            optimizer: h.optimizer.code(),
-            step_pass: 0,
-            lr_mu: h.lr_mu as f32,
-            lr_sigma: h.lr_sigma as f32,
-            mu_prior: h.mu_prior as f32,
-            sigma_prior_sq: sp2 as f32,
-            inv_n_prior: (1.0 / (h.n * sp2)) as f32,
-            clamp_grad: h.clamp_grad as f32,
-            strength: strength as f32,
-            gamma: gamma as f32,
-            xi: xi as f32,
-            _pad: [0.0; 3],
-        }
-    }
 }

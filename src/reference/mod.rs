@@ -3,15 +3,16 @@
 //! baseline updates, the prediction with its entropies, and the Hessian
 //! diagonal and empirical Fisher of the Hessian check.
 
+mod baselines;
 mod hessian;
 mod net;
 mod philox;
-mod update;
 
+pub use crate::philox::philox4x32_10;
+pub use baselines::{end_task, penalised_step, plain_grad};
 pub use hessian::curvature;
 pub use net::{
     CalibrationTerms, Forward, Prediction, StepOutput, backward, forward, input_batch, loss,
-    loss_grad, predict, sample_weights, step, weight_grads,
+    loss_grad, predict, sample_weights, step, update, weight_grads,
 };
-pub use philox::{box_muller4, layer_noise, noise, philox4x32_10};
-pub use update::{end_task, penalised_step, plain_grad, update};
+pub use philox::{box_muller4, layer_noise, noise};

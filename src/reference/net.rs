@@ -1,5 +1,4 @@
-use super::update;
-use crate::model::Architecture;
+use crate::model::{Architecture, Penalty, Rule};
 use crate::optim::Hyper;
 
 /// Standardised, permuted inputs [B][pixels]: x_i = (img[perm[i]] / 255 - mean) / std.
@@ -135,6 +134,13 @@ pub fn weight_grads(
             g
         })
         .collect()
+}
+
+/// One parameter's update from its old (mu, sigma) and the sample-averaged
+/// gradients, in f64: the shared rule of `crate::model::Rule` (a penalised
+/// baseline's state starts empty here; see `penalised_step`).
+pub fn update(h: &Hyper, mu: f64, sigma: f64, g_mu: f64, g_sigma: f64) -> (f64, f64) {
+    Rule::<f64>::new(h).apply(mu, sigma, g_mu, g_sigma, &mut Penalty::default())
 }
 
 /// Everything one training step computes, per sample k where it applies.

@@ -1,23 +1,6 @@
-/// Philox4x32-10 (Salmon et al., SC'11), the generator of shaders/common/structs.wgsl.
-pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let mut c = counter;
-    let mut k = key;
-    for _ in 0..10 {
-        let p0 = 0xD251_1F53u64 * c[0] as u64;
-        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
-        c = [
-            (p1 >> 32) as u32 ^ c[1] ^ k[0],
-            p1 as u32,
-            (p0 >> 32) as u32 ^ c[3] ^ k[1],
-            p0 as u32,
-        ];
-        k = [
-            k[0].wrapping_add(0x9E37_79B9),
-            k[1].wrapping_add(0xBB67_AE85),
-        ];
-    }
-    c
-}
+//! The f64 noise of the kernels: Box-Muller on the production Philox stream.
+
+use crate::philox::philox4x32_10;
 
 /// Four standard normals from four u32, as the WGSL `box_muller4` (in f64).
 pub fn box_muller4(x: [u32; 4]) -> [f64; 4] {

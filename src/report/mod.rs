@@ -70,6 +70,12 @@ pub enum ReportError {
     Checkpoint { path: PathBuf, why: String },
 }
 
+impl From<ReportError> for crate::Error {
+    fn from(e: ReportError) -> Self {
+        crate::Error::Report(Box::new(e))
+    }
+}
+
 /// Every file `write_run` produces.
 pub const FILES: [&str; 10] = [
     "config.json",

@@ -62,7 +62,7 @@ pub fn reference_noise(
     domain: u32,
     samples: usize,
 ) -> Vec<Vec<Vec<f64>>> {
-    let key = mesu::optim::philox_key(seed);
+    let key = mesu::philox::philox_key(seed);
     (0..arch.layers())
         .map(|l| mesu::reference::layer_noise(key, step, l as u32, domain, samples, arch.params(l)))
         .collect()

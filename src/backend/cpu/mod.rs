@@ -8,7 +8,6 @@ mod backward;
 mod eval;
 mod forward;
 mod normals;
-mod philox;
 mod profile;
 mod simd;
 mod train;
@@ -18,7 +17,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::Backend;
+use super::{Backend, policy};
 use crate::Error;
 use crate::backend::ProfileRow;
 use crate::data::Split;
@@ -28,9 +27,9 @@ use eval::EvalData;
 use profile::{Phase, PhaseTimes};
 use train::{RunState, TrainData};
 
+pub use crate::philox::{LANES, philox_block};
 pub(crate) use forward::gemm;
 pub use normals::fill_normals;
-pub use philox::{LANES, philox_block};
 pub use simd::level as simd_level;
 
 /// R runs of one architecture on the CPU.
@@ -117,28 +116,6 @@ impl CpuBackend {
         Ok(pixels)
     }
 
-    /// One entry per run, each of length `len` with values below `bound`.
-    fn check_per_run(
-        &self,
-        per_run: &[Vec<u32>],
-        len: usize,
-        bound: usize,
-        what: &str,
-    ) -> Result<(), Error> {
-        let ok = per_run.len() == self.runs.len()
-            && per_run
-                .iter()
-                .all(|p| p.len() == len && p.iter().all(|&v| (v as usize) < bound));
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Settings(format!(
-                "expected one {what} of length {len} with entries below {bound} per run ({} runs)",
-                self.runs.len()
-            )))
-        }
-    }
-
     /// Run `f` on every run in parallel, timed as `phase` when profiling.
     fn phase(&mut self, phase: Phase, f: impl Fn(&mut RunState) + Sync + Send) {
         let start = Instant::now();
@@ -211,14 +188,14 @@ impl Backend for CpuBackend {
 
     fn set_task(&mut self, perms: &[Vec<u32>]) -> Result<(), Error> {
         let n_in = self.arch.n_in(0);
-        self.check_per_run(perms, n_in, n_in, "permutation")?;
+        policy::check_per_run(perms, self.runs.len(), n_in, n_in, "permutation")?;
         self.perms = Some(perms.to_vec());
         Ok(())
     }
 
     fn set_order(&mut self, orders: &[Vec<u32>]) -> Result<(), Error> {
         let len = self.train_data()?.len();
-        self.check_per_run(orders, len, len, "example order")?;
+        policy::check_per_run(orders, self.runs.len(), len, len, "example order")?;
         self.orders = Some(orders.to_vec());
         Ok(())
     }
@@ -232,13 +209,7 @@ impl Backend for CpuBackend {
     }
 
     fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
-        let per_epoch = self.batches_per_epoch()?;
-        if first_batch + count > per_epoch {
-            return Err(Error::Settings(format!(
-                "batches {first_batch}..{} are past the epoch's {per_epoch}",
-                first_batch + count
-            )));
-        }
+        policy::check_batches(first_batch, count, self.batches_per_epoch()?)?;
         if self.perms.is_none() || self.orders.is_none() {
             return Err(Error::Settings(
                 "set the task's permutations and the epoch's order before training".into(),
@@ -247,30 +218,10 @@ impl Backend for CpuBackend {
         for s in 0..count {
             self.step_at((first_batch + s) * self.batch);
         }
-        // Runs newly gone bad, each at its earliest (step, layer).
-        let fresh: Vec<(usize, usize, u64)> = self
-            .states
-            .iter()
-            .enumerate()
-            .filter(|(run, _)| self.diverged[*run].is_none())
-            .filter_map(|(run, s)| {
-                let (layer, step) = s
-                    .first_bad
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(l, b)| b.map(|step| (l, step)))
-                    .min_by_key(|&(_, step)| step)?;
-                Some((run, layer, step))
-            })
-            .collect();
-        for &(run, layer, step) in &fresh {
-            self.diverged[run] = Some((layer, step));
-        }
         let kb = (self.states[0].samples_per_step() * self.batch * count.max(1)) as f64;
         let losses = self.states.iter_mut().map(|s| s.take_loss() / kb).collect();
-        if let Some(&(run, layer, step)) = fresh.iter().min_by_key(|f| f.2) {
-            return Err(Error::Diverged { run, layer, step });
-        }
+        let first_bad = self.states.iter().map(|s| s.first_bad.iter().copied());
+        policy::record_divergences(&mut self.diverged, first_bad)?;
         Ok(losses)
     }
 
@@ -293,7 +244,7 @@ impl Backend for CpuBackend {
         eval_id: u32,
     ) -> Result<Vec<EvalResult>, Error> {
         let n_in = self.arch.n_in(0);
-        self.check_per_run(perms, n_in, n_in, "permutation")?;
+        policy::check_per_run(perms, self.runs.len(), n_in, n_in, "permutation")?;
         let data = self
             .evals
             .get(set.0)
@@ -335,31 +286,7 @@ impl Backend for CpuBackend {
     }
 
     fn set_params(&mut self, params: &[Params]) -> Result<(), Error> {
-        let fits = |v: &[Vec<f32>]| {
-            v.len() == self.arch.layers()
-                && v.iter()
-                    .enumerate()
-                    .all(|(l, p)| p.len() == self.arch.params(l))
-        };
-        let fits_run = |(p, spec): (&Params, &RunSpec)| {
-            let penalty_fits = if spec.hyper.optimizer.is_penalised() {
-                p.penalty.len() == self.arch.layers()
-                    && p.penalty
-                        .iter()
-                        .enumerate()
-                        .all(|(l, v)| v.len() == self.arch.params(l))
-            } else {
-                p.penalty.is_empty()
-            };
-            fits(&p.mu) && fits(&p.sigma) && penalty_fits
-        };
-        if params.len() != self.runs.len() || !params.iter().zip(&self.runs).all(fits_run) {
-            return Err(Error::Settings(format!(
-                "expected one Params of {} per run ({} runs), with a penalty state exactly for EWC and SI",
-                self.arch.describe(),
-                self.runs.len()
-            )));
-        }
+        policy::check_params(&self.arch, &self.runs, params)?;
         for (s, p) in self.states.iter_mut().zip(params) {
             s.mu = p.mu.clone();
             s.sigma = p.sigma.clone();
@@ -369,7 +296,7 @@ impl Backend for CpuBackend {
     }
 
     fn end_task(&mut self) -> Result<(), Error> {
-        super::end_task(self, |cpu, passes| {
+        policy::end_task(self, |cpu, passes| {
             for (s, &pass) in cpu.states.iter_mut().zip(passes) {
                 s.rule.pass = pass;
             }

@@ -5,7 +5,7 @@
 
 use multiversion::multiversion;
 
-use super::philox::{LANES, philox_block};
+use crate::philox::{LANES, philox_block};
 
 /// Normals per Philox block: four per counter.
 pub const BLOCK: usize = 4 * LANES;

@@ -4,8 +4,7 @@
 
 use std::time::Instant;
 
-use crate::backend::ProfileRow;
-use crate::backend::wgpu::Cost;
+use crate::backend::{Cost, ProfileRow};
 use crate::model::Architecture;
 
 /// Float operations per normal of the Box-Muller in normals.rs (53 per

@@ -9,7 +9,8 @@ use super::forward::{gemm_forward, loss_delta, relu, sample_weights, sampled_mat
 use super::normals::{BLOCK, fill_normals};
 use super::update::{Grads, LayerGrads, Span, update_span};
 use crate::model::{Architecture, DOMAIN_TRAIN, Params, Penalty, Rule};
-use crate::optim::{RunSpec, philox_key};
+use crate::optim::RunSpec;
+use crate::philox::philox_key;
 
 /// Normals per noise work item (a multiple of the Philox block).
 const NOISE_CHUNK: usize = 4096;

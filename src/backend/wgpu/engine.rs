@@ -4,17 +4,17 @@ use super::cost::Shapes;
 use super::dispatch::Dispatch;
 use super::eval::{EvalGraph, EvalKernels};
 use super::train::{TrainGraph, TrainKernels};
-use super::uniforms::{LayerUniform, StepUniform};
+use super::uniforms::{LayerUniform, RunUniform, StepUniform};
 use super::{
     Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, Profiler, Shader, StepUniforms,
 };
 use super::{DeviceSplit, WORKGROUP};
 use crate::Error;
-use crate::backend::ProfileRow;
+use crate::backend::{ProfileRow, policy};
 use crate::model::{
     Architecture, DOMAIN_TRAIN, EngineConfig, EvalResult, EvalSet, Params, Pass, Penalty,
 };
-use crate::optim::{RunSpec, RunUniform};
+use crate::optim::RunSpec;
 
 /// Which kernels train and evaluate: the production ones by default; the
 /// first simple ones (V0) and the forced GPU tilings are kept as oracles
@@ -312,19 +312,7 @@ impl Engine {
 
     /// Upload every run's parameters (and the penalised baselines' state).
     pub fn set_params(&self, params: &[Params]) -> Result<(), Error> {
-        assert_eq!(params.len(), self.runs.len(), "one Params per run");
-        let penalty_fits = |(p, spec): (&Params, &RunSpec)| {
-            if spec.hyper.optimizer.is_penalised() {
-                p.penalty.len() == self.arch.layers()
-            } else {
-                p.penalty.is_empty()
-            }
-        };
-        if !params.iter().zip(&self.runs).all(penalty_fits) {
-            return Err(Error::Settings(
-                "expected a penalty state exactly for the EWC and SI runs".into(),
-            ));
-        }
+        policy::check_params(&self.arch, &self.runs, params)?;
         let penalised = self.runs.iter().any(|s| s.hyper.optimizer.is_penalised());
         for l in 0..self.arch.layers() {
             let stride = self.arch.stride(l);
@@ -443,12 +431,7 @@ impl Engine {
         len: usize,
         what: &str,
     ) -> Result<Vec<u32>, Error> {
-        if per_run.len() != self.runs.len() || per_run.iter().any(|p| p.len() != len) {
-            return Err(Error::Settings(format!(
-                "expected one {what} of length {len} per run ({} runs)",
-                self.runs.len()
-            )));
-        }
+        policy::check_per_run(per_run, self.runs.len(), len, len, what)?;
         Ok(per_run.concat())
     }
 
@@ -468,13 +451,7 @@ impl Engine {
     /// reported before. The steps are taken either way: runs are
     /// independent, so the others can go on (see `divergences`).
     pub fn train_steps(&mut self, first_batch: usize, count: usize) -> Result<Vec<f64>, Error> {
-        let per_epoch = self.batches_per_epoch()?;
-        if first_batch + count > per_epoch {
-            return Err(Error::Settings(format!(
-                "batches {first_batch}..{} are past the epoch's {per_epoch}",
-                first_batch + count
-            )));
-        }
+        policy::check_batches(first_batch, count, self.batches_per_epoch()?)?;
         let g = self.train.as_ref().expect("checked above");
         let noise = self.train_noise();
         let launches = noise.len() + g.dispatches.len();
@@ -521,23 +498,13 @@ impl Engine {
         let bad = g.bad.read(&self.ctx)?;
         let losses = g.loss.read(&self.ctx)?;
         g.loss.fill(&self.ctx, 0.0);
-        let layers = self.arch.layers();
-        // Runs newly gone bad, each at its earliest (step, layer).
-        let fresh: Vec<(usize, usize, u64)> = bad
-            .chunks(layers)
-            .enumerate()
-            .filter(|(run, _)| self.diverged[*run].is_none())
-            .filter_map(|(run, steps)| {
-                let (layer, &step) = steps.iter().enumerate().min_by_key(|(_, s)| **s)?;
-                (step != u32::MAX).then_some((run, layer, u64::from(step)))
-            })
-            .collect();
-        for &(run, layer, step) in &fresh {
-            self.diverged[run] = Some((layer, step));
-        }
-        if let Some(&(run, layer, step)) = fresh.iter().min_by_key(|f| f.2) {
-            return Err(Error::Diverged { run, layer, step });
-        }
+        // bad is [R][layers]: the first step with a non-finite value, or u32::MAX.
+        let first_bad = bad.chunks(self.arch.layers()).map(|steps| {
+            steps
+                .iter()
+                .map(|&s| (s != u32::MAX).then_some(u64::from(s)))
+        });
+        policy::record_divergences(&mut self.diverged, first_bad)?;
         // loss is [R][K][B]: the mean over samples, per example.
         let kb = self.cfg.train_samples * self.cfg.batch;
         Ok(losses

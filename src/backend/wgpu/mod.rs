@@ -16,7 +16,8 @@ mod shader;
 mod split;
 mod uniforms;
 
-// The engine and its launch plans.
+// The engine, its launch plans, and its place behind the seam.
+mod backend_impl;
 mod cost;
 mod engine;
 mod eval;
@@ -37,6 +38,7 @@ mod sampled_gemm;
 mod train_gemm;
 mod update;
 
+pub use crate::backend::Cost;
 pub use buffer::{GpuBuffer, StepUniforms};
 pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
 pub use engine::{Engine, Intermediates, Kernels};
@@ -45,11 +47,22 @@ pub use image_tiles::ImageTiles;
 pub use memory::{RunMemory, run_memory};
 pub use noise::philox_on_gpu;
 pub use peak::{dispatch_overhead_us, peak_gflops};
-pub use profile::{Cost, Profiler};
+pub use profile::Profiler;
 pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};
 pub use split::DeviceSplit;
 pub use train::TrainKernels;
-pub use uniforms::{LayerUniform, StepUniform};
+pub use uniforms::{LayerUniform, RunUniform, StepUniform};
+
+/// A buffer beyond the adapter's binding limit is `Error::TooLarge`, which
+/// a sweep answers by running the group in halves.
+impl From<GpuError> for crate::Error {
+    fn from(e: GpuError) -> Self {
+        match e {
+            GpuError::TooLarge { .. } => crate::Error::TooLarge(e.to_string()),
+            e => crate::Error::Gpu(Box::new(e)),
+        }
+    }
+}
 
 /// Workgroup size of every kernel (a WGSL `override`).
 pub const WORKGROUP: u32 = 64;

@@ -5,25 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{GpuContext, GpuError};
-use crate::backend::ProfileRow;
-
-/// Work of one kernel launch, counted from its shapes (compulsory traffic:
-/// each input read once, each output written once).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Cost {
-    pub flops: f64,
-    pub bytes: f64,
-}
-
-impl std::ops::Add for Cost {
-    type Output = Cost;
-    fn add(self, o: Cost) -> Cost {
-        Cost {
-            flops: self.flops + o.flops,
-            bytes: self.bytes + o.bytes,
-        }
-    }
-}
+use crate::backend::{Cost, ProfileRow};
 
 /// Totals of one kernel (or, without timestamps, of one kind of submit).
 #[derive(Clone, Debug, Default)]

@@ -1,13 +1,9 @@
+//! The penalised baselines (online and stream EWC, SI) in f64: SGD on the
+//! plain loss of a deterministic net plus the penalty, and their task ends.
+
 use super::net::step;
 use crate::model::{Architecture, Penalty, Rule};
 use crate::optim::Hyper;
-
-/// One parameter's update from its old (mu, sigma) and the sample-averaged
-/// gradients, in f64: the shared rule of `crate::model::Rule` (a penalised
-/// baseline's state starts empty here; see `penalised_step`).
-pub fn update(h: &Hyper, mu: f64, sigma: f64, g_mu: f64, g_sigma: f64) -> (f64, f64) {
-    Rule::<f64>::new(h).apply(mu, sigma, g_mu, g_sigma, &mut Penalty::default())
-}
 
 /// The plain-loss gradient of a deterministic net (weights = theta) on one
 /// batch, per layer, and the batch's summed loss.
