@@ -434,13 +434,7 @@ pub fn stream_run(
 
 /// Whether `dir` holds the finished results of exactly this run.
 pub fn is_complete(dir: &Path, run: &RunSettings, shared: &Shared) -> bool {
-    let read = |f: &str| -> Option<Value> {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(f)).ok()?).ok()
-    };
-    let (Some(config), Some(metrics)) = (read("config.json"), read("metrics.json")) else {
-        return false;
-    };
-    metrics["complete"] == true && config["identity"] == run_identity(run, shared)
+    crate::report::is_complete(dir, &run_identity(run, shared))
 }
 
 /// Rejects shared settings no stream could use, naming the flag.

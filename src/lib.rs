@@ -6,9 +6,10 @@
 //! wgpu engine or the CPU one, behind the `Backend` trait: forward, loss,
 //! backward, update, evaluate; shared math in model and optim) -> stream
 //! (the task loop, telling observers) -> metrics -> report (the results
-//! folders, an observer). The Hessian check (hessian) drives a backend
-//! through one unpermuted task itself and compares sigma with the loss
-//! curvature at mu. Every fallible call returns `mesu::Result`.
+//! folders, an observer; plot draws for it, the sweep and the Hessian
+//! check). The Hessian check (hessian) trains one unpermuted task through
+//! the stream's chunked trainer and compares sigma with the loss curvature
+//! at mu. Every fallible call returns `mesu::Result`.
 
 pub mod authors_config;
 pub mod backend;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod philox;
+pub mod plot;
 pub mod reference;
 pub mod report;
 pub mod stream;

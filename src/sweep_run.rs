@@ -11,8 +11,8 @@ use mesu::Error;
 use mesu::backend::Device;
 use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
 use mesu::data::Dataset;
-use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
-use mesu::stream::{Resume, run_group};
+use mesu::report::{FolderLock, Prior, RunFolder, lock_folder, run_group};
+use mesu::stream::{Resume, RunState};
 use mesu::sweep::{Group, aggregate, collect, write_summary};
 
 use crate::progress::StreamProgress;
@@ -108,7 +108,7 @@ impl<'a> Sweeper<'a> {
             .iter_mut()
             .map(|f| std::mem::replace(&mut f.prior, Prior::Fresh))
             .collect();
-        let checkpoints: Vec<Checkpoint> = priors
+        let checkpoints: Vec<RunState> = priors
             .into_iter()
             .filter_map(|p| match p {
                 Prior::Resume(c) | Prior::Extend(c) => Some(*c),

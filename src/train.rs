@@ -12,8 +12,9 @@ use mesu::config::{
 use mesu::data::DatasetKind;
 use mesu::optim::{Hyper, Optimizer, PenaltyFlags};
 use mesu::report;
+use mesu::report::run_group;
 use mesu::report::{Prior, RunFolder};
-use mesu::stream::{Resume, run_group};
+use mesu::stream::Resume;
 
 use crate::progress::StreamProgress;
 
@@ -345,7 +346,7 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     }
     println!(
         "\n{}",
-        report::summary_table(&outcome.runs[0].metrics, shared.tasks)
+        report::summary_table(&outcome.runs[0].metrics(), shared.tasks)
     );
     println!(
         "calibration of the predictive distribution (mean over samples of softmax):\n{}",
@@ -368,13 +369,13 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     if let Some((method, rows)) = &outcome.profile {
         println!("profile ({method}):\n{}", profile_table(rows));
     }
-    let s = &outcome.summary;
+    let s = &outcome.timing;
     println!(
         "wall {:.1} s (train {:.1} s at {:.0} steps/s, evaluation {:.1} s) on {adapter}\nresults: {}",
-        s["wall_s"].as_f64().unwrap_or(f64::NAN),
-        s["train_s"].as_f64().unwrap_or(f64::NAN),
-        s["steps_per_s"].as_f64().unwrap_or(f64::NAN),
-        s["eval_s"].as_f64().unwrap_or(f64::NAN),
+        s.wall_s,
+        s.train_s,
+        s.steps_per_s,
+        s.eval_s,
         out.display()
     );
     Ok(())

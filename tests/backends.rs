@@ -12,7 +12,8 @@ use mesu::data::PIXELS;
 use mesu::model::{Architecture, EngineConfig, Penalty};
 use mesu::optim::{Hyper, Optimizer, PenaltyHyper, RunSpec};
 use mesu::reference;
-use mesu::stream::{GroupOutcome, Observer, run_group};
+use mesu::report::run_group;
+use mesu::stream::{GroupOutcome, Observer};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 

@@ -6,7 +6,8 @@ mod common;
 use mesu::config::{Ood, RunSettings, Shared, stream_run};
 use mesu::data::{Dataset, DatasetKind};
 use mesu::optim::Optimizer;
-use mesu::stream::{Observer, run_group};
+use mesu::report::run_group;
+use mesu::stream::Observer;
 use mesu::sweep::{Grid, GroupLimits, plan_groups};
 
 #[test]
@@ -251,7 +252,7 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
         let bits =
             |m: &Vec<Vec<f64>>| -> Vec<u64> { m.iter().flatten().map(|x| x.to_bits()).collect() };
         assert_eq!(bits(&g.matrix), bits(&a.matrix), "run {i}: accuracy matrix");
-        let sig = |s: &[mesu::report::SigmaStat]| -> Vec<f64> {
+        let sig = |s: &[mesu::stream::SigmaStat]| -> Vec<f64> {
             s.iter().flat_map(|s| [s.mean, s.min, s.max]).collect()
         };
         assert_eq!(sig(&g.sigma), sig(&a.sigma), "run {i}: sigma statistics");
@@ -266,7 +267,12 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
 fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &[Vec<f64>]) {
     let mut config = serde_json::json!({ "tasks": shared.tasks });
     config["identity"] = mesu::config::run_identity(run, shared);
-    let summary = serde_json::json!({ "wall_s": 10.0, "steps_per_s": 100.0, "group_runs": 2 });
+    let summary = mesu::report::Summary::Timing(mesu::stream::Timing {
+        wall_s: 10.0,
+        steps_per_s: 100.0,
+        group_runs: 2,
+        ..Default::default()
+    });
     // ECE, NLL and Brier of each evaluation: accuracy / 10, 2 and 3 times that.
     let mut calibration = mesu::metrics::CalibrationMatrix::new(matrix.len());
     for (i, row) in matrix.iter().enumerate() {
@@ -282,14 +288,14 @@ fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &
     }
     mesu::report::write_run(
         &dir.join("runs").join(run.name()),
-        &mesu::report::RunRecord {
+        &mesu::report::RunFiles {
             config: &config,
-            matrix,
-            calibration: &calibration,
+            record: &mesu::stream::RunRecord {
+                matrix: matrix.to_vec(),
+                calibration,
+                ..mesu::stream::RunRecord::new(matrix.len())
+            },
             tasks_done: matrix.len(),
-            sigma: &[],
-            ood: &[],
-            loss: &[],
             summary: &summary,
             complete: true,
         },

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::config::{RunSettings, hidden_name};
 use crate::metrics::mean;
 use crate::optim::Hyper;
-use crate::report::plots::{XyLine, xy_chart};
+use crate::plot::{XyLine, xy_chart};
 use crate::report::{ReportError, write_atomic};
 
 /// One run's settings and headline figures (accuracies in %).
