@@ -8,7 +8,9 @@
 # Every gz and raw file is checked against the sha256 table below (mirrored in data/SHA256SUMS).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The data folder: this script's own, or MESU_DATA_ROOT (the binary runs
+# its built-in copy of this script with that set).
+here="${MESU_DATA_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 sums_file="$here/SHA256SUMS"
 files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 

@@ -231,3 +231,48 @@ fn real_fashion() {
     assert!(class_counts(&ds.train.labels).iter().all(|&c| c == 6000));
     assert!(class_counts(&ds.test.labels).iter().all(|&c| c == 1000));
 }
+
+/// `data::load` on a background thread, failing the test if it has not
+/// returned within a minute (a FIFO blocks an ordinary open for ever).
+fn load_within_a_minute(dir: &Path) -> Result<(), DataError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(data::load(DatasetKind::Mnist, &dir).map(|_| ()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("data::load hung on a non-regular file")
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_and_device_files_are_refused_without_blocking() {
+    for (name, victim) in [("fifo", 1), ("device", 3), ("folder", 0)] {
+        let dir = scratch(name);
+        write_valid_set(&dir);
+        let file = FILES[victim].0;
+        let path = dir.join(file);
+        fs::remove_file(&path).unwrap();
+        match name {
+            "fifo" => {
+                let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+            }
+            "device" => std::os::unix::fs::symlink("/dev/zero", &path).unwrap(),
+            _ => fs::create_dir(&path).unwrap(),
+        }
+        let msg = load_within_a_minute(&dir)
+            .expect_err("a non-regular data file must be refused")
+            .to_string();
+        let what = match name {
+            "fifo" => "a FIFO",
+            "device" => "a device",
+            _ => "a folder",
+        };
+        assert!(
+            msg.contains(what) && msg.contains("not a regular file"),
+            "{msg}"
+        );
+        expect_err(&dir, file);
+    }
+}

@@ -143,3 +143,54 @@ fn a_corrupted_source_is_refused_naming_the_file() {
     assert!(!mesu::data::present(&root.join("data/mnist")));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The binary fetches with its own copy of the script: from a folder with
+/// no data/fetch.sh, and never running one planted where it runs.
+#[test]
+fn a_run_fetches_with_its_own_script_from_any_folder() {
+    let root = std::env::temp_dir().join(format!("mesu-fetch-anywhere-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    let marker = root.join("planted-script-ran");
+    std::fs::write(
+        root.join("data/fetch.sh"),
+        format!("touch '{}'; exit 1\n", marker.display()),
+    )
+    .unwrap();
+    let stdout = common::succeeded(&mesu_in(&root, &source(), &TINY));
+    assert!(stdout.contains("fetching it"), "{stdout}");
+    assert!(!marker.exists(), "the binary ran the planted data/fetch.sh");
+    assert!(mesu::data::present(&root.join("data/mnist")));
+    assert!(root.join("run/metrics.json").is_file());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Files already in the data folder are checked against SHA256SUMS before
+/// a run uses them (cached by size and mtime): one changed byte is refused
+/// naming the file.
+#[test]
+fn a_changed_file_in_the_data_folder_is_refused_before_use() {
+    let root = fresh_root("recheck");
+    common::succeeded(&mesu_in(&root, &source(), &TINY));
+    let dir = root.join("data/mnist");
+    assert!(
+        dir.join(".mesu-sha256").is_file(),
+        "the verified sums are cached"
+    );
+    // A second run uses the cache and still trains.
+    let again = [&TINY[..10], &["--out", "run2"]].concat();
+    common::succeeded(&mesu_in(&root, &source(), &again));
+    let victim = dir.join("t10k-images-idx3-ubyte");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&victim, bytes).unwrap();
+    let third = [&TINY[..10], &["--out", "run3"]].concat();
+    let out = mesu_in(&root, &source(), &third);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(stderr.contains("t10k-images-idx3-ubyte"), "{stderr}");
+    assert!(!root.join("run3").exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -17,7 +17,7 @@ pub(crate) enum IdxKind {
 }
 
 impl IdxKind {
-    fn header_len(self) -> u64 {
+    pub(crate) fn header_len(self) -> u64 {
         match self {
             IdxKind::Images => 16,
             IdxKind::Labels => 8,
@@ -37,20 +37,23 @@ impl IdxKind {
     }
 }
 
-/// Checks existence, gzip, magic, header counts/dims, exact size and (labels) class range.
-pub(crate) fn validate(
-    path: &Path,
-    kind: IdxKind,
-    n: u32,
-    fix: &'static str,
-) -> Result<(), DataError> {
+/// Opens `path` for reading only if it is a regular file (after
+/// symlinks): a FIFO or a device would block the open or the read forever.
+/// The open does not block (O_NONBLOCK), and the type is checked again on
+/// the opened file, so a file swapped in between is refused too.
+pub(crate) fn open_regular(path: &Path, fix: &'static str) -> Result<File, DataError> {
     let io_err = |source: io::Error| DataError::Io {
         path: path.to_path_buf(),
         source,
         fix,
     };
-    let mut file = match File::open(path) {
-        Ok(f) => f,
+    let not_regular = |meta: &std::fs::Metadata| DataError::NotRegular {
+        path: path.to_path_buf(),
+        what: file_kind(meta),
+        fix,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(DataError::Missing {
                 path: path.to_path_buf(),
@@ -60,14 +63,60 @@ pub(crate) fn validate(
         }
         Err(e) => return Err(io_err(e)),
     };
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(io_err)?;
     let meta = file.metadata().map_err(io_err)?;
     if !meta.is_file() {
-        return Err(DataError::Header {
-            path: path.to_path_buf(),
-            what: "not a regular file".into(),
-            fix,
-        });
+        return Err(not_regular(&meta));
     }
+    Ok(file)
+}
+
+/// What a non-regular file is, for the message.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// One IDX file, read once: checks gzip, magic, header counts/dims, exact
+/// size and (labels) class range, and returns the whole file with the
+/// metadata of the opened file.
+pub(crate) fn read(
+    path: &Path,
+    kind: IdxKind,
+    n: u32,
+    fix: &'static str,
+) -> Result<(Vec<u8>, std::fs::Metadata), DataError> {
+    let io_err = |source: io::Error| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+        fix,
+    };
+    let mut file = open_regular(path, fix)?;
+    let meta = file.metadata().map_err(io_err)?;
     let actual = meta.len();
     let expected = kind.header_len() + u64::from(n) * kind.item_len();
 
@@ -128,9 +177,18 @@ pub(crate) fn validate(
     if actual != expected {
         return Err(size_err());
     }
+    let mut bytes = head;
+    bytes.reserve_exact((expected - kind.header_len()) as usize);
+    (&mut file)
+        .take(expected - kind.header_len())
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if bytes.len() as u64 != expected {
+        // Shortened while being read.
+        return Err(size_err());
+    }
     if let IdxKind::Labels = kind {
-        let mut labels = Vec::with_capacity(n as usize);
-        file.read_to_end(&mut labels).map_err(io_err)?;
+        let labels = &bytes[kind.header_len() as usize..];
         if let Some((index, &value)) = labels
             .iter()
             .enumerate()
@@ -144,5 +202,5 @@ pub(crate) fn validate(
             });
         }
     }
-    Ok(())
+    Ok((bytes, meta))
 }

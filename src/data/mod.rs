@@ -1,16 +1,17 @@
 //! MNIST / Fashion-MNIST loading: raw IDX files from `data/<dataset>/` (see `data/fetch.sh`),
 //! validated up front so that bad files give an error naming the file and the fix, not a panic.
 
+mod checksums;
 mod fetch;
 mod idx;
 mod order;
 mod tasks;
 
+pub use checksums::{SHA256SUMS, sha256_hex};
 pub use fetch::{SCRIPT as FETCH_SCRIPT, fetch, present};
 pub use order::similarity_order;
 pub use tasks::{epoch_order, ood_permutation, task_permutation};
 
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use idx::IdxKind;
@@ -52,12 +53,17 @@ impl DatasetKind {
         }
     }
 
-    /// Where `data/fetch.sh` puts the files, relative to the crate root.
+    /// Its folder under data/, as data/SHA256SUMS names it.
+    pub fn folder(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::Fashion => "fashion-mnist",
+        }
+    }
+
+    /// Where the fetch puts the files, relative to the working folder.
     pub fn default_dir(self) -> PathBuf {
-        PathBuf::from(match self {
-            DatasetKind::Mnist => "data/mnist",
-            DatasetKind::Fashion => "data/fashion-mnist",
-        })
+        Path::new("data").join(self.folder())
     }
 
     fn fix(self) -> &'static str {
@@ -197,12 +203,18 @@ pub enum DataError {
         "{path}: the data folder path is not valid UTF-8, which the mnist loader needs; pass `--data-dir DIR` with a UTF-8 path"
     )]
     NonUtf8Path { path: PathBuf },
-    #[error(
-        "{path}: the mnist loader failed after validation ({msg}); were the files changed meanwhile? {fix}"
-    )]
-    Loader {
+    #[error("{path}: {what}, not a regular file: the data files are the four raw IDX files; {fix}")]
+    NotRegular {
         path: PathBuf,
-        msg: String,
+        what: &'static str,
+        fix: &'static str,
+    },
+    #[error(
+        "{path}: checksum mismatch ({why}): the file is corrupt or not the canonical dataset; delete it to fetch it again; {fix}"
+    )]
+    Checksum {
+        path: PathBuf,
+        why: String,
         fix: &'static str,
     },
 }
@@ -213,64 +225,45 @@ impl From<DataError> for crate::Error {
     }
 }
 
-/// Loads the full train (60000) and test (10000) splits of `kind` from the raw IDX files in `dir`.
+/// Loads the full train (60000) and test (10000) splits of `kind` from the
+/// raw IDX files in `dir`, each file read once. In the dataset's default
+/// folder (where the fetch installs it) every file's sha256 is checked
+/// against data/SHA256SUMS on the bytes loaded, cached by size and mtime.
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
     let fix = kind.fix();
-    for (name, idx_kind, n) in [
-        (TRAIN_IMAGES, IdxKind::Images, TRAIN_LEN),
-        (TRAIN_LABELS, IdxKind::Labels, TRAIN_LEN),
-        (TEST_IMAGES, IdxKind::Images, TEST_LEN),
-        (TEST_LABELS, IdxKind::Labels, TEST_LEN),
-    ] {
-        idx::validate(&dir.join(name), idx_kind, n, fix)?;
-    }
-    let base = dir.to_str().ok_or_else(|| DataError::NonUtf8Path {
-        path: dir.to_path_buf(),
-    })?;
-    // The files were just validated, so a panic here means they changed under us; still no panic out.
-    let loaded = panic::catch_unwind(AssertUnwindSafe(|| {
-        mnist::MnistBuilder::new()
-            .base_path(base)
-            .training_images_filename(TRAIN_IMAGES)
-            .training_labels_filename(TRAIN_LABELS)
-            .test_images_filename(TEST_IMAGES)
-            .test_labels_filename(TEST_LABELS)
-            .training_set_length(TRAIN_LEN)
-            .test_set_length(TEST_LEN)
-            .label_format_digit()
-            .finalize()
-    }));
-    let loader_err = |msg: String| DataError::Loader {
-        path: dir.to_path_buf(),
-        msg,
-        fix,
+    let mut verifier =
+        is_default_dir(kind, dir).then(|| checksums::Verifier::new(dir, kind.folder()));
+    let mut read = |name: &str, idx_kind: IdxKind, n: u32| -> Result<Vec<u8>, DataError> {
+        let (mut bytes, meta) = idx::read(&dir.join(name), idx_kind, n, fix)?;
+        if let Some(v) = verifier.as_mut() {
+            v.check(name, &meta, &bytes, fix)?;
+        }
+        bytes.drain(..idx_kind.header_len() as usize);
+        Ok(bytes)
     };
-    let m = loaded.map_err(|p| {
-        loader_err(
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into()),
-        )
-    })?;
-    let (train_n, test_n) = (TRAIN_LEN as usize, TEST_LEN as usize);
-    if m.trn_img.len() != train_n * PIXELS
-        || m.trn_lbl.len() != train_n
-        || m.tst_img.len() != test_n * PIXELS
-        || m.tst_lbl.len() != test_n
-    {
-        return Err(loader_err("unexpected split sizes".into()));
+    let train = Split {
+        images: read(TRAIN_IMAGES, IdxKind::Images, TRAIN_LEN)?,
+        labels: read(TRAIN_LABELS, IdxKind::Labels, TRAIN_LEN)?,
+    };
+    let test = Split {
+        images: read(TEST_IMAGES, IdxKind::Images, TEST_LEN)?,
+        labels: read(TEST_LABELS, IdxKind::Labels, TEST_LEN)?,
+    };
+    if let Some(v) = verifier {
+        v.save();
     }
     Ok(Dataset {
         kind,
-        train: Split {
-            images: m.trn_img,
-            labels: m.trn_lbl,
-        },
-        test: Split {
-            images: m.tst_img,
-            labels: m.tst_lbl,
-        },
+        train,
+        test,
         ood: None,
     })
+}
+
+/// Whether `dir` is `kind`'s default folder (the same folder, however named).
+fn is_default_dir(kind: DatasetKind, dir: &Path) -> bool {
+    match (dir.canonicalize(), kind.default_dir().canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
