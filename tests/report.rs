@@ -435,3 +435,22 @@ fn calibration_table_rows() {
     );
     assert_eq!(lines[2], ["2", "4.00", "0.2500", "0.1250", "-", "-", "-"]);
 }
+
+/// metrics.json, which says whether a run is complete, is written after
+/// every other file: a write that fails before it leaves no "complete".
+#[test]
+fn metrics_json_comes_last() {
+    let tmp = TempDir::new("order");
+    std::fs::create_dir_all(tmp.0.join("loss.svg").join("blocked")).unwrap();
+    let record = record(&[vec![0.9]], CalibrationMatrix::new(1), sigma_for(1), &[], &[]);
+    let rec = RunFiles {
+        config: &json!({}),
+        record: &record,
+        tasks_done: 1,
+        summary: &Summary::Timing(Timing::default()),
+        complete: true,
+    };
+    let err = write_run(&tmp.0, &rec).unwrap_err().to_string();
+    assert!(err.contains("loss.svg"), "{err}");
+    assert!(!tmp.0.join("metrics.json").exists(), "metrics.json before loss.svg");
+}
