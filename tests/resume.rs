@@ -352,7 +352,10 @@ fn checkpoint_version(dir: &Path) -> String {
     let bytes = read(dir, CHECKPOINT);
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    header["__metadata__"]["version"].as_str().unwrap().to_string()
+    header["__metadata__"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -406,7 +409,10 @@ fn an_interrupted_extension_resumes_and_mixed_files_never_panic() {
         c["identity"]["tasks"] = 3.into();
     });
     let stdout = common::succeeded(&mesu(&["--resume", grown.to_str().unwrap()]));
-    assert!(stdout.contains("extending its finished 2-task run"), "{stdout}");
+    assert!(
+        stdout.contains("extending its finished 2-task run"),
+        "{stdout}"
+    );
     assert_same_run(&long, &grown);
     // A 2-task run's checkpoint behind a 3-task run's files, not at its end:
     // refused with a message.
@@ -419,7 +425,10 @@ fn an_interrupted_extension_resumes_and_mixed_files_never_panic() {
     c.write(&long).unwrap();
     unfinish(&long);
     let stderr = refused(&mesu(&["--resume", long.to_str().unwrap()]));
-    assert!(stderr.contains("other settings") && stderr.contains("tasks 2 -> 3"), "{stderr}");
+    assert!(
+        stderr.contains("other settings") && stderr.contains("tasks 2 -> 3"),
+        "{stderr}"
+    );
     // A finished 2-task checkpoint in a 3-task folder that says complete.
     std::fs::write(long.join(CHECKPOINT), &two_tasks).unwrap();
     let out = mesu(&["--resume", long.to_str().unwrap()]);
@@ -470,7 +479,10 @@ fn a_damaged_or_inconsistent_checkpoint_is_refused() {
         bad[at] ^= 0x10;
         std::fs::write(dir.join(CHECKPOINT), &bad).unwrap();
         let stderr = refused(&mesu(&["--resume", d]));
-        assert!(stderr.contains("not a usable checkpoint"), "byte {at}: {stderr}");
+        assert!(
+            stderr.contains("not a usable checkpoint"),
+            "byte {at}: {stderr}"
+        );
     }
     std::fs::write(dir.join(CHECKPOINT), &good).unwrap();
     // Well-formed files whose header says task 10 of 2, or a position that
@@ -605,7 +617,10 @@ fn a_version_2_folder_resumes_and_extends() {
     copy_dir(&fixture, &old);
     common::succeeded(&tiny("3", &longer, &[]));
     let stdout = common::succeeded(&mesu(&["--resume", old.to_str().unwrap(), "--tasks", "3"]));
-    assert!(stdout.contains("extending its finished 2-task run"), "{stdout}");
+    assert!(
+        stdout.contains("extending its finished 2-task run"),
+        "{stdout}"
+    );
     assert_same_run(&longer, &old);
     for d in [&old, &now, &longer] {
         std::fs::remove_dir_all(d).unwrap();
