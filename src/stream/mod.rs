@@ -90,18 +90,6 @@ pub struct GroupState {
     pub position: Position,
 }
 
-impl GroupState {
-    /// Run `run`'s whole state.
-    pub fn run_state(&self, run: usize) -> RunState {
-        RunState {
-            record: self.runs[run].clone(),
-            params: self.params[run].clone(),
-            position: self.position,
-            timing: self.timing,
-        }
-    }
-}
-
 /// Where a group resumes: one state per run, all at one position.
 pub struct Resume {
     pub runs: Vec<RunState>,
