@@ -403,11 +403,12 @@ fn an_interrupted_extension_resumes_and_mixed_files_never_panic() {
     common::succeeded(&tiny("3", &long, &[]));
     common::succeeded(&tiny("2", &grown, &[]));
     let two_tasks = read(&grown, CHECKPOINT);
-    // What the extending run writes before its first task ends.
+    // What the extending run writes before its first checkpoint.
     edit_json(&grown, "config.json", |c| {
         c["tasks"] = 3.into();
         c["identity"]["tasks"] = 3.into();
     });
+    unfinish(&grown);
     let stdout = common::succeeded(&mesu(&["--resume", grown.to_str().unwrap()]));
     assert!(
         stdout.contains("extending its finished 2-task run"),
