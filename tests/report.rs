@@ -304,7 +304,13 @@ fn interrupted_run_2_of_4() {
 fn single_task_and_empty_runs() {
     let tmp = TempDir::new("single");
     for (matrix, done) in [(vec![vec![0.97]], 1), (vec![vec![NAN; 3]; 3], 0)] {
-        let record = record(&matrix, CalibrationMatrix::new(matrix.len()), sigma_for(done), &[], &[]);
+        let record = record(
+            &matrix,
+            CalibrationMatrix::new(matrix.len()),
+            sigma_for(done),
+            &[],
+            &[],
+        );
         let rec = RunFiles {
             config: &json!({}),
             record: &record,
@@ -434,4 +440,32 @@ fn calibration_table_rows() {
         ["1", "2.00", "0.2500", "0.1250", "2.00", "0.2500", "0.1250"]
     );
     assert_eq!(lines[2], ["2", "4.00", "0.2500", "0.1250", "-", "-", "-"]);
+}
+
+/// metrics.json, which says whether a run is complete, is written after
+/// every other file: a write that fails before it leaves no "complete".
+#[test]
+fn metrics_json_comes_last() {
+    let tmp = TempDir::new("order");
+    std::fs::create_dir_all(tmp.0.join("loss.svg").join("blocked")).unwrap();
+    let record = record(
+        &[vec![0.9]],
+        CalibrationMatrix::new(1),
+        sigma_for(1),
+        &[],
+        &[],
+    );
+    let rec = RunFiles {
+        config: &json!({}),
+        record: &record,
+        tasks_done: 1,
+        summary: &Summary::Timing(Timing::default()),
+        complete: true,
+    };
+    let err = write_run(&tmp.0, &rec).unwrap_err().to_string();
+    assert!(err.contains("loss.svg"), "{err}");
+    assert!(
+        !tmp.0.join("metrics.json").exists(),
+        "metrics.json before loss.svg"
+    );
 }

@@ -30,6 +30,10 @@ use crate::stream::{Position, RunRecord, SigmaStat, Timing};
 pub const FILE: &str = "checkpoint.safetensors";
 const FORMAT: &str = "mesu-checkpoint";
 const VERSION: &str = "3";
+/// Every field of a version-3 header.
+const HEADER: [&str; 8] = [
+    "format", "version", "layers", "identity", "position", "timing", "rows", "crc32",
+];
 /// The version before rows.jsonl, read for runs started by an older mesu.
 const VERSION_TABLES: &str = "2";
 
@@ -211,6 +215,9 @@ impl Checkpoint {
         }
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
         if version == VERSION {
+            if let Some(k) = header.keys().find(|k| !HEADER.contains(&k.as_str())) {
+                return Err(bad(format!("an unknown header field \"{k}\"")));
+            }
             let stored: u32 = field("crc32")?
                 .parse()
                 .map_err(|_| bad("header \"crc32\" is not a CRC-32".into()))?;
@@ -250,8 +257,20 @@ impl Checkpoint {
             .parse()
             .map_err(|_| bad("header \"layers\" is not a count".into()))?;
         let params = read_params(&tensors, layers).map_err(bad)?;
-        // Timings are informative: a version-2 header may hold fewer.
-        let timing: Timing = serde_json::from_value(parse("timing")?).unwrap_or_default();
+        let expected = 2 * layers + params.penalty.len() + usize::from(version == VERSION);
+        if version == VERSION && tensors.len() != expected {
+            return Err(bad(format!(
+                "{} tensors where its header's {layers} layers make {expected}",
+                tensors.len()
+            )));
+        }
+        let timing = serde_json::from_value::<Timing>(parse("timing")?);
+        let timing = match timing {
+            Ok(t) => t,
+            // Timings are informative: a version-2 header may hold fewer.
+            Err(_) if version == VERSION_TABLES => Timing::default(),
+            Err(e) => return Err(bad(format!("header \"timing\": {e}"))),
+        };
         let (task_loss, record) = if version == VERSION {
             let rows: RowsMark = serde_json::from_str(field("rows")?)
                 .map_err(|e| bad(format!("header \"rows\": {e}")))?;

@@ -231,9 +231,7 @@ impl RunFolder {
         let old = folder_identity(dir);
         // A shorter finished run of these settings is this run's start.
         let known = old.as_ref().is_some_and(|old| extends(old, identity));
-        let prior = if !force && known {
-            Self::prior_of_same_run(dir, identity)?
-        } else if claim_locked(dir, identity, force, &files)? {
+        let prior = if (!force && known) || claim_locked(dir, identity, force, &files)? {
             Self::prior_of_same_run(dir, identity)?
         } else {
             Prior::Fresh

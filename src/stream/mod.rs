@@ -90,18 +90,6 @@ pub struct GroupState {
     pub position: Position,
 }
 
-impl GroupState {
-    /// Run `run`'s whole state.
-    pub fn run_state(&self, run: usize) -> RunState {
-        RunState {
-            record: self.runs[run].clone(),
-            params: self.params[run].clone(),
-            position: self.position,
-            timing: self.timing,
-        }
-    }
-}
-
 /// Where a group resumes: one state per run, all at one position.
 pub struct Resume {
     pub runs: Vec<RunState>,
@@ -465,7 +453,7 @@ impl<'a> Stream<'a> {
     fn evaluate_task(&mut self, state: &mut GroupState, i: usize) -> Result<(), Error> {
         let (t, cfg) = (self.cfg.tasks, self.cfg);
         let clock = Instant::now();
-        let full_row = (i + 1) % cfg.eval_every == 0 || i + 1 == t;
+        let full_row = (i + 1).is_multiple_of(cfg.eval_every) || i + 1 == t;
         let evaluated = match (full_row, cfg.eval_all) {
             (false, _) => i..i + 1,
             (true, true) => 0..t,
