@@ -1,10 +1,6 @@
 //! The `mesu` command line: parse, call the library, print.
 
-mod hessian_cmd;
-mod progress;
-mod sweep_cmd;
-mod sweep_run;
-mod train;
+mod cli;
 
 use std::process::ExitCode;
 
@@ -23,7 +19,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    train: train::TrainArgs,
+    train: cli::args::TrainArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -36,14 +32,14 @@ enum Command {
     /// Run a grid of runs (widths, N, seeds, optimizers...), batching the
     /// runs that share an architecture on one GPU; resumable; summary.csv,
     /// summary.json and plots.
-    Sweep(Box<sweep_cmd::SweepArgs>),
+    Sweep(Box<cli::sweep::SweepArgs>),
     /// The paper's Hessian check: train MESU on unpermuted MNIST and, at
     /// step checkpoints, compare (1/sigma^2 - 1/sigma_prior^2) / N with the
     /// exact Hessian diagonal and the empirical Fisher at mu (hessian.json,
     /// hessian.csv, a log-log plot per layer). Every MESU flag applies;
     /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*,
     /// --profile, --config) do not.
-    Hessian(Box<hessian_cmd::HessianArgs>),
+    Hessian(Box<cli::hessian::HessianArgs>),
 }
 
 /// Which device computes: by default a hardware GPU adapter when one
@@ -129,7 +125,7 @@ fn main() -> ExitCode {
 /// The parsed flags, and clap's matches (which tell a flag given from its
 /// default).
 fn parse<T: Into<std::ffi::OsString> + Clone>(args: Vec<T>) -> (Cli, ArgMatches) {
-    let matches = hessian_cmd::hide_stream_flags(Cli::command()).get_matches_from(args);
+    let matches = cli::hessian::hide_stream_flags(Cli::command()).get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     (cli, matches)
 }
@@ -151,12 +147,12 @@ fn run((cli, matches): (Cli, ArgMatches)) -> ExitCode {
     }
     let result = match &cli.command {
         Some(Command::Info) => info(&cli.device),
-        Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.device.choice()),
+        Some(Command::Sweep(args)) => cli::sweep::run(args, cli.device.choice()),
         Some(Command::Hessian(args)) => {
             let sub = matches.subcommand_matches("hessian").unwrap_or(&matches);
-            hessian_cmd::run(args, sub, cli.device.choice())
+            cli::hessian::run(args, sub, cli.device.choice())
         }
-        None => train::run(&cli.train, cli.device.choice()),
+        None => cli::run::run(&cli.train, cli.device.choice()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

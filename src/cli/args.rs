@@ -1,21 +1,12 @@
-//! `mesu [flags]`: the permuted-task stream from the command line.
+//! The flags of one run (`mesu [flags]`, and `mesu hessian`) and of the
+//! settings every run of a stream or a sweep shares.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use mesu::backend::profile_table;
-use mesu::backend::{Device, DeviceChoice};
-use mesu::config::{
-    Ood, RunSettings, Shared, UtcFormat, load_data, stream_run, utc_now, validate_shared,
-};
+use mesu::config::{Ood, RunSettings, Shared};
 use mesu::data::DatasetKind;
 use mesu::optim::{Hyper, Optimizer, PenaltyFlags};
-use mesu::report;
-use mesu::report::{Prior, RunFolder};
-use mesu::stream::{Resume, run_group};
-
-use crate::progress::StreamProgress;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DatasetArg {
@@ -179,7 +170,7 @@ pub struct TrainArgs {
     /// use task boundaries (the paper's task-aware rows: their importance
     /// moves at each task's end), stream-ewc does not.
     #[arg(long, default_value = "mesu", help_heading = "Method")]
-    optimizer: Optimizer,
+    pub(crate) optimizer: Optimizer,
     /// EWC's importance lambda (online-ewc, stream-ewc) [default: 2 online, 5 stream].
     #[arg(long, help_heading = "Method")]
     ewc_lambda: Option<f64>,
@@ -263,121 +254,6 @@ impl TrainArgs {
             seed: self.seed,
         })
     }
-}
-
-pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
-    let (settings, mut shared) = (args.settings()?, args.stream.shared());
-    validate_shared(&shared)?;
-    settings.validate()?;
-    let shape = settings.shape();
-    let cfg = shape.stream_config(&shared)?;
-    let data = load_data(&shared)?;
-    let device = Device::open(&choice)?;
-    shared.backend = device.kind();
-    let adapter = device.describe();
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("results").join(format!(
-            "{}-{}",
-            utc_now(UtcFormat::Compact),
-            args.optimizer
-        ))
-    });
-    println!(
-        "mesu {}: {} on {}, {} tasks of {} {} images, {} -> {}",
-        env!("CARGO_PKG_VERSION"),
-        args.optimizer,
-        cfg.arch.describe(),
-        shared.tasks,
-        data.train.len(),
-        shared.dataset.name(),
-        adapter,
-        out.display()
-    );
-    if data.train.len() < settings.batch_size {
-        return Err(mesu::Error::TooFewExamples(data.train.len()));
-    }
-    let run = stream_run(&settings, &shared, &adapter, &data, out.clone());
-    let mut folder = RunFolder::open(&out, &run.config["identity"], args.stream.force())?;
-    let resume = match std::mem::replace(&mut folder.prior, Prior::Fresh) {
-        Prior::Complete => {
-            println!(
-                "{} already holds this run, complete: nothing to do (--force runs it again)",
-                out.display()
-            );
-            return Ok(());
-        }
-        Prior::Resume(checkpoint) => {
-            let p = checkpoint.position;
-            println!(
-                "resuming from its checkpoint: task {} of {}, step {} of the task's {}",
-                p.task + 1,
-                shared.tasks,
-                p.epoch * data.train.len() / settings.batch_size + p.batch,
-                cfg.epochs * (data.train.len() / settings.batch_size)
-            );
-            Some(Resume {
-                runs: vec![*checkpoint],
-            })
-        }
-        Prior::Extend(checkpoint) => {
-            println!(
-                "extending its finished {}-task run to {} tasks (the same bits as a {}-task run)",
-                checkpoint.position.task, shared.tasks, shared.tasks
-            );
-            Some(Resume {
-                runs: vec![*checkpoint],
-            })
-        }
-        Prior::Fresh => None,
-    };
-    let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);
-    let result = run_group(&device, &data, &cfg, &[run], resume.as_ref(), &mut progress);
-    progress.finish();
-    if let Err(mesu::Error::Interrupted { .. }) = &result {
-        println!(
-            "stopped: `mesu --resume {0}` (or the same command) continues it; results so far in {0}",
-            out.display()
-        );
-    }
-    let outcome = result?;
-    if let Some(msg) = &outcome.runs[0].diverged {
-        return Err(format!("{msg} (results so far: {})", out.display()).into());
-    }
-    println!(
-        "\n{}",
-        report::summary_table(&outcome.runs[0].metrics, shared.tasks)
-    );
-    println!(
-        "calibration of the predictive distribution (mean over samples of softmax):\n{}",
-        report::calibration_table(&outcome.runs[0].calibration, shared.tasks)
-    );
-    if let (Some(o), Some((kind, _))) = (outcome.runs[0].ood.last(), &data.ood) {
-        let set = match shared.ood {
-            Ood::PermutedMnist => "MNIST test set under a permutation of its own".to_string(),
-            _ => format!("{} test set (unpermuted)", kind.name()),
-        };
-        println!(
-            "OOD AUROC after task {}, {set} against the newest task's: \
-             epistemic {:.3}, aleatoric {:.3}, predictive {:.3}\n",
-            o.task + 1,
-            o.epistemic,
-            o.aleatoric,
-            o.predictive
-        );
-    }
-    if let Some((method, rows)) = &outcome.profile {
-        println!("profile ({method}):\n{}", profile_table(rows));
-    }
-    let s = &outcome.summary;
-    println!(
-        "wall {:.1} s (train {:.1} s at {:.0} steps/s, evaluation {:.1} s) on {adapter}\nresults: {}",
-        s["wall_s"].as_f64().unwrap_or(f64::NAN),
-        s["train_s"].as_f64().unwrap_or(f64::NAN),
-        s["steps_per_s"].as_f64().unwrap_or(f64::NAN),
-        s["eval_s"].as_f64().unwrap_or(f64::NAN),
-        out.display()
-    );
-    Ok(())
 }
 
 /// One hidden width of a single run; "400x400" is the sweep's spelling of

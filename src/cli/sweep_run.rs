@@ -16,7 +16,7 @@ use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
 use mesu::stream::{Resume, run_group};
 use mesu::sweep::{Group, aggregate, collect, write_summary};
 
-use crate::progress::StreamProgress;
+use super::progress::StreamProgress;
 
 pub struct Sweeper<'a> {
     runs: &'a [RunSettings],

@@ -12,8 +12,8 @@ use mesu::optim::Optimizer;
 use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, sweep_id};
 use serde_json::{Value, json};
 
-use crate::sweep_run::{Sweeper, print_summary};
-use crate::train::StreamArgs;
+use super::args::StreamArgs;
+use super::sweep_run::{Sweeper, print_summary};
 
 /// Widths of one architecture's hidden layers: "50" or "400x400".
 #[derive(Clone, Debug)]

@@ -12,7 +12,7 @@ use mesu::optim::Optimizer;
 use mesu::report::claim;
 use serde_json::json;
 
-use crate::train::TrainArgs;
+use super::args::TrainArgs;
 use mesu::config::{UtcFormat, utc_now};
 
 /// Flags of the stream that mean nothing here, refused when given.
