@@ -16,6 +16,7 @@ pub mod config;
 pub mod data;
 mod error;
 pub mod hessian;
+pub mod launch;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -57,7 +58,7 @@ pub struct DeviceArgs {
     #[arg(long, global = true, help_heading = "Device")]
     fallback: bool,
     /// Most threads of the CPU backend (default: every core).
-    #[arg(long, global = true, help_heading = "Device")]
+    #[arg(long, global = true, help_heading = "Device", value_parser = cli::args::parse_threads)]
     threads: Option<usize>,
 }
 
@@ -92,17 +93,11 @@ fn info(device: &DeviceArgs) -> mesu::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Arguments as the OS gives them: a path need not be UTF-8.
+    let args: Vec<OsString> = std::env::args_os().collect();
     // --config FILE (the authors' JSON format, or a results folder's
     // config.json) and --resume DIR fill in flags not given.
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let expands = |a: &String| {
-        ["--config", "--resume"]
-            .iter()
-            .any(|f| a == f || a.starts_with(&format!("{f}=")))
-    };
-    if !args.iter().any(expands) {
+    if !args.iter().any(|a| mesu::authors_config::expands(a)) {
         return run(parse(args));
     }
     // As given first: clap's own message for a misplaced flag (`mesu sweep
@@ -124,8 +119,9 @@ fn main() -> ExitCode {
 
 /// The parsed flags, and clap's matches (which tell a flag given from its
 /// default).
-fn parse<T: Into<std::ffi::OsString> + Clone>(args: Vec<T>) -> (Cli, ArgMatches) {
-    let matches = cli::hessian::hide_stream_flags(Cli::command()).get_matches_from(args);
+fn parse(args: Vec<OsString>) -> (Cli, ArgMatches) {
+    let cli = cli::args::numbers_may_be_negative(cli::hessian::hide_stream_flags(Cli::command()));
+    let matches = cli.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     (cli, matches)
 }

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
-use mesu::config::{Ood, RunSettings, Shared};
+use clap::{ArgMatches, Args, ValueEnum};
+use mesu::config::defs::Kind;
+use mesu::config::{Ood, RunSettings, SETTINGS, Setting, SettingValue, Shared};
 use mesu::data::DatasetKind;
-use mesu::optim::{Hyper, Optimizer, PenaltyFlags};
+use mesu::optim::Optimizer;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DatasetArg {
@@ -155,71 +156,8 @@ pub struct TrainArgs {
     resume: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub(crate) stream: StreamArgs,
-    /// Hidden widths of one net, comma separated: 200,200 is two layers
-    /// (`mesu sweep --hidden 200,200` is two nets; it joins layers by x,
-    /// 200x200). The paper's rates
-    /// suit 784-50-10; narrow deeper nets (8,8) can diverge at them. For two
-    /// hidden layers the authors use: --hidden 200,200 --batch-size 100
-    /// --clamp-grad 1 --sigma-prior 0.02 --lr-mu 0.46 --lr-sigma 1.58 --n 5.8e6
-    /// (94.1 % after one task).
-    #[arg(long, value_delimiter = ',', default_value = "50", value_parser = parse_width, help_heading = "Model")]
-    hidden: Vec<usize>,
-    /// Learning rule: mesu, bgd, foovb-published (BGD with the published
-    /// sign error), sgd, online-ewc, stream-ewc, si. The last three are SGD
-    /// (lr 0.002) on a deterministic net plus a penalty; online-ewc and si
-    /// use task boundaries (the paper's task-aware rows: their importance
-    /// moves at each task's end), stream-ewc does not.
-    #[arg(long, default_value = "mesu", help_heading = "Method")]
-    pub(crate) optimizer: Optimizer,
-    /// EWC's importance lambda (online-ewc, stream-ewc) [default: 2 online, 5 stream].
-    #[arg(long, help_heading = "Method")]
-    ewc_lambda: Option<f64>,
-    /// EWC's decay gamma of the Fisher (online-ewc, stream-ewc) [default: 0.2].
-    #[arg(long, help_heading = "Method")]
-    ewc_gamma: Option<f64>,
-    /// SI's coefficient c (si) [default: 1e-4].
-    #[arg(long, help_heading = "Method")]
-    si_c: Option<f64>,
-    /// SI's damping xi (si) [default: 1].
-    #[arg(long, help_heading = "Method")]
-    si_xi: Option<f64>,
-    /// Examples per step. The loss sums over the batch (as the spec and the
-    /// reference), so at batch B scale --lr-mu and --lr-sigma by about 1/B
-    /// and N by 1/B (the same memory window in examples). Batch > 1 trains
-    /// through the GEMM kernels.
-    #[arg(long, default_value_t = 1, help_heading = "Method")]
-    batch_size: usize,
-    /// Passes over each task's training set.
-    #[arg(long, default_value_t = 1, help_heading = "Stream")]
-    epochs: usize,
-    /// Weight samples per training step (K) [default: 10, or 1 for sgd,
-    /// whose weights are deterministic].
-    #[arg(long, help_heading = "Method")]
-    train_samples: Option<usize>,
-    /// Weight samples per evaluation [default: 10, or 1 for sgd].
-    #[arg(long, help_heading = "Evaluation")]
-    test_samples: Option<usize>,
-    /// Memory window N in optimizer steps (300000 at batch 1 = 5 tasks).
-    #[arg(long, default_value_t = 300_000.0, help_heading = "Method")]
-    n: f64,
-    /// Standard deviation of the prior.
-    #[arg(long, default_value_t = 1.0, help_heading = "Method")]
-    sigma_prior: f64,
-    /// Mean of the prior.
-    #[arg(long, default_value_t = 0.0, help_heading = "Method")]
-    mu_prior: f64,
-    /// Learning rate of mu [default: 1, or 0.002 for sgd].
-    #[arg(long, help_heading = "Method")]
-    lr_mu: Option<f64>,
-    /// Learning rate of sigma.
-    #[arg(long, default_value_t = 1.0, help_heading = "Method")]
-    lr_sigma: f64,
-    /// Clip gradients elementwise to +-clamp_grad/sigma (0: off).
-    #[arg(long, default_value_t = 0.0, help_heading = "Method")]
-    clamp_grad: f64,
-    /// Seed of the weights, the noise, the task permutations and the shuffles.
-    #[arg(long, default_value_t = 0, help_heading = "Method")]
-    seed: u64,
+    #[command(flatten)]
+    run: RunFlags,
     /// Results folder [default: results/<timestamp>-<optimizer>].
     #[arg(long, help_heading = "Output")]
     pub(crate) out: Option<PathBuf>,
@@ -227,32 +165,42 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub(crate) fn settings(&self) -> mesu::Result<RunSettings> {
-        let paper = RunSettings::paper(self.optimizer);
-        let penalty = PenaltyFlags {
-            ewc_lambda: self.ewc_lambda,
-            ewc_gamma: self.ewc_gamma,
-            si_c: self.si_c,
-            si_xi: self.si_xi,
+        self.run.settings()
+    }
+}
+
+/// The 17 settings of one run as flags, one each, from `config::SETTINGS`.
+#[derive(Debug, Clone)]
+pub struct RunFlags {
+    /// The value of every setting given or with a default, in `SETTINGS`' order.
+    values: Vec<(&'static Setting, SettingValue)>,
+}
+
+impl RunFlags {
+    /// The paper's settings for the optimizer given, with every other
+    /// setting given over them; a setting the optimizer does not use is an
+    /// error naming it.
+    fn settings(&self) -> mesu::Result<RunSettings> {
+        let optimizer = self.values.iter().find_map(|(_, v)| match v {
+            SettingValue::Optimizer(o) => Some(*o),
+            _ => None,
+        });
+        let optimizer = optimizer.unwrap_or(Optimizer::Mesu);
+        let mut run = RunSettings::paper(optimizer);
+        for (setting, value) in &self.values {
+            if setting.kind == Kind::Optimizer {
+                continue;
+            }
+            if !setting.set(&mut run, value) {
+                return Err(format!(
+                    "{} is a setting of {}; --optimizer {optimizer} does not use it",
+                    setting.flag(),
+                    setting.users_text()
+                )
+                .into());
+            }
         }
-        .apply(self.optimizer)?;
-        Ok(RunSettings {
-            hidden: self.hidden.clone(),
-            batch_size: self.batch_size,
-            epochs: self.epochs,
-            train_samples: self.train_samples.unwrap_or(paper.train_samples),
-            test_samples: self.test_samples.unwrap_or(paper.test_samples),
-            hyper: Hyper {
-                optimizer: self.optimizer,
-                n: self.n,
-                sigma_prior: self.sigma_prior,
-                mu_prior: self.mu_prior,
-                lr_mu: self.lr_mu.unwrap_or(paper.hyper.lr_mu),
-                lr_sigma: self.lr_sigma,
-                clamp_grad: self.clamp_grad,
-                penalty,
-            },
-            seed: self.seed,
-        })
+        Ok(run)
     }
 }
 
@@ -266,4 +214,140 @@ fn parse_width(s: &str) -> Result<usize, String> {
         ));
     }
     s.parse().map_err(|e| format!("{s:?}: {e}"))
+}
+
+impl Args for RunFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for s in &SETTINGS {
+            let arg = clap::Arg::new(s.key)
+                .long(s.flag()[2..].to_string())
+                .value_name(s.key.to_uppercase())
+                .help(s.help)
+                .help_heading(s.heading)
+                .action(clap::ArgAction::Set);
+            let arg = if s.kind == Kind::Widths {
+                // One net: its layers comma-separated.
+                arg.value_delimiter(',').value_parser(parse_width)
+            } else {
+                arg.value_parser(move |text: &str| s.parse(text))
+            };
+            cmd = cmd.arg(match s.default {
+                Some(d) => arg.default_value(d),
+                None => arg,
+            });
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for RunFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let values = SETTINGS
+            .iter()
+            .filter_map(|s| {
+                let value = if s.kind == Kind::Widths {
+                    SettingValue::Widths(m.get_many::<usize>(s.key)?.copied().collect())
+                } else {
+                    m.get_one::<SettingValue>(s.key)?.clone()
+                };
+                Some((s, value))
+            })
+            .collect();
+        Ok(RunFlags { values })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+/// The 17 settings of a run as a sweep's lists, one flag each, from
+/// `config::SETTINGS`: comma-separated values, every combination runs.
+#[derive(Debug, Clone, Default)]
+pub struct GridFlags {
+    /// The values of each setting given, in `SETTINGS`' order.
+    pub lists: Vec<(&'static Setting, Vec<SettingValue>)>,
+}
+
+impl Args for GridFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for s in &SETTINGS {
+            cmd = cmd.arg(
+                clap::Arg::new(s.key)
+                    .long(s.flag()[2..].to_string())
+                    .help(s.list_help)
+                    .value_name("LIST")
+                    .value_delimiter(',')
+                    .action(clap::ArgAction::Append)
+                    .value_parser(move |text: &str| s.parse(text)),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for GridFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let lists = SETTINGS
+            .iter()
+            .filter_map(|s| Some((s, m.get_many::<SettingValue>(s.key)?.cloned().collect())))
+            .collect();
+        Ok(GridFlags { lists })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+/// Most threads `--threads` takes: far above any machine's cores, far below
+/// what takes the OS long to refuse.
+pub const MAX_THREADS: usize = 1024;
+
+/// `--threads N`, checked before any pool is built.
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {MAX_THREADS}")),
+    }
+}
+
+/// Lets every flag whose value is a number (or a list or choice of values,
+/// not a path or a name) take a value starting with '-', here and in every
+/// subcommand, so `--n -1` or `--hidden -5` reach the value's own check and
+/// its message instead of clap's "unexpected argument".
+pub fn numbers_may_be_negative(cmd: clap::Command) -> clap::Command {
+    use std::any::TypeId;
+    let words = [
+        TypeId::of::<PathBuf>(),
+        TypeId::of::<String>(),
+        TypeId::of::<std::ffi::OsString>(),
+    ];
+    let ids: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.get_num_args().is_none_or(|n| n.takes_values()) && !a.is_positional())
+        .filter(|a| a.get_action().takes_values())
+        .filter(|a| !words.iter().any(|w| a.get_value_parser().type_id() == *w))
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let cmd = ids
+        .iter()
+        .fold(cmd, |c, id| c.mut_arg(id, |a| a.allow_hyphen_values(true)));
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    subs.iter().fold(cmd, |c, name| {
+        c.mut_subcommand(name, numbers_may_be_negative)
+    })
 }

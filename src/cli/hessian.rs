@@ -16,7 +16,7 @@ use super::args::TrainArgs;
 use mesu::config::{UtcFormat, utc_now};
 
 /// Flags of the stream that mean nothing here, refused when given.
-const NOT_HERE: [&str; 9] = [
+const NOT_HERE: [&str; 10] = [
     "tasks",
     "epochs",
     "test_samples",
@@ -26,6 +26,7 @@ const NOT_HERE: [&str; 9] = [
     "ood",
     "profile",
     "config",
+    "resume",
 ];
 
 /// Hides the stream's flags that `mesu hessian` refuses from its help.

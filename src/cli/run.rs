@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use mesu::backend::profile_table;
 use mesu::backend::{Device, DeviceChoice};
-use mesu::config::{Ood, UtcFormat, load_data, stream_run, utc_now, validate_shared};
+use mesu::config::{Ood, RunIdentity, UtcFormat, load_data, utc_now, validate_shared};
+use mesu::launch::{stream_config, stream_run};
 use mesu::report;
 use mesu::report::{Prior, RunFolder};
 use mesu::stream::{Resume, run_group};
@@ -18,7 +19,7 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     validate_shared(&shared)?;
     settings.validate()?;
     let shape = settings.shape();
-    let cfg = shape.stream_config(&shared)?;
+    let cfg = stream_config(&shape, &shared)?;
     let data = load_data(&shared)?;
     let device = Device::open(&choice)?;
     shared.backend = device.kind();
@@ -27,13 +28,13 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         PathBuf::from("results").join(format!(
             "{}-{}",
             utc_now(UtcFormat::Compact),
-            args.optimizer
+            settings.hyper.optimizer
         ))
     });
     println!(
         "mesu {}: {} on {}, {} tasks of {} {} images, {} -> {}",
         env!("CARGO_PKG_VERSION"),
-        args.optimizer,
+        settings.hyper.optimizer,
         cfg.arch.describe(),
         shared.tasks,
         data.train.len(),
@@ -45,7 +46,8 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
         return Err(mesu::Error::TooFewExamples(data.train.len()));
     }
     let run = stream_run(&settings, &shared, &adapter, &data, out.clone());
-    let mut folder = RunFolder::open(&out, &run.config["identity"], args.stream.force())?;
+    let identity = RunIdentity::new(&settings, &shared).to_json();
+    let mut folder = RunFolder::open(&out, &identity, args.stream.force())?;
     let resume = match std::mem::replace(&mut folder.prior, Prior::Fresh) {
         Prior::Complete => {
             println!(

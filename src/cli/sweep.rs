@@ -3,28 +3,16 @@
 //! running the groups is in sweep_run.rs.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use clap::Args;
 use mesu::backend::{Device, DeviceChoice};
-use mesu::config::{RunSettings, parse_hidden, validate_shared};
-use mesu::optim::Optimizer;
+use mesu::config::defs::setting;
+use mesu::config::{RunIdentity, RunSettings, SETTINGS, Setting, SettingValue, validate_shared};
 use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, sweep_id};
 use serde_json::{Value, json};
 
-use super::args::StreamArgs;
+use super::args::{GridFlags, StreamArgs};
 use super::sweep_run::{Sweeper, print_summary};
-
-/// Widths of one architecture's hidden layers: "50" or "400x400".
-#[derive(Clone, Debug)]
-pub struct Widths(Vec<usize>);
-
-impl FromStr for Widths {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        parse_hidden(s).map(Widths).map_err(|e| e.to_string())
-    }
-}
 
 /// A grid of runs. Every list flag takes comma-separated values; the runs
 /// are every combination. Runs with the same architecture, batch size,
@@ -38,64 +26,11 @@ pub struct SweepArgs {
     /// "seeds": 5}; a flag given on the command line wins over the file.
     #[arg(long)]
     grid: Option<PathBuf>,
-    /// Architectures: hidden widths, layers of one net joined by x
-    /// (50,256,400x400) [default: 50]. Here 200,200 is two nets of one
-    /// layer; a single run's `mesu --hidden 200,200` is one net of two.
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    hidden: Vec<Widths>,
-    /// Learning rules: mesu, bgd, foovb-published, sgd, online-ewc,
-    /// stream-ewc, si [default: mesu]. online-ewc and si use task
-    /// boundaries (the paper's task-aware rows).
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    optimizer: Vec<Optimizer>,
-    /// EWC's importances lambda (online-ewc, stream-ewc) [default: 2 online, 5 stream].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    ewc_lambda: Vec<f64>,
-    /// EWC's decays gamma of the Fisher (online-ewc, stream-ewc) [default: 0.2].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    ewc_gamma: Vec<f64>,
-    /// SI's coefficients c (si) [default: 1e-4].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    si_c: Vec<f64>,
-    /// SI's dampings xi (si) [default: 1].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    si_xi: Vec<f64>,
-    /// Memory windows N in optimizer steps [default: 300000].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    n: Vec<f64>,
-    /// Prior standard deviations [default: 1].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    sigma_prior: Vec<f64>,
-    /// Prior means [default: 0].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    mu_prior: Vec<f64>,
-    /// Learning rates of mu [default: 1, or 0.002 for sgd].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    lr_mu: Vec<f64>,
-    /// Learning rates of sigma [default: 1].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    lr_sigma: Vec<f64>,
-    /// Gradient clips, 0 = off [default: 0].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    clamp_grad: Vec<f64>,
-    /// Examples per step [default: 1].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    batch_size: Vec<usize>,
-    /// Passes over each task's training set [default: 1].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    epochs: Vec<usize>,
-    /// Weight samples per training step [default: 10, or 1 for sgd].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    train_samples: Vec<usize>,
-    /// Weight samples per evaluation [default: 10, or 1 for sgd].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    test_samples: Vec<usize>,
+    #[command(flatten)]
+    lists: GridFlags,
     /// Seeds 0..K-1 (the paper averages 5).
     #[arg(long, conflicts_with = "seed")]
     seeds: Option<u64>,
-    /// Explicit seeds [default: 0].
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    seed: Vec<u64>,
     /// Sweep folder: runs/<run>/ per run, summary.csv, summary.json, plots
     /// [default: results/sweep-<id of the grid>, so a rerun resumes].
     #[arg(long)]
@@ -122,29 +57,8 @@ pub struct SweepArgs {
     collect: Option<PathBuf>,
 }
 
-/// Keys a grid file may hold.
-const GRID_KEYS: [&str; 19] = [
-    "hidden",
-    "optimizer",
-    "ewc_lambda",
-    "ewc_gamma",
-    "si_c",
-    "si_xi",
-    "n",
-    "sigma_prior",
-    "mu_prior",
-    "lr_mu",
-    "lr_sigma",
-    "clamp_grad",
-    "batch_size",
-    "epochs",
-    "train_samples",
-    "test_samples",
-    "seeds",
-    "seed",
-    "comment",
-];
-
+/// Keys a grid file may hold besides the settings' own.
+const GRID_EXTRA_KEYS: [&str; 2] = ["seeds", "comment"];
 /// The grid file as key -> values (each value as the text a flag would take).
 fn read_grid_file(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path)
@@ -163,11 +77,13 @@ fn read_grid_file(path: &Path) -> Result<Value, String> {
     let mut out = serde_json::Map::new();
     for (key, v) in map {
         let key = key.replace('-', "_");
-        if !GRID_KEYS.contains(&key.as_str()) {
+        if setting(&key).is_none() && !GRID_EXTRA_KEYS.contains(&key.as_str()) {
+            let keys: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
             return Err(format!(
-                "grid file {}: unknown key {key:?}; expected one of {}",
+                "grid file {}: unknown key {key:?}; expected one of {}, {}",
                 path.display(),
-                GRID_KEYS.join(", ")
+                keys.join(", "),
+                GRID_EXTRA_KEYS.join(", ")
             ));
         }
         out.insert(key, v);
@@ -184,16 +100,9 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// The command line's list, or else the file's.
-fn list<T: FromStr<Err: std::fmt::Display> + Clone>(
-    cli: &[T],
-    file: &Value,
-    key: &str,
-) -> Result<Vec<T>, String> {
-    if !cli.is_empty() {
-        return Ok(cli.to_vec());
-    }
-    let values = match &file[key] {
+/// The file's values of `setting`, each parsed as its flag's would be.
+fn file_list(file: &Value, setting: &Setting) -> Result<Vec<SettingValue>, String> {
+    let values = match &file[setting.key] {
         Value::Null => return Ok(Vec::new()),
         Value::Array(a) => a.clone(),
         scalar => vec![scalar.clone()],
@@ -202,8 +111,9 @@ fn list<T: FromStr<Err: std::fmt::Display> + Clone>(
         .iter()
         .map(|v| {
             let s = text(v);
-            s.parse::<T>()
-                .map_err(|e| format!("grid file, {key} = {s:?}: {e}"))
+            setting
+                .parse(&s)
+                .map_err(|e| format!("grid file, {} = {s:?}: {e}", setting.key))
         })
         .collect()
 }
@@ -217,38 +127,29 @@ impl SweepArgs {
         if self.seeds == Some(0) {
             return Err("--seeds must be at least 1 (it runs seeds 0..K-1)".into());
         }
-        let seeds = match (self.seeds, self.seed.is_empty()) {
-            (Some(k), _) => (0..k).collect(),
-            (None, false) => self.seed.clone(),
-            (None, true) => match &file["seeds"] {
-                Value::Null => list(&[], &file, "seed")?,
-                v => (0..v.as_u64().ok_or("grid file: seeds must be a count")?).collect(),
-            },
-        };
-        let grid = Grid {
-            hidden: list(&self.hidden, &file, "hidden")?
-                .into_iter()
-                .map(|w: Widths| w.0)
-                .collect(),
-            optimizer: list(&self.optimizer, &file, "optimizer")?,
-            n: list(&self.n, &file, "n")?,
-            sigma_prior: list(&self.sigma_prior, &file, "sigma_prior")?,
-            mu_prior: list(&self.mu_prior, &file, "mu_prior")?,
-            lr_mu: list(&self.lr_mu, &file, "lr_mu")?,
-            lr_sigma: list(&self.lr_sigma, &file, "lr_sigma")?,
-            clamp_grad: list(&self.clamp_grad, &file, "clamp_grad")?,
-            batch_size: list(&self.batch_size, &file, "batch_size")?,
-            epochs: list(&self.epochs, &file, "epochs")?,
-            train_samples: list(&self.train_samples, &file, "train_samples")?,
-            test_samples: list(&self.test_samples, &file, "test_samples")?,
-            ewc_lambda: list(&self.ewc_lambda, &file, "ewc_lambda")?,
-            ewc_gamma: list(&self.ewc_gamma, &file, "ewc_gamma")?,
-            si_c: list(&self.si_c, &file, "si_c")?,
-            si_xi: list(&self.si_xi, &file, "si_xi")?,
-            seeds,
-        };
+        let mut grid = Grid::default();
+        for setting in &SETTINGS {
+            // The command line's list, or else the file's.
+            let given = self.lists.lists.iter().find(|(s, _)| s.key == setting.key);
+            let values = match given {
+                Some((_, values)) => values.clone(),
+                None if setting.key == "seed" => self.seeds_of(&file)?,
+                None => file_list(&file, setting)?,
+            };
+            grid = grid.with(setting.key, values);
+        }
         grid.check_penalty_lists().map_err(|e| e.to_string())?;
         Ok(grid)
+    }
+
+    /// The seeds when --seed is not given: --seeds K, or the file's.
+    fn seeds_of(&self, file: &Value) -> Result<Vec<SettingValue>, String> {
+        let count = match (self.seeds, &file["seeds"]) {
+            (Some(k), _) => k,
+            (None, Value::Null) => return file_list(file, setting("seed").expect("a setting")),
+            (None, v) => v.as_u64().ok_or("grid file: seeds must be a count")?,
+        };
+        Ok((0..count).map(SettingValue::Seed).collect())
     }
 }
 
@@ -360,7 +261,7 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let plan = json!({
         "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.runs.iter().map(|&i| runs[i].name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "shared": mesu::config::run_identity(&runs[0], &shared),
+        "shared": RunIdentity::new(&runs[0], &shared),
     });
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
     mesu::report::write_atomic(&out, "sweep.json", &plan_text)?;

@@ -10,11 +10,12 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mesu::Error;
 use mesu::backend::Device;
 use mesu::backend::wgpu::GpuError;
-use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
+use mesu::config::{RunIdentity, RunSettings, Shared, load_data};
 use mesu::data::Dataset;
+use mesu::launch::{stream_config, stream_run};
 use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
 use mesu::stream::{Resume, run_group};
-use mesu::sweep::{Group, aggregate, collect, write_summary};
+use mesu::sweep::{Group, aggregate, collect, is_complete, write_summary};
 
 use super::progress::StreamProgress;
 
@@ -162,7 +163,7 @@ impl<'a> Sweeper<'a> {
             todo.len(),
             group.shape.describe()
         ));
-        let cfg = group.shape.stream_config(self.shared)?;
+        let cfg = stream_config(&group.shape, self.shared)?;
         // The group, or halves of it while one of its buffers is too big to bind.
         let mut batches = vec![todo];
         while let Some(batch) = batches.pop() {
@@ -173,9 +174,13 @@ impl<'a> Sweeper<'a> {
                     stream_run(run, self.shared, &self.adapter, &self.data, dir)
                 })
                 .collect();
-            let folders = members
+            let folders = batch
                 .iter()
-                .map(|m| RunFolder::open(&m.out, &m.config["identity"], self.force))
+                .zip(&members)
+                .map(|(&i, m)| {
+                    let identity = RunIdentity::new(&self.runs[i], self.shared).to_json();
+                    RunFolder::open(&m.out, &identity, self.force)
+                })
                 .collect::<mesu::Result<Vec<_>>>();
             let mut folders = match folders {
                 Ok(f) => f,
