@@ -9,7 +9,7 @@ use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{Ood, load_data, validate_shared};
 use mesu::hessian::{self, Event, LayerCheck, Study};
 use mesu::optim::Optimizer;
-use mesu::report::claim;
+use mesu::report::{claim, settle_replaced};
 use serde_json::json;
 
 use super::args::TrainArgs;
@@ -200,6 +200,9 @@ pub fn run(args: &HessianArgs, matches: &ArgMatches, choice: DeviceChoice) -> me
             }
         }
     });
+    if let Err(e) = settle_replaced(&out, &names) {
+        eprintln!("warning: {e} (settled when the folder is next used)");
+    }
     result?;
     println!(
         "wall {:.1} s on {adapter}\nresults: {}",

@@ -83,6 +83,9 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let mut progress = StreamProgress::new(shared.tasks, std::io::stdout().is_terminal(), None);
     let result = run_group(&device, &data, &cfg, &[run], resume.as_ref(), &mut progress);
     progress.finish();
+    if let Err(e) = folder.settle() {
+        eprintln!("warning: {e} (settled when the folder is next used)");
+    }
     if let Err(mesu::Error::Interrupted { .. }) = &result {
         println!(
             "stopped: `mesu --resume {0}` (or the same command) continues it; results so far in {0}",

@@ -2,13 +2,16 @@
 //! architecture into batched executions, plan, emit job lines or collect;
 //! running the groups is in sweep_run.rs.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use mesu::backend::{Device, DeviceChoice};
 use mesu::config::defs::setting;
+use mesu::config::file::read_setting_file;
 use mesu::config::{RunIdentity, RunSettings, SETTINGS, Setting, SettingValue, validate_shared};
-use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, sweep_id};
+use mesu::report::lock_folder;
+use mesu::sweep::{Grid, GroupLimits, describe_plan, lock_writes, plan_groups, sweep_id};
 use serde_json::{Value, json};
 
 use super::args::{GridFlags, StreamArgs};
@@ -61,7 +64,7 @@ pub struct SweepArgs {
 const GRID_EXTRA_KEYS: [&str; 2] = ["seeds", "comment"];
 /// The grid file as key -> values (each value as the text a flag would take).
 fn read_grid_file(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
+    let text = read_setting_file(path)
         .map_err(|e| format!("cannot read the grid file {}: {e}", path.display()))?;
     let value: Value = if path.extension().is_some_and(|e| e == "toml") {
         toml::from_str(&text).map_err(|e| format!("grid file {}: {e}", path.display()))?
@@ -154,44 +157,52 @@ impl SweepArgs {
 }
 
 /// The command line that runs group `g` alone: this one without the
-/// planning flags, with the folder pinned.
-fn job_line(out: &Path, g: usize) -> String {
-    let mut args: Vec<String> = Vec::new();
+/// planning flags, with the folder pinned; every argument shell-quoted.
+/// An argument that is not UTF-8 or holds a control character (a newline
+/// would split the job's line) is refused, naming it.
+fn job_line(out: &Path, g: usize) -> Result<String, String> {
+    let mut args: Vec<OsString> = Vec::new();
     let mut skip_value = false;
-    for a in std::env::args().skip(1) {
+    for a in std::env::args_os().skip(1) {
         if std::mem::take(&mut skip_value) {
             continue;
         }
-        let flag = a.split('=').next().unwrap_or("");
+        let text = a.to_string_lossy();
+        let flag = text.split('=').next().unwrap_or("");
         if ["--emit-jobs", "--out", "--only-group"].contains(&flag) {
-            skip_value = !a.contains('=');
+            skip_value = !text.contains('=');
             continue;
         }
-        if a == "--dry-run" {
+        if text == "--dry-run" {
             continue;
         }
         args.push(a);
     }
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "mesu".into());
-    let out = out.display().to_string();
-    let g = g.to_string();
-    std::iter::once(exe.as_str())
-        .chain(args.iter().map(String::as_str))
-        .chain(["--out", out.as_str(), "--only-group", g.as_str()])
-        .map(shell_quote)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn shell_quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=,:+".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+    let exe = std::env::current_exe().map_or_else(|_| "mesu".into(), PathBuf::into_os_string);
+    let pinned = [
+        "--out".into(),
+        out.as_os_str().to_owned(),
+        "--only-group".into(),
+        g.to_string().into(),
+    ];
+    let words = std::iter::once(exe).chain(args).chain(pinned);
+    let quoted: Vec<String> = words
+        .map(|w| {
+            let text = w.to_str().ok_or_else(|| {
+                format!("--emit-jobs: the argument {w:?} is not UTF-8; a job line cannot hold it")
+            })?;
+            if text.chars().any(char::is_control) {
+                return Err(format!(
+                    "--emit-jobs: the argument {text:?} holds a control character \
+                     (a newline would split its job line)"
+                ));
+            }
+            shlex::try_quote(text)
+                .map(|q| q.into_owned())
+                .map_err(|e| format!("--emit-jobs: {text:?}: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(quoted.join(" "))
 }
 
 pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
@@ -235,7 +246,9 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
         return Ok(());
     }
     if let Some(file) = &args.emit_jobs {
-        let lines: Vec<String> = (0..groups.len()).map(|g| job_line(&out, g)).collect();
+        let lines = (0..groups.len())
+            .map(|g| job_line(&out, g))
+            .collect::<Result<Vec<String>, String>>()?;
         std::fs::write(file, lines.join("\n") + "\n")
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         println!(
@@ -257,18 +270,37 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
         Some(g) => vec![g],
         None => (0..groups.len()).collect(),
     };
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    // Nothing is written before the folder is held: the whole of it by a
+    // sweep, its shared files (one at a time) by a job of one group.
+    let lock = match args.only_group {
+        None => Some(lock_folder(&out)?),
+        Some(_) => {
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            None
+        }
+    };
     let plan = json!({
         "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.runs.iter().map(|&i| runs[i].name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
         "shared": RunIdentity::new(&runs[0], &shared),
     });
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
-    mesu::report::write_atomic(&out, "sweep.json", &plan_text)?;
+    {
+        let _writes = lock_writes(&out)?;
+        mesu::report::write_atomic(&out, "sweep.json", &plan_text)?;
+    }
 
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
-    let mode = (args.stream.force(), args.only_group.is_some());
-    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, device, mode)?;
+    let mut sweeper = Sweeper::new(
+        &runs,
+        &shared,
+        &out,
+        total,
+        device,
+        args.stream.force(),
+        lock,
+    )?;
     for &g in &selected {
         sweeper.run_group(g, &groups[g])?;
     }

@@ -13,7 +13,7 @@ use mesu::backend::wgpu::GpuError;
 use mesu::config::{RunIdentity, RunSettings, Shared, load_data};
 use mesu::data::Dataset;
 use mesu::launch::{stream_config, stream_run};
-use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
+use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder};
 use mesu::stream::{Resume, run_group};
 use mesu::sweep::{Group, aggregate, collect, is_complete, write_summary};
 
@@ -32,7 +32,9 @@ pub struct Sweeper<'a> {
     failures: Vec<String>,
     /// `--force`: replace run folders of other settings.
     force: bool,
-    /// The whole sweep folder, unless this process runs one group of it.
+    /// The whole sweep folder, unless this process runs one group of it
+    /// (jobs of one sweep share its folder; each run folder is still
+    /// locked by the process training it).
     _lock: Option<FolderLock>,
 }
 
@@ -44,15 +46,9 @@ impl<'a> Sweeper<'a> {
         out: &'a Path,
         total: usize,
         device: Device,
-        (force, one_group): (bool, bool),
+        force: bool,
+        lock: Option<FolderLock>,
     ) -> mesu::Result<Self> {
-        // Jobs of one sweep (--only-group) share its folder; each run folder
-        // is still locked by the process training it.
-        let lock = if one_group {
-            None
-        } else {
-            Some(lock_folder(out)?)
-        };
         let data = load_data(shared)?;
         let adapter = device.describe();
         println!("adapter: {adapter}");
@@ -202,6 +198,11 @@ impl<'a> Sweeper<'a> {
                 &mut progress,
             );
             progress.finish();
+            for e in folders.iter().filter_map(|f| f.settle().err()) {
+                self.say(&format!(
+                    "warning: {e} (settled when the folder is next used)"
+                ));
+            }
             match result {
                 Ok(outcome) => {
                     for (&i, run) in batch.iter().zip(&outcome.runs) {

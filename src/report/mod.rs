@@ -7,7 +7,7 @@ pub(crate) mod plots;
 mod writer;
 
 pub use checkpoint::{Checkpoint, FILE as CHECKPOINT, Position};
-pub use folder::{FolderLock, Prior, RunFolder, claim, lock_folder};
+pub use folder::{FolderLock, Prior, RunFolder, claim, lock_folder, settle_replaced};
 
 pub use writer::ResultsWriter;
 

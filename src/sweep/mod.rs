@@ -12,7 +12,9 @@ use crate::config::{RunIdentity, RunSettings, SETTINGS, Setting, SettingValue, S
 use crate::data::{TEST_LEN, TRAIN_LEN};
 use crate::optim::Optimizer;
 
-pub use summary::{SeedAggregate, SummaryRow, aggregate, collect, write_summary};
+pub use summary::{
+    SeedAggregate, SummaryRow, WritesLock, aggregate, collect, lock_writes, write_summary,
+};
 
 /// The lists a sweep expands, one per setting of `config::SETTINGS` (none:
 /// the setting keeps the paper's default, or the optimizer's own for lr_mu
