@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use mesu::backend::{Device, DeviceChoice};
+use mesu::config::identity::{HessianIdentity, HessianSettings};
 use mesu::config::{Ood, load_data, validate_shared};
 use mesu::hessian::{self, Event, LayerCheck, Study};
 use mesu::optim::Optimizer;
@@ -111,23 +112,30 @@ pub fn run(args: &HessianArgs, matches: &ArgMatches, choice: DeviceChoice) -> me
         PathBuf::from("results").join(format!("{}-hessian", utc_now(UtcFormat::Compact)))
     });
     let weights = (!args.all_weights).then_some(args.weights);
-    let identity = json!({ "hessian": {
-        "run": settings,
-        "bias": shared.bias,
-        "dataset": shared.dataset.name(),
-        "shuffle": shared.shuffle,
-        "train_limit": shared.train_limit,
-        "at": args.at,
-        "weights": weights,
-    }});
+    let identity = HessianIdentity {
+        hessian: HessianSettings {
+            run: settings.clone(),
+            bias: shared.bias,
+            dataset: shared.dataset,
+            shuffle: shared.shuffle,
+            train_limit: shared.train_limit,
+            at: args.at.clone(),
+            weights,
+        },
+    }
+    .to_json();
     let files = hessian::files(&arch);
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let (_lock, same) = claim(&out, &identity, args.train.stream.force(), &names)?;
-    let complete = || -> Option<bool> {
-        let text = std::fs::read_to_string(out.join("hessian.json")).ok()?;
-        serde_json::from_str::<serde_json::Value>(&text).ok()?["complete"].as_bool()
-    };
-    if same && complete() == Some(true) {
+    #[derive(serde::Deserialize)]
+    struct Completion {
+        complete: bool,
+    }
+    let complete = std::fs::read_to_string(out.join("hessian.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Completion>(&text).ok())
+        .is_some_and(|c| c.complete);
+    if same && complete {
         println!(
             "{} already holds this check, complete: nothing to do (--force runs it again)",
             out.display()

@@ -205,3 +205,33 @@ impl RunConfig {
         serde_json::to_value(self).expect("a run's config is plain data")
     }
 }
+
+/// What a Hessian check's config.json records under "identity".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HessianIdentity {
+    pub hessian: HessianSettings,
+}
+
+/// Every setting that changes a Hessian check's numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HessianSettings {
+    pub run: RunSettings,
+    pub bias: bool,
+    #[serde(with = "dataset_name")]
+    pub dataset: DatasetKind,
+    pub shuffle: bool,
+    pub train_limit: Option<usize>,
+    /// Training steps at which it measures.
+    pub at: Vec<u64>,
+    /// Weights per layer written and plotted; None: every weight.
+    pub weights: Option<usize>,
+}
+
+impl HessianIdentity {
+    /// As config.json holds it (keys sorted).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("an identity is plain data")
+    }
+}
