@@ -7,8 +7,9 @@
 mod common;
 
 use mesu::backend::Device;
-use mesu::config::{RunSettings, Shared, stream_run};
+use mesu::config::{RunSettings, Shared};
 use mesu::data::PIXELS;
+use mesu::launch::stream_run;
 use mesu::model::{Architecture, EngineConfig, Penalty};
 use mesu::optim::{Hyper, Optimizer, PenaltyHyper, RunSpec};
 use mesu::reference;
@@ -31,7 +32,7 @@ fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> 
         test_limit: Some(data.test.len()),
         ..common::shared(2)
     };
-    let cfg = runs[0].shape().stream_config(&shared).unwrap();
+    let cfg = mesu::launch::stream_config(&runs[0].shape(), &shared).unwrap();
     let dir = std::env::temp_dir().join(format!(
         "mesu-backends-{}-{}",
         device.kind(),

@@ -21,6 +21,10 @@ const LOCK: &str = ".mesu.lock";
 /// Files a run writes besides `FILES`: removed with them by `--force`.
 const EXTRA: [&str; 4] = [CHECKPOINT, ROWS, "diverged.txt", "profile.csv"];
 
+/// Where `--force` moves a folder's old results until the new run has
+/// started (`settle_replaced`).
+const REPLACED: &str = ".mesu-replaced";
+
 /// An exclusive hold on a folder for this process, released when dropped
 /// or when the process ends (an advisory lock: nothing stale stays behind).
 #[derive(Debug)]
@@ -130,6 +134,7 @@ pub fn claim(
     files: &[&str],
 ) -> Result<(FolderLock, bool), Error> {
     let lock = lock_folder(dir)?;
+    settle_replaced(dir, files)?;
     let same = claim_locked(dir, identity, force, files)?;
     Ok((lock, same))
 }
@@ -211,27 +216,83 @@ fn claim_locked(dir: &Path, identity: &Value, force: bool, files: &[&str]) -> Re
         )
         .into());
     }
-    for f in present {
-        std::fs::remove_file(dir.join(f)).map_err(|source| ReportError::Io {
-            path: dir.join(f),
-            source,
-        })?;
-    }
+    move_aside(dir, &present)?;
     Ok(false)
 }
 
+fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| {
+        ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
+    }
+}
+
+/// Moves `present` (files of `dir`) into `dir`'s `REPLACED` folder, where
+/// they stay until the new run has started.
+fn move_aside(dir: &Path, present: &[&str]) -> Result<(), Error> {
+    let aside = dir.join(REPLACED);
+    std::fs::create_dir(&aside).map_err(io_at(&aside))?;
+    for f in present {
+        std::fs::rename(dir.join(f), aside.join(f)).map_err(io_at(&dir.join(f)))?;
+    }
+    Ok(())
+}
+
+/// Settles the results `--force` moved aside in `dir` (a locked folder
+/// whose run writes `files`): removed once the new run has written any of
+/// `files` but config.json (it has trained), else put back in place of
+/// what the new run wrote. Called when the new run ends, and again when
+/// the folder is next claimed (a run killed before it settled).
+pub fn settle_replaced(dir: &Path, files: &[&str]) -> Result<(), Error> {
+    let aside = dir.join(REPLACED);
+    let Ok(meta) = std::fs::symlink_metadata(&aside) else {
+        return Ok(());
+    };
+    if !meta.is_dir() {
+        return Err(format!(
+            "{} is not a folder mesu made; remove it and run again",
+            aside.display()
+        )
+        .into());
+    }
+    let started = files
+        .iter()
+        .any(|f| *f != "config.json" && dir.join(f).exists());
+    if !started {
+        for f in files.iter().filter(|f| aside.join(f).exists()) {
+            let _ = std::fs::remove_file(dir.join(f));
+            std::fs::rename(aside.join(f), dir.join(f)).map_err(io_at(&aside.join(f)))?;
+        }
+    }
+    std::fs::remove_dir_all(&aside).map_err(io_at(&aside))
+}
+
+/// Every file of a run's results.
+fn run_files() -> Vec<&'static str> {
+    FILES.iter().chain(&EXTRA).copied().collect()
+}
+
 impl RunFolder {
+    /// Settles what `--force` moved aside (`settle_replaced`): call when the
+    /// new run has ended, however it ended.
+    pub fn settle(&self) -> Result<(), Error> {
+        settle_replaced(&self.dir, &run_files())
+    }
+
     /// Locks `dir` for the run of `identity` and says what it holds. A
     /// folder with results of other settings is refused naming the settings
     /// that differ, unless `force`, which removes the run's files (and
     /// nothing else) first.
     pub fn open(dir: &Path, identity: &Value, force: bool) -> Result<RunFolder, Error> {
         let lock = lock_folder(dir)?;
-        let files: Vec<&str> = FILES.iter().chain(&EXTRA).copied().collect();
+        settle_replaced(dir, &run_files())?;
         let old = folder_identity(dir);
         // A shorter finished run of these settings is this run's start.
         let known = old.as_ref().is_some_and(|old| extends(old, identity));
-        let prior = if (!force && known) || claim_locked(dir, identity, force, &files)? {
+        let prior = if (!force && known) || claim_locked(dir, identity, force, &run_files())? {
             Self::prior_of_same_run(dir, identity)?
         } else {
             Prior::Fresh

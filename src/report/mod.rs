@@ -7,7 +7,7 @@ mod rows;
 mod writer;
 
 pub use checkpoint::{Checkpoint, FILE as CHECKPOINT, Stored};
-pub use folder::{FolderLock, Prior, RunFolder, claim, is_complete, lock_folder};
+pub use folder::{FolderLock, Prior, RunFolder, claim, is_complete, lock_folder, settle_replaced};
 pub use rows::{FILE as ROWS, RowsMark};
 pub use writer::{ResultsWriter, run_group};
 

@@ -530,9 +530,7 @@ impl<'a> Stream<'a> {
     }
 }
 
-/// Most tasks a stream may have: the evaluation ids below fit a u32, with
-/// one id left for the OOD set.
-pub const MAX_TASKS: usize = (1 << 16) - 1;
+pub use crate::config::MAX_TASKS;
 
 /// The evaluation id of the OOD set, in the place of a task's.
 const OOD_SET: usize = MAX_TASKS;
