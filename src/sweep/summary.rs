@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{RunSettings, hidden_name};
+use crate::config::{RunConfig, hidden_name};
 use crate::metrics::mean;
 use crate::optim::Hyper;
 use crate::plot::{XyLine, xy_chart};
@@ -87,9 +87,10 @@ fn f(v: &Value) -> f64 {
 impl SummaryRow {
     /// Reads a run folder; None when it has no parseable config and metrics.
     fn read(dir: &Path) -> Option<SummaryRow> {
-        let config = read_json(&dir.join("config.json"))?;
+        let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+        let config: RunConfig = serde_json::from_str(&text).ok()?;
         let metrics = read_json(&dir.join("metrics.json"))?;
-        let run: RunSettings = serde_json::from_value(config["identity"]["run"].clone()).ok()?;
+        let run = config.identity.run;
         let tasks = metrics["tasks"].as_array()?;
         let last = tasks.last().cloned().unwrap_or(Value::Null);
         let pct = |v: &Value| 100.0 * f(v);
@@ -104,7 +105,7 @@ impl SummaryRow {
             train_samples: run.train_samples,
             test_samples: run.test_samples,
             seed: run.seed,
-            tasks: config["tasks"].as_u64().unwrap_or(0) as usize,
+            tasks: config.identity.tasks,
             tasks_done: tasks.len(),
             complete: metrics["complete"] == true,
             mean_all: pct(&last["mean_all"]),
