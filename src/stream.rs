@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::Error;
 use crate::backend::ProfileRow;
-use crate::backend::{Backend, Device};
+use crate::backend::{Backend, Device, memory};
 use crate::data::{Dataset, PIXELS, epoch_order, ood_permutation, task_permutation};
 use crate::metrics::{Calibration, CalibrationMatrix, OodAuroc, StreamMetrics, mean_loss};
 use crate::model::Params;
@@ -201,6 +201,12 @@ pub fn stream_group(
     let start = Instant::now();
     let t = cfg.tasks;
     let r = specs.len();
+    // The T x T tables and the permutations grow with the tasks: the
+    // whole plan is checked before the first allocation.
+    let mut plan = device.memory_plan(&cfg.arch, specs, &cfg.engine);
+    plan.add("task tables", memory::bytes(&[r, t, t, 4, 8]));
+    plan.add("task permutations", memory::bytes(&[r, t, PIXELS, 4]));
+    plan.check(memory::FIX)?;
     let mut engine = device.backend(cfg.arch.clone(), specs.to_vec(), &cfg.engine)?;
     let profile_method = cfg.profile.then(|| engine.enable_profiling());
     engine.set_train_data(&data.train)?;
