@@ -32,19 +32,8 @@ fn refused(args: &[&str]) {
 }
 
 fn tiny<'a>(out: &'a str, device: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "--tasks",
-        "1",
-        "--train-limit",
-        "100",
-        "--test-limit",
-        "50",
-        "--ood",
-        "none",
-        "--no-fetch",
-        "--out",
-        out,
-    ];
+    let mut args = common::TINY_STREAM.to_vec();
+    args.extend(["--no-fetch", "--out", out]);
     args.extend(device.iter().map(String::as_str));
     args.extend(extra);
     args
