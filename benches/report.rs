@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use mesu::metrics::CalibrationMatrix;
-use mesu::report::{RunRecord, sigma_stats, write_run};
+use mesu::report::{RunFiles, Summary, write_run};
+use mesu::stream::{RunRecord, Timing, sigma_stats};
 use serde_json::json;
 
 fn main() {
@@ -28,15 +28,17 @@ fn main() {
     let loss: Vec<[f64; 2]> = (0..t)
         .map(|i| [0.3 * 60000.0 / (i + 1) as f64, 60000.0])
         .collect();
-    let rec = RunRecord {
+    let record = RunRecord {
+        matrix,
+        sigma,
+        loss,
+        ..RunRecord::new(t)
+    };
+    let rec = RunFiles {
         config: &json!({}),
-        matrix: &matrix,
-        calibration: &CalibrationMatrix::new(t),
+        record: &record,
         tasks_done: t,
-        sigma: &sigma,
-        ood: &[],
-        loss: &loss,
-        summary: &json!({}),
+        summary: &Summary::Timing(Timing::default()),
         complete: true,
     };
     let dir = std::env::temp_dir().join(format!("mesu-bench-report-{}", std::process::id()));

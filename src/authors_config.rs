@@ -11,8 +11,11 @@ use serde_json::{Map, Value};
 /// do not change results here, so they are accepted and not used.
 const NO_EFFECT: [&str; 2] = ["test_batch_size", "max_parallel_permutation"];
 
-/// One flag with its value, if it takes one: `["--seed", "3"]`, `["--bias"]`.
-pub type Flag = Vec<String>;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+pub use crate::config::Flag;
+use crate::config::file::read_setting_file;
 
 fn flag(name: &str, value: impl Into<String>) -> Flag {
     vec![name.into(), value.into()]
@@ -25,7 +28,7 @@ pub fn flags(text: &str) -> Result<Vec<Flag>, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let top = value.as_object().ok_or("not a JSON object")?;
     if top.contains_key("identity") {
-        return crate::config::repeat_flags(top);
+        return crate::config::repeat_flags(text);
     }
     let mut out = Vec::new();
     // Their baselines are "optimizer": "sgd" plus a block naming the method,
@@ -192,18 +195,32 @@ fn number(key: &str, v: &Value) -> Result<String, String> {
     }
 }
 
+/// Where `args` gives `name` (`--config F` or `--config=F`), past the program.
+fn position(args: &[OsString], name: &str) -> Option<usize> {
+    args.iter()
+        .position(|a| expands_to(a, name))
+        .filter(|&at| at > 0)
+}
+
+/// Whether `args` (the program's name left out) gives `flag` itself.
+fn gives(args: &[OsString], flag: &str) -> bool {
+    args.iter().any(|a| expands_to(a, flag))
+}
+
+/// Whether `arg` is `flag` or `flag=...`.
+fn expands_to(arg: &OsStr, flag: &str) -> bool {
+    arg.to_str()
+        .is_some_and(|a| a == flag || a.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
+}
+
 /// The command line with `--config FILE` (or `--config=FILE`) replaced by
 /// the file's flags, placed first and left out where the command line gives
 /// the same flag itself; `--resume DIR` stands for `--config DIR/config.json
-/// --out DIR`. Without either the arguments come back as given.
-pub fn expand_args(args: Vec<String>) -> Result<Vec<String>, String> {
-    let at = |name: &str| {
-        let eq = format!("{name}=");
-        args.iter()
-            .position(|a| a == name || a.starts_with(&eq))
-            .filter(|&at| at > 0)
-    };
-    let (at, resume) = match (at("--config"), at("--resume")) {
+/// --out DIR`. Without either the arguments come back as given. Arguments
+/// need not be UTF-8 (paths); flags and `--flag=value` forms must be.
+pub fn expand_args<A: Into<OsString>>(args: Vec<A>) -> Result<Vec<OsString>, String> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let (at, resume) = match (position(&args, "--config"), position(&args, "--resume")) {
         (Some(_), Some(_)) => {
             return Err(
                 "--config and --resume: give one (--resume DIR reads DIR/config.json)".into(),
@@ -216,8 +233,8 @@ pub fn expand_args(args: Vec<String>) -> Result<Vec<String>, String> {
     let mut rest = args;
     let arg = rest.remove(at);
     let name = if resume { "--resume" } else { "--config" };
-    let given_path = match arg.split_once('=') {
-        Some((_, p)) => p.to_string(),
+    let given_path: OsString = match arg.to_str().and_then(|a| a.split_once('=')) {
+        Some((_, p)) => p.into(),
         None if at < rest.len() => rest.remove(at),
         None => {
             return Err(format!(
@@ -226,34 +243,37 @@ pub fn expand_args(args: Vec<String>) -> Result<Vec<String>, String> {
             ));
         }
     };
+    let shown = Path::new(&given_path).display().to_string();
     let path = if resume {
-        let config = std::path::Path::new(&given_path).join("config.json");
+        let config = Path::new(&given_path).join("config.json");
         if !config.is_file() {
             return Err(format!(
-                "--resume {given_path}: no config.json there, so not a results folder of mesu"
+                "--resume {shown}: no config.json there, so not a results folder of mesu"
             ));
         }
-        if rest.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
+        if gives(&rest[1..], "--out") {
             return Err("--resume DIR continues the run in DIR: leave out --out".into());
         }
-        rest.extend(["--out".into(), given_path.clone()]);
-        config.display().to_string()
+        rest.extend([OsString::from("--out"), given_path.clone()]);
+        config
     } else {
-        given_path
+        PathBuf::from(&given_path)
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{name} {path}: {e}"))?;
-    let from_file = flags(&text).map_err(|e| format!("{name} {path}: {e}"))?;
+    let fail = |e: String| format!("{name} {}: {e}", path.display());
+    let text = read_setting_file(&path).map_err(fail)?;
+    let from_file = flags(&text).map_err(fail)?;
     let program = rest.remove(0);
-    let given = |flag: &str| {
-        rest.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
     let mut out = vec![program];
     for f in from_file {
-        if !given(&f[0]) {
-            out.extend(f);
+        if !gives(&rest, &f[0]) {
+            out.extend(f.into_iter().map(OsString::from));
         }
     }
     out.extend(rest);
     Ok(out)
+}
+
+/// Whether `arg` is `--config`/`--resume` (or their `=` forms).
+pub fn expands(arg: &OsStr) -> bool {
+    expands_to(arg, "--config") || expands_to(arg, "--resume")
 }

@@ -2,13 +2,15 @@
 //! (Metaplasticity from Synaptic Uncertainty), on any wgpu GPU or a native
 //! CPU backend.
 //!
-//! Data flows one way: config (one run's settings) -> data -> backend (the
-//! wgpu engine or the CPU one, behind the `Backend` trait: forward, loss,
-//! backward, update, evaluate; shared math in model and optim) -> stream
-//! (the task loop, telling observers) -> metrics -> report (the results
-//! folders, an observer). The Hessian check (hessian) drives a backend
-//! through one unpermuted task itself and compares sigma with the loss
-//! curvature at mu. Every fallible call returns `mesu::Result`.
+//! Data flows one way: data -> config (one run's settings, each defined
+//! once in config::defs; identity, validation) -> backend (the wgpu engine
+//! or the CPU one, behind the `Backend` trait: forward, loss, backward,
+//! update, evaluate; shared math in model and optim) -> stream (the task
+//! loop, telling observers; launch turns settings into its inputs) ->
+//! metrics -> report (the results folders, an observer; plot draws for it,
+//! the sweep and the Hessian check). The Hessian check (hessian) trains one
+//! unpermuted task through the stream's chunked trainer and compares sigma
+//! with the loss curvature at mu. Every fallible call returns `mesu::Result`.
 
 pub mod authors_config;
 pub mod backend;
@@ -16,10 +18,12 @@ pub mod config;
 pub mod data;
 mod error;
 pub mod hessian;
+pub mod launch;
 pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod philox;
+pub mod plot;
 pub mod reference;
 pub mod report;
 pub mod stream;

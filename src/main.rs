@@ -1,11 +1,8 @@
 //! The `mesu` command line: parse, call the library, print.
 
-mod hessian_cmd;
-mod progress;
-mod sweep_cmd;
-mod sweep_run;
-mod train;
+mod cli;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -23,7 +20,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    train: train::TrainArgs,
+    train: cli::args::TrainArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -36,14 +33,14 @@ enum Command {
     /// Run a grid of runs (widths, N, seeds, optimizers...), batching the
     /// runs that share an architecture on one GPU; resumable; summary.csv,
     /// summary.json and plots.
-    Sweep(Box<sweep_cmd::SweepArgs>),
+    Sweep(Box<cli::sweep::SweepArgs>),
     /// The paper's Hessian check: train MESU on unpermuted MNIST and, at
     /// step checkpoints, compare (1/sigma^2 - 1/sigma_prior^2) / N with the
     /// exact Hessian diagonal and the empirical Fisher at mu (hessian.json,
     /// hessian.csv, a log-log plot per layer). Every MESU flag applies;
     /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*,
     /// --profile, --config) do not.
-    Hessian(Box<hessian_cmd::HessianArgs>),
+    Hessian(Box<cli::hessian::HessianArgs>),
 }
 
 /// Which device computes: by default a hardware GPU adapter when one
@@ -61,7 +58,7 @@ pub struct DeviceArgs {
     #[arg(long, global = true, help_heading = "Device")]
     fallback: bool,
     /// Most threads of the CPU backend (default: every core).
-    #[arg(long, global = true, help_heading = "Device")]
+    #[arg(long, global = true, help_heading = "Device", value_parser = cli::args::parse_threads)]
     threads: Option<usize>,
 }
 
@@ -96,17 +93,11 @@ fn info(device: &DeviceArgs) -> mesu::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Arguments as the OS gives them: a path need not be UTF-8.
+    let args: Vec<OsString> = std::env::args_os().collect();
     // --config FILE (the authors' JSON format, or a results folder's
     // config.json) and --resume DIR fill in flags not given.
-    let args: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let expands = |a: &String| {
-        ["--config", "--resume"]
-            .iter()
-            .any(|f| a == f || a.starts_with(&format!("{f}=")))
-    };
-    if !args.iter().any(expands) {
+    if !args.iter().any(|a| mesu::authors_config::expands(a)) {
         return run(parse(args));
     }
     // As given first: clap's own message for a misplaced flag (`mesu sweep
@@ -128,8 +119,9 @@ fn main() -> ExitCode {
 
 /// The parsed flags, and clap's matches (which tell a flag given from its
 /// default).
-fn parse<T: Into<std::ffi::OsString> + Clone>(args: Vec<T>) -> (Cli, ArgMatches) {
-    let matches = hessian_cmd::hide_stream_flags(Cli::command()).get_matches_from(args);
+fn parse(args: Vec<OsString>) -> (Cli, ArgMatches) {
+    let cli = cli::args::numbers_may_be_negative(cli::hessian::hide_stream_flags(Cli::command()));
+    let matches = cli.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     (cli, matches)
 }
@@ -151,12 +143,12 @@ fn run((cli, matches): (Cli, ArgMatches)) -> ExitCode {
     }
     let result = match &cli.command {
         Some(Command::Info) => info(&cli.device),
-        Some(Command::Sweep(args)) => sweep_cmd::run(args, cli.device.choice()),
+        Some(Command::Sweep(args)) => cli::sweep::run(args, cli.device.choice()),
         Some(Command::Hessian(args)) => {
             let sub = matches.subcommand_matches("hessian").unwrap_or(&matches);
-            hessian_cmd::run(args, sub, cli.device.choice())
+            cli::hessian::run(args, sub, cli.device.choice())
         }
-        None => train::run(&cli.train, cli.device.choice()),
+        None => cli::run::run(&cli.train, cli.device.choice()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -127,19 +127,25 @@ fn an_unknown_key_fails_naming_it() {
     assert!(err.contains("network_params.bias"), "{err}");
 }
 
+fn strings(args: Vec<std::ffi::OsString>) -> Vec<String> {
+    args.into_iter().map(|a| a.into_string().unwrap()).collect()
+}
+
 #[test]
 fn flags_on_the_command_line_win() {
     let file = format!("{FIXTURES}/authors-mesu.json");
     let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let out = expand_args(args(&[
-        "mesu",
-        "--config",
-        &file,
-        "--seed",
-        "3",
-        "--hidden=50",
-    ]))
-    .unwrap();
+    let out = strings(
+        expand_args(args(&[
+            "mesu",
+            "--config",
+            &file,
+            "--seed",
+            "3",
+            "--hidden=50",
+        ]))
+        .unwrap(),
+    );
     assert_eq!(out[0], "mesu");
     assert!(!out.iter().any(|a| a.starts_with("--config")), "{out:?}");
     // The command line's --seed and --hidden only, the file's others.
@@ -149,7 +155,7 @@ fn flags_on_the_command_line_win() {
     assert!(out.windows(2).any(|w| w == ["--n", "5800000"]));
     // Without --config nothing changes.
     let plain = args(&["mesu", "--tasks", "2"]);
-    assert_eq!(expand_args(plain.clone()).unwrap(), plain);
+    assert_eq!(strings(expand_args(plain.clone()).unwrap()), plain);
     let err = expand_args(args(&["mesu", "--config=/nonexistent.json"])).unwrap_err();
     assert!(err.contains("/nonexistent.json"), "{err}");
 }

@@ -7,12 +7,14 @@
 mod common;
 
 use mesu::backend::Device;
-use mesu::config::{RunSettings, Shared, stream_run};
+use mesu::config::{RunSettings, Shared};
 use mesu::data::PIXELS;
+use mesu::launch::stream_run;
 use mesu::model::{Architecture, EngineConfig, Penalty};
 use mesu::optim::{Hyper, Optimizer, PenaltyHyper, RunSpec};
 use mesu::reference;
-use mesu::stream::{GroupOutcome, Observer, run_group};
+use mesu::report::run_group;
+use mesu::stream::{GroupOutcome, Observer};
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 
@@ -30,7 +32,7 @@ fn stream(device: &Device, data: &mesu::data::Dataset, runs: &[RunSettings]) -> 
         test_limit: Some(data.test.len()),
         ..common::shared(2)
     };
-    let cfg = runs[0].shape().stream_config(&shared).unwrap();
+    let cfg = mesu::launch::stream_config(&runs[0].shape(), &shared).unwrap();
     let dir = std::env::temp_dir().join(format!(
         "mesu-backends-{}-{}",
         device.kind(),

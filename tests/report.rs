@@ -2,12 +2,29 @@ use std::path::{Path, PathBuf};
 
 use mesu::metrics::{Calibration, CalibrationMatrix, OodAuroc, StreamMetrics};
 use mesu::report::{
-    FILES, OOD_PLOT, RunRecord, SigmaStat, calibration_table, run_title, sigma_stats,
-    summary_table, write_run,
+    FILES, OOD_PLOT, RunFiles, Summary, calibration_table, run_title, summary_table, write_run,
 };
+use mesu::stream::{RunRecord, SigmaStat, Timing, sigma_stats};
 use serde_json::{Value, json};
 
 const NAN: f64 = f64::NAN;
+
+/// A run's record of these tables (training losses zero where not given).
+fn record(
+    matrix: &[Vec<f64>],
+    calibration: CalibrationMatrix,
+    sigma: Vec<SigmaStat>,
+    ood: &[OodAuroc],
+    loss: &[[f64; 2]],
+) -> RunRecord {
+    let mut rec = RunRecord::new(matrix.len());
+    rec.matrix = matrix.to_vec();
+    rec.calibration = calibration;
+    rec.sigma = sigma;
+    rec.ood = ood.to_vec();
+    rec.loss[..loss.len()].copy_from_slice(loss);
+    rec
+}
 
 /// A fresh folder under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -84,7 +101,10 @@ fn complete_run_3x3() {
         "hyper": {"optimizer": "mesu", "n": 300000.0, "sigma_prior": 0.5},
         "seed": 7,
     });
-    let summary = json!({"wall_s": 1.5});
+    let summary = Summary::Timing(Timing {
+        wall_s: 1.5,
+        ..Timing::default()
+    });
     let sigma = sigma_for(3);
     // OOD scored after tasks 0 and 2 only; the AUROC after task 2 is NaN.
     let ood = [0, 2].map(|task| OodAuroc {
@@ -108,14 +128,11 @@ fn complete_run_3x3() {
             calibration.set(i, j, c);
         }
     }
-    let rec = RunRecord {
+    let record = record(&matrix, calibration.clone(), sigma.clone(), &ood, &loss);
+    let rec = RunFiles {
         config: &config,
-        matrix: &matrix,
-        calibration: &calibration,
+        record: &record,
         tasks_done: 3,
-        sigma: &sigma,
-        ood: &ood,
-        loss: &loss,
         summary: &summary,
         complete: true,
     };
@@ -161,7 +178,7 @@ fn complete_run_3x3() {
         ((0.9 - 0.8) + (0.95 - 0.9)) / 2.0
     ));
     assert!(close(&m["rigidity_resilience"], 1.0 / 0.07));
-    assert_eq!(m["summary"], summary);
+    assert_eq!(m["summary"]["wall_s"], 1.5);
     let cal = &tasks[2]["calibration"];
     assert!(close(&cal["newest"]["ece"], 1.0 - 0.97));
     assert!(close(&cal["newest"]["brier"], 3.0 * (1.0 - 0.97)));
@@ -253,15 +270,12 @@ fn interrupted_run_2_of_4() {
     matrix[0][0] = 0.9;
     matrix[1][..2].copy_from_slice(&[0.8, 0.9]);
     let sigma = sigma_for(2);
-    let rec = RunRecord {
+    let record = record(&matrix, CalibrationMatrix::new(4), sigma.clone(), &[], &[]);
+    let rec = RunFiles {
         config: &json!({}),
-        matrix: &matrix,
-        calibration: &CalibrationMatrix::new(4),
+        record: &record,
         tasks_done: 2,
-        sigma: &sigma,
-        ood: &[],
-        loss: &[],
-        summary: &json!({}),
+        summary: &Summary::Timing(Timing::default()),
         complete: false,
     };
     write_run(&tmp.0, &rec).unwrap();
@@ -290,15 +304,18 @@ fn interrupted_run_2_of_4() {
 fn single_task_and_empty_runs() {
     let tmp = TempDir::new("single");
     for (matrix, done) in [(vec![vec![0.97]], 1), (vec![vec![NAN; 3]; 3], 0)] {
-        let rec = RunRecord {
+        let record = record(
+            &matrix,
+            CalibrationMatrix::new(matrix.len()),
+            sigma_for(done),
+            &[],
+            &[],
+        );
+        let rec = RunFiles {
             config: &json!({}),
-            matrix: &matrix,
-            calibration: &CalibrationMatrix::new(matrix.len()),
+            record: &record,
             tasks_done: done,
-            sigma: &sigma_for(done),
-            ood: &[],
-            loss: &[],
-            summary: &json!({}),
+            summary: &Summary::Timing(Timing::default()),
             complete: false,
         };
         write_run(&tmp.0, &rec).unwrap();
@@ -319,15 +336,12 @@ fn long_stream_writes_every_row() {
         })
         .collect();
     let sigma = sigma_for(t);
-    let rec = RunRecord {
+    let record = record(&matrix, CalibrationMatrix::new(t), sigma.clone(), &[], &[]);
+    let rec = RunFiles {
         config: &json!({}),
-        matrix: &matrix,
-        calibration: &CalibrationMatrix::new(t),
+        record: &record,
         tasks_done: t,
-        sigma: &sigma,
-        ood: &[],
-        loss: &[],
-        summary: &json!({}),
+        summary: &Summary::Timing(Timing::default()),
         complete: true,
     };
     write_run(&tmp.0, &rec).unwrap();
@@ -343,15 +357,12 @@ fn long_stream_writes_every_row() {
 fn error_names_the_file() {
     let tmp = TempDir::new("err");
     std::fs::write(&tmp.0, "not a folder").unwrap();
-    let rec = RunRecord {
+    let record = record(&[], CalibrationMatrix::new(0), Vec::new(), &[], &[]);
+    let rec = RunFiles {
         config: &json!({}),
-        matrix: &[],
-        calibration: &CalibrationMatrix::new(0),
+        record: &record,
         tasks_done: 0,
-        sigma: &[],
-        ood: &[],
-        loss: &[],
-        summary: &json!({}),
+        summary: &Summary::Timing(Timing::default()),
         complete: false,
     };
     let err = write_run(&tmp.0, &rec).unwrap_err().to_string();
@@ -429,4 +440,32 @@ fn calibration_table_rows() {
         ["1", "2.00", "0.2500", "0.1250", "2.00", "0.2500", "0.1250"]
     );
     assert_eq!(lines[2], ["2", "4.00", "0.2500", "0.1250", "-", "-", "-"]);
+}
+
+/// metrics.json, which says whether a run is complete, is written after
+/// every other file: a write that fails before it leaves no "complete".
+#[test]
+fn metrics_json_comes_last() {
+    let tmp = TempDir::new("order");
+    std::fs::create_dir_all(tmp.0.join("loss.svg").join("blocked")).unwrap();
+    let record = record(
+        &[vec![0.9]],
+        CalibrationMatrix::new(1),
+        sigma_for(1),
+        &[],
+        &[],
+    );
+    let rec = RunFiles {
+        config: &json!({}),
+        record: &record,
+        tasks_done: 1,
+        summary: &Summary::Timing(Timing::default()),
+        complete: true,
+    };
+    let err = write_run(&tmp.0, &rec).unwrap_err().to_string();
+    assert!(err.contains("loss.svg"), "{err}");
+    assert!(
+        !tmp.0.join("metrics.json").exists(),
+        "metrics.json before loss.svg"
+    );
 }

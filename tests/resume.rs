@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mesu::report::{CHECKPOINT, Checkpoint};
+use mesu::report::{CHECKPOINT, Checkpoint, ROWS};
 
 use common::mesu;
 
@@ -301,4 +301,329 @@ fn a_finished_run_extends_to_more_tasks() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("other settings"));
     std::fs::remove_dir_all(&long).unwrap();
     std::fs::remove_dir_all(&grown).unwrap();
+}
+
+/// A small net's stream of `tasks` tasks into `dir`, plus `extra`: fast
+/// enough for the folder's refusals and repairs.
+fn tiny(tasks: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let flags = [
+        "--tasks",
+        tasks,
+        "--train-limit",
+        "1200",
+        "--test-limit",
+        "200",
+        "--ood",
+        "none",
+        "--backend",
+        "cpu",
+        "--threads",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    mesu(&[&flags[..], extra].concat())
+}
+
+/// Runs mesu expecting a refusal: exit 1, no panic; returns stderr.
+fn refused(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// Edits a JSON file of `dir` in place.
+fn edit_json(dir: &Path, file: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_slice(&read(dir, file)).unwrap();
+    edit(&mut v);
+    std::fs::write(dir.join(file), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// Makes `dir`'s run look unfinished, as a stop before its last files does.
+fn unfinish(dir: &Path) {
+    edit_json(dir, "metrics.json", |m| m["complete"] = false.into());
+}
+
+/// The version in a checkpoint's header.
+fn checkpoint_version(dir: &Path) -> String {
+    let bytes = read(dir, CHECKPOINT);
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A kill between a run's last writes used to leave metrics.json saying
+/// complete beside a checkpoint one task behind, and `--resume` said
+/// "nothing to do". The checkpoint decides: the last task is redone, to
+/// the bits of the whole run.
+#[test]
+fn a_folder_whose_last_files_disagree_is_repaired() {
+    let (whole, parts) = (out_dir("repair-whole"), out_dir("repair-parts"));
+    let (w, p) = (whole.to_str().unwrap(), parts.to_str().unwrap());
+    common::succeeded(&mesu(&[&RUN[..], &["--out", w]].concat()));
+    let (code, stderr) = interrupted(&[&RUN[..], &["--out", p]].concat());
+    assert_eq!(code, Some(130), "{stderr}");
+    let behind = (read(&parts, CHECKPOINT), read(&parts, ROWS));
+    common::succeeded(&mesu(&["--resume", p]));
+    std::fs::write(parts.join(CHECKPOINT), &behind.0).unwrap();
+    std::fs::write(parts.join(ROWS), &behind.1).unwrap();
+    let stdout = common::succeeded(&mesu(&["--resume", p]));
+    assert!(
+        stdout.contains("resuming from its checkpoint: task 2 of 3"),
+        "{stdout}"
+    );
+    assert_same_run(&whole, &parts);
+    std::fs::remove_dir_all(&whole).unwrap();
+    std::fs::remove_dir_all(&parts).unwrap();
+}
+
+/// An extension (`--tasks 3` on a finished 2-task run) writes config.json
+/// first; a kill before its first checkpoint used to make every later
+/// resume panic (index out of bounds). It resumes, to the bits of a
+/// 3-task run; a mix of files that cannot resume is refused, never a panic.
+#[test]
+fn an_interrupted_extension_resumes_and_mixed_files_never_panic() {
+    let (long, grown) = (out_dir("ext-long"), out_dir("ext-grown"));
+    common::succeeded(&tiny("3", &long, &[]));
+    common::succeeded(&tiny("2", &grown, &[]));
+    let two_tasks = read(&grown, CHECKPOINT);
+    // What the extending run writes before its first checkpoint.
+    edit_json(&grown, "config.json", |c| {
+        c["tasks"] = 3.into();
+        c["identity"]["tasks"] = 3.into();
+    });
+    unfinish(&grown);
+    let stdout = common::succeeded(&mesu(&["--resume", grown.to_str().unwrap()]));
+    assert!(
+        stdout.contains("extending its finished 2-task run"),
+        "{stdout}"
+    );
+    assert_same_run(&long, &grown);
+    // A 2-task run's checkpoint behind a 3-task run's files, not at its end:
+    // refused with a message.
+    let mut c = Checkpoint::read(&long).unwrap().unwrap();
+    c.position.task = 1;
+    c.identity["tasks"] = 2.into();
+    if let mesu::report::Stored::Rows(mark) = &mut c.record {
+        mark.rows = 1;
+    }
+    c.write(&long).unwrap();
+    unfinish(&long);
+    let stderr = refused(&mesu(&["--resume", long.to_str().unwrap()]));
+    assert!(
+        stderr.contains("other settings") && stderr.contains("tasks 2 -> 3"),
+        "{stderr}"
+    );
+    // A finished 2-task checkpoint in a 3-task folder that says complete.
+    std::fs::write(long.join(CHECKPOINT), &two_tasks).unwrap();
+    let out = mesu(&["--resume", long.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    std::fs::remove_dir_all(&long).unwrap();
+    std::fs::remove_dir_all(&grown).unwrap();
+}
+
+/// Another run's checkpoint, or a config.json edited after the run began,
+/// used to resume silently with the wrong numbers: refused, naming the
+/// setting and both sides.
+#[test]
+fn a_checkpoint_of_other_settings_is_refused() {
+    let (a, b) = (out_dir("ident-a"), out_dir("ident-b"));
+    common::succeeded(&tiny("2", &a, &[]));
+    common::succeeded(&tiny("2", &b, &["--seed", "1"]));
+    unfinish(&a);
+    let own = (read(&a, CHECKPOINT), read(&a, ROWS));
+    std::fs::copy(b.join(CHECKPOINT), a.join(CHECKPOINT)).unwrap();
+    std::fs::copy(b.join(ROWS), a.join(ROWS)).unwrap();
+    let stderr = refused(&mesu(&["--resume", a.to_str().unwrap()]));
+    assert!(stderr.contains("run.seed 1 -> 0"), "{stderr}");
+    // The run's own checkpoint, but config.json's seed edited.
+    std::fs::write(a.join(CHECKPOINT), &own.0).unwrap();
+    std::fs::write(a.join(ROWS), &own.1).unwrap();
+    edit_json(&a, "config.json", |c| {
+        c["seed"] = 5.into();
+        c["identity"]["run"]["seed"] = 5.into();
+    });
+    let stderr = refused(&mesu(&["--resume", a.to_str().unwrap()]));
+    assert!(stderr.contains("run.seed 0 -> 5"), "{stderr}");
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}
+
+/// A flipped byte anywhere, a header that does not hold together, rows
+/// that are not the checkpoint's: refused, naming the file; a row an
+/// interrupted append left half-written is dropped.
+#[test]
+fn a_damaged_or_inconsistent_checkpoint_is_refused() {
+    let dir = out_dir("damaged");
+    let d = dir.to_str().unwrap();
+    common::succeeded(&tiny("2", &dir, &[]));
+    unfinish(&dir);
+    let good = read(&dir, CHECKPOINT);
+    for at in [good.len() - 3, good.len() / 2, 40] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(dir.join(CHECKPOINT), &bad).unwrap();
+        let stderr = refused(&mesu(&["--resume", d]));
+        assert!(
+            stderr.contains("not a usable checkpoint"),
+            "byte {at}: {stderr}"
+        );
+    }
+    std::fs::write(dir.join(CHECKPOINT), &good).unwrap();
+    // Well-formed files whose header says task 10 of 2, or a position that
+    // is not one of this stream's.
+    let c = Checkpoint::read(&dir).unwrap().unwrap();
+    for (task, epoch, why) in [(9, 0, "task 10 of a 2-task run"), (2, 5, "not a position")] {
+        let mut bad = c.clone();
+        bad.position.task = task;
+        bad.position.epoch = epoch;
+        if let mesu::report::Stored::Rows(mark) = &mut bad.record {
+            mark.rows = task;
+        }
+        bad.write(&dir).unwrap();
+        let stderr = refused(&mesu(&["--resume", d]));
+        assert!(stderr.contains(why), "{stderr}");
+    }
+    std::fs::write(dir.join(CHECKPOINT), &good).unwrap();
+    let rows = read(&dir, ROWS);
+    std::fs::write(dir.join(ROWS), &rows[..rows.len() - 5]).unwrap();
+    let stderr = refused(&mesu(&["--resume", d]));
+    assert!(stderr.contains(ROWS), "{stderr}");
+    let mut edited = rows.clone();
+    edited[20] ^= 0x01;
+    std::fs::write(dir.join(ROWS), &edited).unwrap();
+    let stderr = refused(&mesu(&["--resume", d]));
+    assert!(stderr.contains("CRC-32"), "{stderr}");
+    std::fs::write(dir.join(ROWS), [&rows[..], b"{\"task\":2,\"acc"].concat()).unwrap();
+    common::succeeded(&mesu(&["--resume", d]));
+    assert_eq!(read(&dir, ROWS), rows, "the half-written row dropped");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What grows with the stream's length is appended to rows.jsonl, one row
+/// a task; the checkpoint rewritten after every task stays the size of
+/// the parameters (it held four T x T tables: 288 MB at 3000 tasks).
+#[test]
+fn the_checkpoint_does_not_grow_with_the_stream() {
+    let (one, eight) = (out_dir("grow-1"), out_dir("grow-8"));
+    common::succeeded(&tiny("1", &one, &[]));
+    common::succeeded(&tiny("8", &eight, &[]));
+    let size = |d: &Path| read(d, CHECKPOINT).len() as i64;
+    assert!(
+        (size(&eight) - size(&one)).abs() < 64,
+        "{} vs {} bytes",
+        size(&one),
+        size(&eight)
+    );
+    assert_eq!(read(&eight, ROWS).split(|&b| b == b'\n').count(), 9);
+    std::fs::remove_dir_all(&one).unwrap();
+    std::fs::remove_dir_all(&eight).unwrap();
+}
+
+/// A kill during task 1 used to leave no config.json, so `--resume` did
+/// not know the folder: config.json is written before the first step.
+#[test]
+fn config_json_is_written_before_training() {
+    let dir = out_dir("first");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .args([
+            "--tasks",
+            "1",
+            "--train-limit",
+            "60000",
+            "--ood",
+            "none",
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mesu");
+    let clock = std::time::Instant::now();
+    while !dir.join("config.json").exists() && clock.elapsed().as_secs() < 300 {
+        assert!(child.try_wait().unwrap().is_none(), "mesu ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let task_done = dir.join("metrics.json").exists();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!task_done, "config.json came only with the task's results");
+    let config: serde_json::Value = serde_json::from_slice(&read(&dir, "config.json")).unwrap();
+    assert_eq!(config["identity"]["tasks"], 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A link planted in a results folder (the lock, a temporary's name, a
+/// result's) used to make a run write through it, outside --out: the
+/// folder is refused and the link's target left alone.
+#[test]
+fn a_results_folder_holding_links_is_refused() {
+    let target = std::env::temp_dir().join(format!("mesu-resume-target-{}", std::process::id()));
+    for name in [
+        ".mesu.lock",
+        "config.json.tmp",
+        "checkpoint.safetensors.tmp",
+        "metrics.json",
+    ] {
+        std::fs::write(&target, "a user's file").unwrap();
+        let dir = out_dir("links");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(&target, dir.join(name)).unwrap();
+        let stderr = refused(&tiny("1", &dir, &[]));
+        assert!(stderr.contains("symbolic link"), "{name}: {stderr}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "a user's file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    std::fs::remove_file(&target).unwrap();
+}
+
+/// A folder made by mesu before rows.jsonl (checkpoint format 2, as the
+/// long runs started then have) resumes and extends, checked against its
+/// config.json's identity, to the bits of this mesu's run; its next
+/// checkpoint is written in format 3.
+#[test]
+fn a_version_2_folder_resumes_and_extends() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v2-run");
+    let (old, now, longer) = (out_dir("v2-old"), out_dir("v2-now"), out_dir("v2-long"));
+    common::succeeded(&tiny("2", &now, &[]));
+    copy_dir(&fixture, &old);
+    assert_eq!(checkpoint_version(&old), "2");
+    unfinish(&old);
+    common::succeeded(&mesu(&["--resume", old.to_str().unwrap()]));
+    assert_same_run(&now, &old);
+    assert_eq!(checkpoint_version(&old), "3");
+    std::fs::remove_dir_all(&old).unwrap();
+    copy_dir(&fixture, &old);
+    common::succeeded(&tiny("3", &longer, &[]));
+    let stdout = common::succeeded(&mesu(&["--resume", old.to_str().unwrap(), "--tasks", "3"]));
+    assert!(
+        stdout.contains("extending its finished 2-task run"),
+        "{stdout}"
+    );
+    assert_same_run(&longer, &old);
+    for d in [&old, &now, &longer] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
 }

@@ -3,21 +3,39 @@
 
 mod common;
 
-use mesu::config::{Ood, RunSettings, Shared, stream_run};
+use mesu::config::{Ood, RunIdentity, RunSettings, SettingValue, Shared};
 use mesu::data::{Dataset, DatasetKind};
+use mesu::launch::stream_run;
 use mesu::optim::Optimizer;
-use mesu::stream::{Observer, run_group};
+use mesu::report::run_group;
+use mesu::stream::Observer;
 use mesu::sweep::{Grid, GroupLimits, plan_groups};
+
+fn widths(nets: &[&[usize]]) -> Vec<SettingValue> {
+    nets.iter()
+        .map(|w| SettingValue::Widths(w.to_vec()))
+        .collect()
+}
+
+fn optimizers(o: &[Optimizer]) -> Vec<SettingValue> {
+    o.iter().map(|&o| SettingValue::Optimizer(o)).collect()
+}
+
+fn reals(x: &[f64]) -> Vec<SettingValue> {
+    x.iter().map(|&x| SettingValue::Real(x)).collect()
+}
+
+fn seeds(s: std::ops::Range<u64>) -> Vec<SettingValue> {
+    s.map(SettingValue::Seed).collect()
+}
 
 #[test]
 fn grid_expands_every_combination_with_the_optimizer_defaults() {
-    let grid = Grid {
-        hidden: vec![vec![50], vec![400, 400]],
-        optimizer: vec![Optimizer::Mesu, Optimizer::Sgd],
-        n: vec![3e5, 1e15],
-        seeds: vec![0, 1, 2],
-        ..Grid::default()
-    };
+    let grid = Grid::default()
+        .with("hidden", widths(&[&[50], &[400, 400]]))
+        .with("optimizer", optimizers(&[Optimizer::Mesu, Optimizer::Sgd]))
+        .with("n", reals(&[3e5, 1e15]))
+        .with("seed", seeds(0..3));
     let runs = grid.expand();
     assert_eq!(runs.len(), 2 * 2 * 2 * 3);
     // Architecture outermost, seed innermost.
@@ -59,12 +77,13 @@ fn grid_expands_every_combination_with_the_optimizer_defaults() {
 #[test]
 fn penalty_lists_apply_to_their_optimizers_only() {
     use mesu::optim::PenaltyHyper;
-    let grid = Grid {
-        optimizer: vec![Optimizer::Mesu, Optimizer::OnlineEwc, Optimizer::Si],
-        ewc_lambda: vec![1.0, 2.0],
-        si_c: vec![1e-4],
-        ..Grid::default()
-    };
+    let grid = Grid::default()
+        .with(
+            "optimizer",
+            optimizers(&[Optimizer::Mesu, Optimizer::OnlineEwc, Optimizer::Si]),
+        )
+        .with("ewc_lambda", reals(&[1.0, 2.0]))
+        .with("si_c", reals(&[1e-4]));
     grid.check_penalty_lists().unwrap();
     let runs = grid.expand();
     let names: Vec<_> = runs.iter().map(RunSettings::name).collect();
@@ -81,11 +100,9 @@ fn penalty_lists_apply_to_their_optimizers_only() {
         runs[3].hyper.penalty,
         Some(PenaltyHyper::Si { c: 1e-4, xi: 1.0 })
     );
-    let unused = Grid {
-        optimizer: vec![Optimizer::StreamEwc],
-        si_xi: vec![2.0],
-        ..Grid::default()
-    };
+    let unused = Grid::default()
+        .with("optimizer", optimizers(&[Optimizer::StreamEwc]))
+        .with("si_xi", reals(&[2.0]));
     let err = unused.check_penalty_lists().unwrap_err().to_string();
     assert!(err.contains("--si-xi is a setting of si"), "{err}");
 }
@@ -99,11 +116,9 @@ fn penalised_groups_plan_their_penalty_state() {
         budget_bytes: 1 << 30,
     };
     let bytes = |optimizer| {
-        let runs = Grid {
-            optimizer: vec![optimizer],
-            ..Grid::default()
-        }
-        .expand();
+        let runs = Grid::default()
+            .with("optimizer", optimizers(&[optimizer]))
+            .expand();
         plan_groups(&runs, &common::shared(2), limits).unwrap()[0].bytes
     };
     let weights = (784 * 50 + 50 * 10) as u64;
@@ -116,12 +131,10 @@ fn penalised_groups_plan_their_penalty_state() {
 
 #[test]
 fn groups_share_a_shape_and_split_evenly_under_the_limits() {
-    let grid = Grid {
-        hidden: vec![vec![50], vec![256]],
-        optimizer: vec![Optimizer::Mesu, Optimizer::Sgd],
-        seeds: (0..5).collect(),
-        ..Grid::default()
-    };
+    let grid = Grid::default()
+        .with("hidden", widths(&[&[50], &[256]]))
+        .with("optimizer", optimizers(&[Optimizer::Mesu, Optimizer::Sgd]))
+        .with("seed", seeds(0..5));
     let runs = grid.expand();
     let plan = |max_runs, mib: u64| {
         plan_groups(
@@ -198,7 +211,7 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
         run(3, Optimizer::Bgd, 1e15),
         wild,
     ];
-    let cfg = runs[0].shape().stream_config(&shared).unwrap();
+    let cfg = mesu::launch::stream_config(&runs[0].shape(), &shared).unwrap();
     let dir = std::env::temp_dir().join(format!(
         "mesu-group-{}-{}",
         device.kind(),
@@ -251,7 +264,7 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
         let bits =
             |m: &Vec<Vec<f64>>| -> Vec<u64> { m.iter().flatten().map(|x| x.to_bits()).collect() };
         assert_eq!(bits(&g.matrix), bits(&a.matrix), "run {i}: accuracy matrix");
-        let sig = |s: &[mesu::report::SigmaStat]| -> Vec<f64> {
+        let sig = |s: &[mesu::stream::SigmaStat]| -> Vec<f64> {
             s.iter().flat_map(|s| [s.mean, s.min, s.max]).collect()
         };
         assert_eq!(sig(&g.sigma), sig(&a.sigma), "run {i}: sigma statistics");
@@ -265,8 +278,13 @@ fn batched_group_gives_each_run_its_results_alone(device: &mesu::backend::Device
 /// A finished run folder with the given accuracy matrix, as a sweep writes it.
 fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &[Vec<f64>]) {
     let mut config = serde_json::json!({ "tasks": shared.tasks });
-    config["identity"] = mesu::config::run_identity(run, shared);
-    let summary = serde_json::json!({ "wall_s": 10.0, "steps_per_s": 100.0, "group_runs": 2 });
+    config["identity"] = RunIdentity::new(run, shared).to_json();
+    let summary = mesu::report::Summary::Timing(mesu::stream::Timing {
+        wall_s: 10.0,
+        steps_per_s: 100.0,
+        group_runs: 2,
+        ..Default::default()
+    });
     // ECE, NLL and Brier of each evaluation: accuracy / 10, 2 and 3 times that.
     let mut calibration = mesu::metrics::CalibrationMatrix::new(matrix.len());
     for (i, row) in matrix.iter().enumerate() {
@@ -282,14 +300,14 @@ fn fake_run(dir: &std::path::Path, run: &RunSettings, shared: &Shared, matrix: &
     }
     mesu::report::write_run(
         &dir.join("runs").join(run.name()),
-        &mesu::report::RunRecord {
+        &mesu::report::RunFiles {
             config: &config,
-            matrix,
-            calibration: &calibration,
+            record: &mesu::stream::RunRecord {
+                matrix: matrix.to_vec(),
+                calibration,
+                ..mesu::stream::RunRecord::new(matrix.len())
+            },
             tasks_done: matrix.len(),
-            sigma: &[],
-            ood: &[],
-            loss: &[],
             summary: &summary,
             complete: true,
         },
@@ -380,10 +398,7 @@ fn the_ood_setting_is_part_of_a_runs_identity() {
         ood: Ood::Auto,
         ..common::shared(2)
     };
-    assert_ne!(
-        mesu::config::run_identity(&run, &off),
-        mesu::config::run_identity(&run, &auto)
-    );
+    assert_ne!(RunIdentity::new(&run, &off), RunIdentity::new(&run, &auto));
     let runs = [run];
     assert_ne!(
         mesu::sweep::sweep_id(&runs, &off),

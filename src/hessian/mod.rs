@@ -23,6 +23,7 @@ use crate::config::RunSettings;
 use crate::data::{Split, epoch_order};
 use crate::model::{Architecture, Params};
 use crate::optim::RunSpec;
+use crate::stream::{Chunks, stop_requested};
 pub use curvature::{Curvature, curvature};
 pub use output::files;
 pub use stats::Agreement;
@@ -116,7 +117,8 @@ pub fn run(
         return Err(Error::TooFewExamples(train.len()));
     }
     let order = |epoch| vec![epoch_order(train.len(), study.shuffle, s.seed, 0, epoch)];
-    let (mut epoch, mut batch, mut step, mut chunk) = (0, 0, 0u64, 16usize);
+    let (mut epoch, mut batch, mut step) = (0, 0, 0u64);
+    let mut chunks = Chunks::default();
     engine.set_order(&order(epoch))?;
     // The curvature pass runs on the CPU backend's threads when it trains.
     let threads = match device {
@@ -133,7 +135,7 @@ pub fn run(
         let clock = Instant::now();
         let (mut loss_sum, mut loss_steps) = (0.0, 0usize);
         while step < target {
-            if crate::stream::stop_requested() {
+            if stop_requested() {
                 return Err(Error::Stopped(format!(
                     "stopped at step {step}, before the checkpoint at {target}; \
                      {} of {} checkpoints are in {} (a rerun starts again from step 0)",
@@ -146,12 +148,9 @@ pub fn run(
                 (epoch, batch) = (epoch + 1, 0);
                 engine.set_order(&order(epoch))?;
             }
-            let n = chunk.min(per_epoch - batch).min((target - step) as usize);
-            let started = Instant::now();
-            let loss = engine.train_steps(batch, n)?[0];
-            // About half a second per chunk, as the stream does.
-            let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-6);
-            chunk = ((rate * 0.5) as usize).clamp(16, 4096);
+            let max = (per_epoch - batch).min((target - step) as usize);
+            let (n, trained) = chunks.train(engine.as_mut(), batch, max);
+            let loss = trained?[0];
             (batch, step) = (batch + n, step + n as u64);
             (loss_sum, loss_steps) = (loss_sum + loss * n as f64, loss_steps + n);
             events(Event::Trained { step, target, loss });

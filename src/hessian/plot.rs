@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 
 use super::stats::quantile;
-use crate::report::plots::{FONT, PALETTE, Res, chart_on, err, titled_svg};
+use crate::plot::{FONT, PALETTE, Res, chart_on, err, titled_svg};
 
 /// One checkpoint's points (hessian, estimate), both positive.
 pub struct Series {

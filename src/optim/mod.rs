@@ -141,6 +141,7 @@ impl FromStr for Optimizer {
 
 /// Hyperparameters of one run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Hyper {
     pub optimizer: Optimizer,
     /// Memory window N in optimizer steps.
@@ -159,7 +160,7 @@ pub struct Hyper {
 
 /// The settings of a penalised baseline's penalty.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PenaltyHyper {
     /// EWC: penalty lambda/2 sum F (theta - theta*)^2, F decayed by gamma.
     Ewc { lambda: f64, gamma: f64 },
@@ -191,50 +192,6 @@ impl Default for Hyper {
             clamp_grad: 0.0,
             penalty: None,
         }
-    }
-}
-
-/// The penalty flags of one run, each optional.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PenaltyFlags {
-    pub ewc_lambda: Option<f64>,
-    pub ewc_gamma: Option<f64>,
-    pub si_c: Option<f64>,
-    pub si_xi: Option<f64>,
-}
-
-impl PenaltyFlags {
-    /// `optimizer`'s penalty with these flags over its defaults; a flag the
-    /// optimizer does not use is an error naming it.
-    pub fn apply(self, optimizer: Optimizer) -> Result<Option<PenaltyHyper>, String> {
-        let mut penalty = optimizer.default_penalty();
-        let flags = [
-            ("--ewc-lambda", self.ewc_lambda),
-            ("--ewc-gamma", self.ewc_gamma),
-            ("--si-c", self.si_c),
-            ("--si-xi", self.si_xi),
-        ];
-        for (flag, value) in flags {
-            let Some(v) = value else { continue };
-            let slot = match (&mut penalty, flag) {
-                (Some(PenaltyHyper::Ewc { lambda, .. }), "--ewc-lambda") => lambda,
-                (Some(PenaltyHyper::Ewc { gamma, .. }), "--ewc-gamma") => gamma,
-                (Some(PenaltyHyper::Si { c, .. }), "--si-c") => c,
-                (Some(PenaltyHyper::Si { xi, .. }), "--si-xi") => xi,
-                _ => {
-                    let users = if flag.starts_with("--ewc") {
-                        "online-ewc and stream-ewc"
-                    } else {
-                        "si"
-                    };
-                    return Err(format!(
-                        "{flag} is a setting of {users}; --optimizer {optimizer} does not use it"
-                    ));
-                }
-            };
-            *slot = v;
-        }
-        Ok(penalty)
     }
 }
 

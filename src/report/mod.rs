@@ -3,53 +3,48 @@
 
 mod checkpoint;
 mod folder;
-pub(crate) mod plots;
+mod rows;
 mod writer;
 
-pub use checkpoint::{Checkpoint, FILE as CHECKPOINT, Position};
-pub use folder::{FolderLock, Prior, RunFolder, claim, lock_folder};
-
-pub use writer::ResultsWriter;
+pub use checkpoint::{Checkpoint, FILE as CHECKPOINT, Stored};
+pub use folder::{FolderLock, Prior, RunFolder, claim, is_complete, lock_folder, settle_replaced};
+pub use rows::{FILE as ROWS, RowsMark};
+pub use writer::{ResultsWriter, run_group};
 
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::metrics::{Calibration, CalibrationMatrix, OodAuroc, StreamMetrics, mean_loss};
+use crate::metrics::{Calibration, CalibrationMatrix, StreamMetrics, mean_loss};
+use crate::plot as plots;
+use crate::stream::{RunRecord, SigmaStat, Timing};
 
-/// Mean/min/max of |sigma| (the standard deviation) of one layer after one
-/// task (`task` is the 0-based index of the task just learned), and how many
-/// sigmas are negative (the sign is free: see MESU_SPEC.md).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct SigmaStat {
-    pub task: usize,
-    pub layer: usize,
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-    pub negative: usize,
-}
-
-/// Everything a run has produced so far.
-pub struct RunRecord<'a> {
+/// What a results folder shows of a run.
+pub struct RunFiles<'a> {
     /// Every setting, written as config.json.
     pub config: &'a Value,
-    /// T x T, row i = after task i, NaN = not evaluated.
-    pub matrix: &'a [Vec<f64>],
-    /// ECE, NLL and Brier of the same evaluations.
-    pub calibration: &'a CalibrationMatrix,
+    pub record: &'a RunRecord,
     /// Rows 0..tasks_done are filled; the rest are NaN.
     pub tasks_done: usize,
-    pub sigma: &'a [SigmaStat],
-    /// OOD AUROC after each task, when an OOD set is evaluated.
-    pub ood: &'a [OodAuroc],
-    /// Per task: [sum of the per-example training losses, steps].
-    pub loss: &'a [[f64; 2]],
-    /// Extra end/progress figures, merged into metrics.json under "summary".
-    pub summary: &'a Value,
+    /// metrics.json's "summary".
+    pub summary: &'a Summary,
     /// False while the run is still going or was interrupted.
     pub complete: bool,
+}
+
+/// metrics.json's "summary": the group's times, or why the run stopped.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Summary {
+    Timing(Timing),
+    Diverged {
+        diverged: String,
+        diverged_in_task: usize,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,49 +85,53 @@ pub const FILES: [&str; 10] = [
     "loss.svg",
 ];
 
-/// Writes (or rewrites) every file of the results folder `dir`.
-pub fn write_run(dir: &Path, rec: &RunRecord) -> Result<(), ReportError> {
+/// Writes (or rewrites) every file of the results folder `dir`, each
+/// durable before the next; metrics.json, which says whether the run is
+/// complete, last.
+pub fn write_run(dir: &Path, files: &RunFiles) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let done = rec.tasks_done.min(rec.matrix.len());
+    let rec = files.record;
+    let done = files.tasks_done.min(rec.tasks());
     let metrics = StreamMetrics::from_matrix(&rec.matrix[..done]);
 
-    let json_text = |file, value: &Value| {
-        serde_json::to_string_pretty(value).map_err(|source| ReportError::Json { file, source })
-    };
-    write_atomic(dir, "config.json", &json_text("config.json", rec.config)?)?;
-    write_atomic(dir, "accuracy_matrix.csv", &matrix_csv(rec.matrix, done))?;
+    write_atomic(dir, "config.json", &json_text("config.json", files.config)?)?;
+    write_atomic(dir, "accuracy_matrix.csv", &matrix_csv(&rec.matrix, done))?;
     write_atomic(dir, "calibration.csv", &calibration_csv(rec, done))?;
-    let metrics_value = metrics_json(&metrics, rec, done);
+    write_atomic(dir, "sigma_stats.csv", &sigma_csv(&rec.sigma))?;
+
+    let t = rec.tasks();
+    let plot = |file: &'static str, svg: Result<String, String>| match svg {
+        Ok(svg) => write_atomic(dir, file, &svg),
+        Err(message) => Err(ReportError::Plot { file, message }),
+    };
+    let run = run_title(files.config, done, t, files.complete);
+    let prior = files.config["hyper"]["sigma_prior"].as_f64();
+    plot(
+        "accuracy_matrix.svg",
+        plots::heatmap(&rec.matrix, done, &run),
+    )?;
+    plot("mean_accuracy.svg", plots::mean_accuracy(&metrics, t, &run))?;
+    plot("plasticity.svg", plots::plasticity(&metrics, t, &run))?;
+    plot("sigma.svg", plots::sigma(&rec.sigma, t, prior, &run))?;
+    plot("loss.svg", plots::loss(&rec.mean_loss(), t, &run))?;
+    if !rec.ood.is_empty() {
+        plot(OOD_PLOT, plots::ood_auroc(&rec.ood, t, &run))?;
+    }
+    durable(dir)?;
+    let metrics_value = metrics_json(&metrics, files, done);
     write_atomic(
         dir,
         "metrics.json",
         &json_text("metrics.json", &metrics_value)?,
     )?;
-    write_atomic(dir, "sigma_stats.csv", &sigma_csv(rec.sigma))?;
+    durable(dir)
+}
 
-    let t = rec.matrix.len();
-    let plot = |file: &'static str, svg: Result<String, String>| match svg {
-        Ok(svg) => write_atomic(dir, file, &svg),
-        Err(message) => Err(ReportError::Plot { file, message }),
-    };
-    let run = run_title(rec.config, done, t, rec.complete);
-    let prior = rec.config["hyper"]["sigma_prior"].as_f64();
-    plot(
-        "accuracy_matrix.svg",
-        plots::heatmap(rec.matrix, done, &run),
-    )?;
-    plot("mean_accuracy.svg", plots::mean_accuracy(&metrics, t, &run))?;
-    plot("plasticity.svg", plots::plasticity(&metrics, t, &run))?;
-    plot("sigma.svg", plots::sigma(rec.sigma, t, prior, &run))?;
-    let loss: Vec<f64> = rec.loss.iter().map(mean_loss).collect();
-    plot("loss.svg", plots::loss(&loss, t, &run))?;
-    if !rec.ood.is_empty() {
-        plot(OOD_PLOT, plots::ood_auroc(rec.ood, t, &run))?;
-    }
-    Ok(())
+fn json_text(file: &'static str, value: &impl Serialize) -> Result<String, ReportError> {
+    serde_json::to_string_pretty(value).map_err(|source| ReportError::Json { file, source })
 }
 
 /// Written besides `FILES` when the run evaluates an OOD set: the AUROC of
@@ -173,30 +172,6 @@ pub fn run_title(config: &Value, done: usize, tasks: usize, complete: bool) -> S
         let _ = write!(title, "(incomplete: {done} of {tasks} tasks)");
     }
     title
-}
-
-/// Statistics of one layer's |sigma| (NaN for an empty layer).
-pub fn sigma_stats(task: usize, layer: usize, sigma: &[f32]) -> SigmaStat {
-    let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    let mut negative = 0;
-    for &s in sigma {
-        negative += usize::from(s < 0.0);
-        let s = f64::from(s).abs();
-        sum += s;
-        min = min.min(s);
-        max = max.max(s);
-    }
-    if sigma.is_empty() {
-        (min, max) = (f64::NAN, f64::NAN);
-    }
-    SigmaStat {
-        task,
-        layer,
-        mean: sum / sigma.len() as f64,
-        min,
-        max,
-        negative,
-    }
 }
 
 /// The tasks done after which the closing tables have a row: 1, 5, 10, 20,
@@ -283,9 +258,10 @@ fn calibration_json(c: Calibration) -> Value {
     json!({ "ece": num(c.ece), "nll": num(c.nll), "brier": num(c.brier) })
 }
 
-fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
+fn metrics_json(m: &StreamMetrics, files: &RunFiles, done: usize) -> Value {
     let at = |v: &[f64], i: usize| num(v.get(i).copied().unwrap_or(f64::NAN));
-    let cal = rec.calibration;
+    let rec = files.record;
+    let cal = &rec.calibration;
     let tasks: Vec<Value> = (0..done)
         .map(|i| {
             json!({
@@ -311,11 +287,11 @@ fn metrics_json(m: &StreamMetrics, rec: &RunRecord, done: usize) -> Value {
         })
         .collect();
     json!({
-        "complete": rec.complete,
+        "complete": files.complete,
         "tasks_done": done,
         "tasks": tasks,
         "rigidity_resilience": num(m.rigidity_resilience),
-        "summary": rec.summary,
+        "summary": files.summary,
     })
 }
 
@@ -365,8 +341,11 @@ fn sigma_csv(stats: &[SigmaStat]) -> String {
     out
 }
 
-/// Writes to a temporary name in the same folder, then renames, so a reader
-/// or an interrupted run never sees a half-written file.
+/// Writes to a fresh temporary file in the same folder (created with
+/// O_EXCL under a random name, so a planted file or link there is never
+/// written through), makes it durable, then renames it over `name`: a
+/// reader or an interrupted run never sees a half-written file, and the
+/// rename replaces a link at `name` rather than following it.
 pub fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), ReportError> {
     write_bytes_atomic(dir, name, text.as_bytes())
 }
@@ -374,10 +353,65 @@ pub fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), ReportErro
 /// `write_atomic` for bytes.
 pub fn write_bytes_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), ReportError> {
     let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path));
-    result.map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        ReportError::Io { path, source }
+    let io = |source| ReportError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io)?;
+    tmp.persist(&path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Makes the renames and appends in `dir` so far durable (fsync of the
+/// folder, where the platform has one).
+pub fn durable(dir: &Path) -> Result<(), ReportError> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| ReportError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Opens `path` for writing (creating it when `create`) without following
+/// a symbolic link there.
+fn open_no_follow(path: &Path, create: bool) -> Result<File, ReportError> {
+    let mut options = File::options();
+    options
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    options.open(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
     })
+}
+
+/// Reads `path` without following a symbolic link there.
+fn read_no_follow(path: &Path) -> Result<Vec<u8>, ReportError> {
+    let mut options = File::options();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut bytes = Vec::new();
+    options
+        .open(path)
+        .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+        .map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(bytes)
 }

@@ -1,109 +1,158 @@
 //! The results folders of a group's runs, kept current as the stream goes:
-//! an observer of the stream.
+//! an observer of the stream. At each task's end, in this order, each step
+//! durable before the next: the task's row appended to rows.jsonl, the
+//! checkpoint, the derived files (CSV, plots), metrics.json. So a folder
+//! whose metrics.json says complete has every file, and a kill anywhere
+//! leaves a checkpoint its rows agree with.
 
-use serde_json::json;
-
-use super::{Checkpoint, RunRecord, write_atomic, write_run};
+use super::rows::RowsFile;
+use super::{Checkpoint, RunFiles, Stored, Summary, write_atomic, write_run};
 use crate::Error;
-use crate::backend::profile_csv;
-use crate::stream::{GroupState, Observer, StreamRun};
+use crate::backend::{Device, profile_csv};
+use crate::data::Dataset;
+use crate::optim::RunSpec;
+use crate::stream::{
+    GroupOutcome, GroupState, Observer, Resume, StreamConfig, StreamRun, stream_group,
+};
 
-impl ResultsWriter<'_> {
-    /// Run `run`'s checkpoint at `state.position`.
-    fn checkpoint(&self, state: &GroupState, run: usize) -> Result<(), Error> {
-        let spec = &self.runs[run];
-        let checkpoint = Checkpoint {
-            identity: spec.config["identity"].clone(),
-            position: state.position,
-            params: state.params[run].clone(),
-            matrix: state.matrices[run].clone(),
-            calibration: state.calibration[run].clone(),
-            sigma: state.sigma[run].clone(),
-            ood: state.ood[run].clone(),
-            loss: state.loss[run].clone(),
-            timing: state.summary.clone(),
-        };
-        Ok(checkpoint.write(&spec.out)?)
-    }
-
-    /// Run `run`'s record in `state` after `tasks_done` tasks.
-    fn run_record<'s>(
-        &'s self,
-        state: &'s GroupState,
-        run: usize,
-        tasks_done: usize,
-    ) -> RunRecord<'s> {
-        RunRecord {
-            config: &self.runs[run].config,
-            matrix: &state.matrices[run],
-            calibration: &state.calibration[run],
-            tasks_done,
-            sigma: &state.sigma[run],
-            ood: &state.ood[run],
-            loss: &state.loss[run],
-            summary: &state.summary,
-            complete: tasks_done == state.matrices[run].len(),
-        }
-    }
-
-    /// Every file of run `run` after `tasks_done` tasks.
-    fn record(&self, state: &GroupState, run: usize, tasks_done: usize) -> Result<(), Error> {
-        let rec = self.run_record(state, run, tasks_done);
-        Ok(write_run(&self.runs[run].out, &rec)?)
-    }
+/// Train the stream on `data` for every run of `runs` at once, writing each
+/// run's results folder after every task and telling `progress` how it goes.
+pub fn run_group(
+    device: &Device,
+    data: &Dataset,
+    cfg: &StreamConfig,
+    runs: &[StreamRun],
+    resume: Option<&Resume>,
+    progress: &mut dyn Observer,
+) -> Result<GroupOutcome, Error> {
+    let specs: Vec<RunSpec> = runs
+        .iter()
+        .map(|run| RunSpec {
+            seed: run.seed,
+            hyper: run.hyper.clone(),
+        })
+        .collect();
+    let mut writer = ResultsWriter::new(runs);
+    stream_group(
+        device,
+        data,
+        cfg,
+        &specs,
+        resume,
+        &mut [&mut writer, progress],
+    )
 }
 
 /// Writes each run's folder after every task; a run that stops early keeps
 /// its folder incomplete, with the reason in diverged.txt, so a rerun redoes it.
 pub struct ResultsWriter<'a> {
     runs: &'a [StreamRun],
+    /// Per run, its rows file (from `started` on).
+    rows: Vec<RowsFile>,
 }
 
 impl<'a> ResultsWriter<'a> {
     pub fn new(runs: &'a [StreamRun]) -> Self {
-        ResultsWriter { runs }
+        ResultsWriter {
+            runs,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Run `run`'s checkpoint at `state.position`.
+    fn checkpoint(&self, state: &GroupState, run: usize) -> Result<(), Error> {
+        let p = state.position;
+        let record = &state.runs[run];
+        let checkpoint = Checkpoint {
+            identity: self.runs[run].config["identity"].clone(),
+            position: p,
+            params: state.params[run].clone(),
+            timing: state.timing,
+            task_loss: record.loss.get(p.task).copied().unwrap_or([0.0; 2]),
+            record: Stored::Rows(self.rows[run].mark()),
+        };
+        Ok(checkpoint.write(&self.runs[run].out)?)
+    }
+
+    /// Every derived file of run `run` after `tasks_done` tasks.
+    fn files(
+        &self,
+        state: &GroupState,
+        run: usize,
+        tasks_done: usize,
+        summary: &Summary,
+    ) -> Result<(), Error> {
+        let record = &state.runs[run];
+        let files = RunFiles {
+            config: &self.runs[run].config,
+            record,
+            tasks_done,
+            summary,
+            complete: matches!(summary, Summary::Timing(_)) && tasks_done == record.tasks(),
+        };
+        Ok(write_run(&self.runs[run].out, &files)?)
     }
 }
 
 impl Observer for ResultsWriter<'_> {
+    /// config.json first, so an interrupted first task leaves a folder
+    /// `--resume` knows; the rows file as the start's checkpoint has it.
+    fn started(&mut self, state: &GroupState) -> Result<(), Error> {
+        self.rows.clear();
+        for (run, spec) in self.runs.iter().enumerate() {
+            let config = serde_json::to_string_pretty(&spec.config).map_err(|source| {
+                super::ReportError::Json {
+                    file: "config.json",
+                    source,
+                }
+            })?;
+            write_atomic(&spec.out, "config.json", &config)?;
+            let rows = RowsFile::rewrite(&spec.out, &state.runs[run], state.position.task)?;
+            self.rows.push(rows);
+        }
+        Ok(())
+    }
+
     fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), Error> {
         let profile = state.profile.as_deref().map(profile_csv);
-        for (run, spec) in self.runs.iter().enumerate() {
-            if state.diverged[run].is_some() {
+        let summary = Summary::Timing(state.timing);
+        for run in 0..self.runs.len() {
+            if state.runs[run].diverged.is_some() {
                 continue;
             }
-            // The record first: a stop between the two leaves a checkpoint
-            // one task back, which a resume redoes to the same bits.
-            self.record(state, run, task + 1)?;
+            let out = &self.runs[run].out;
+            if self.rows[run].mark().rows == task {
+                self.rows[run].append(out, &state.runs[run], task)?;
+            }
             self.checkpoint(state, run)?;
             if let Some(csv) = &profile {
-                write_atomic(&spec.out, "profile.csv", csv)?;
+                write_atomic(out, "profile.csv", csv)?;
             }
+            self.files(state, run, task + 1, &summary)?;
         }
         Ok(())
     }
 
     fn stopped(&mut self, state: &GroupState) -> Result<(), Error> {
+        let summary = Summary::Timing(state.timing);
         for run in 0..self.runs.len() {
-            if state.diverged[run].is_none() {
-                self.record(state, run, state.position.task)?;
+            if state.runs[run].diverged.is_none() {
                 self.checkpoint(state, run)?;
+                self.files(state, run, state.position.task, &summary)?;
             }
         }
         Ok(())
     }
 
     fn run_diverged(&mut self, state: &GroupState, run: usize, task: usize) -> Result<(), Error> {
-        let spec = &self.runs[run];
-        let msg = state.diverged[run].as_deref().unwrap_or("diverged");
-        let summary = json!({ "diverged": msg, "diverged_in_task": task });
-        let rec = RunRecord {
-            summary: &summary,
-            complete: false,
-            ..self.run_record(state, run, task)
+        let out = &self.runs[run].out;
+        let msg = state.runs[run].diverged.as_deref().unwrap_or("diverged");
+        let summary = Summary::Diverged {
+            diverged: msg.to_string(),
+            diverged_in_task: task,
         };
-        write_run(&spec.out, &rec)?;
-        write_atomic(&spec.out, "diverged.txt", &format!("{msg}\n"))?;
+        self.files(state, run, task, &summary)?;
+        write_atomic(out, "diverged.txt", &format!("{msg}\n"))?;
         Ok(())
     }
 }

@@ -6,51 +6,36 @@ mod summary;
 
 use std::fmt::Write as _;
 
-use crate::config::{RunSettings, Shape, Shared, run_identity};
-use crate::optim::{Optimizer, PenaltyHyper};
+use crate::backend::wgpu::{RunMemory, run_memory};
+use crate::config::defs::setting;
+use crate::config::{RunIdentity, RunSettings, SETTINGS, Setting, SettingValue, Shape, Shared};
+use crate::data::{TEST_LEN, TRAIN_LEN};
+use crate::optim::Optimizer;
 
-pub use summary::{SeedAggregate, SummaryRow, aggregate, collect, write_summary};
+pub use summary::{
+    SeedAggregate, SummaryRow, WritesLock, aggregate, collect, lock_writes, write_summary,
+};
 
-/// The lists a sweep expands; an empty list takes the default (the paper's
-/// protocol, or the optimizer's own default for lr_mu and the sample counts).
+/// The lists a sweep expands, one per setting of `config::SETTINGS` (none:
+/// the setting keeps the paper's default, or the optimizer's own for lr_mu
+/// and the sample counts).
 #[derive(Clone, Debug, Default)]
 pub struct Grid {
-    pub hidden: Vec<Vec<usize>>,
-    pub optimizer: Vec<Optimizer>,
-    pub n: Vec<f64>,
-    pub sigma_prior: Vec<f64>,
-    pub mu_prior: Vec<f64>,
-    pub lr_mu: Vec<f64>,
-    pub lr_sigma: Vec<f64>,
-    pub clamp_grad: Vec<f64>,
-    pub batch_size: Vec<usize>,
-    pub epochs: Vec<usize>,
-    pub train_samples: Vec<usize>,
-    pub test_samples: Vec<usize>,
-    /// The penalised baselines' settings: each applies to the runs whose
-    /// optimizer uses it (online-ewc and stream-ewc; si).
-    pub ewc_lambda: Vec<f64>,
-    pub ewc_gamma: Vec<f64>,
-    pub si_c: Vec<f64>,
-    pub si_xi: Vec<f64>,
-    pub seeds: Vec<u64>,
+    lists: Vec<(&'static Setting, Vec<SettingValue>)>,
 }
 
 /// Each run of `runs` once per value of `values` (unchanged when empty).
-fn axis<T: Clone>(
-    runs: Vec<RunSettings>,
-    values: &[T],
-    set: impl Fn(&mut RunSettings, T),
-) -> Vec<RunSettings> {
+fn axis(runs: Vec<RunSettings>, setting: &Setting, values: &[SettingValue]) -> Vec<RunSettings> {
     if values.is_empty() {
         return runs;
     }
-    let set = &set;
     runs.into_iter()
         .flat_map(|run| {
             values.iter().map(move |v| {
                 let mut run = run.clone();
-                set(&mut run, v.clone());
+                // A run whose optimizer does not use the setting comes out
+                // unchanged, once per value: the duplicates go in `expand`.
+                setting.set(&mut run, v);
                 run
             })
         })
@@ -58,21 +43,45 @@ fn axis<T: Clone>(
 }
 
 impl Grid {
-    /// A penalty list no optimizer of the grid uses is an error naming it.
+    /// The grid with `values` for the setting of key `key` (replacing any).
+    ///
+    /// # Panics
+    /// When no setting has that key.
+    pub fn with(mut self, key: &str, values: Vec<SettingValue>) -> Self {
+        let setting = setting(key).unwrap_or_else(|| panic!("no setting {key:?}"));
+        self.lists.retain(|(s, _)| s.key != key);
+        self.lists.push((setting, values));
+        self
+    }
+
+    fn list(&self, key: &str) -> &[SettingValue] {
+        self.lists
+            .iter()
+            .find(|(s, _)| s.key == key)
+            .map_or(&[], |(_, v)| v)
+    }
+
+    /// A setting list no optimizer of the grid uses is an error naming it.
     pub fn check_penalty_lists(&self) -> crate::Result<()> {
-        let ewc = [Optimizer::OnlineEwc, Optimizer::StreamEwc];
-        let lists = [
-            ("--ewc-lambda", &self.ewc_lambda, &ewc[..]),
-            ("--ewc-gamma", &self.ewc_gamma, &ewc[..]),
-            ("--si-c", &self.si_c, &[Optimizer::Si][..]),
-            ("--si-xi", &self.si_xi, &[Optimizer::Si][..]),
-        ];
-        for (flag, values, users) in lists {
-            if !values.is_empty() && !self.optimizer.iter().any(|o| users.contains(o)) {
-                let names: Vec<_> = users.iter().map(|o| o.name()).collect();
+        let optimizers: Vec<Optimizer> = match self.list("optimizer") {
+            [] => vec![Optimizer::Mesu],
+            list => list
+                .iter()
+                .filter_map(|v| match v {
+                    SettingValue::Optimizer(o) => Some(*o),
+                    _ => None,
+                })
+                .collect(),
+        };
+        for (s, values) in &self.lists {
+            if !s.users.is_empty()
+                && !values.is_empty()
+                && !optimizers.iter().any(|o| s.users.contains(o))
+            {
                 return Err(format!(
-                    "{flag} is a setting of {}; no --optimizer of this sweep uses it",
-                    names.join(" and ")
+                    "{} is a setting of {}; no --optimizer of this sweep uses it",
+                    s.flag(),
+                    s.users_text()
                 )
                 .into());
             }
@@ -80,61 +89,13 @@ impl Grid {
         Ok(())
     }
 
-    /// Every combination, architecture outermost and seed innermost;
-    /// duplicates dropped.
+    /// Every combination, in the order of `SETTINGS` (architecture
+    /// outermost, seed innermost); duplicates dropped.
     pub fn expand(&self) -> Vec<RunSettings> {
-        let optimizers = if self.optimizer.is_empty() {
-            vec![Optimizer::Mesu]
-        } else {
-            self.optimizer.clone()
-        };
-        let hidden = if self.hidden.is_empty() {
-            vec![vec![50]]
-        } else {
-            self.hidden.clone()
-        };
-        let mut runs: Vec<_> = hidden
-            .iter()
-            .flat_map(|h| {
-                optimizers.iter().map(|&o| RunSettings {
-                    hidden: h.clone(),
-                    ..RunSettings::paper(o)
-                })
-            })
-            .collect();
-        runs = axis(runs, &self.n, |r, v| r.hyper.n = v);
-        runs = axis(runs, &self.sigma_prior, |r, v| r.hyper.sigma_prior = v);
-        runs = axis(runs, &self.mu_prior, |r, v| r.hyper.mu_prior = v);
-        runs = axis(runs, &self.lr_mu, |r, v| r.hyper.lr_mu = v);
-        runs = axis(runs, &self.lr_sigma, |r, v| r.hyper.lr_sigma = v);
-        runs = axis(runs, &self.clamp_grad, |r, v| r.hyper.clamp_grad = v);
-        runs = axis(runs, &self.batch_size, |r, v| r.batch_size = v);
-        runs = axis(runs, &self.epochs, |r, v| r.epochs = v);
-        runs = axis(runs, &self.train_samples, |r, v| r.train_samples = v);
-        runs = axis(runs, &self.test_samples, |r, v| r.test_samples = v);
-        // A run of another optimizer comes out unchanged, once per value:
-        // the duplicates go below.
-        runs = axis(runs, &self.ewc_lambda, |r, v| {
-            if let Some(PenaltyHyper::Ewc { lambda, .. }) = &mut r.hyper.penalty {
-                *lambda = v;
-            }
-        });
-        runs = axis(runs, &self.ewc_gamma, |r, v| {
-            if let Some(PenaltyHyper::Ewc { gamma, .. }) = &mut r.hyper.penalty {
-                *gamma = v;
-            }
-        });
-        runs = axis(runs, &self.si_c, |r, v| {
-            if let Some(PenaltyHyper::Si { c, .. }) = &mut r.hyper.penalty {
-                *c = v;
-            }
-        });
-        runs = axis(runs, &self.si_xi, |r, v| {
-            if let Some(PenaltyHyper::Si { xi, .. }) = &mut r.hyper.penalty {
-                *xi = v;
-            }
-        });
-        runs = axis(runs, &self.seeds, |r, v| r.seed = v);
+        let mut runs = vec![RunSettings::paper(Optimizer::Mesu)];
+        for setting in &SETTINGS {
+            runs = axis(runs, setting, self.list(setting.key));
+        }
         let mut unique: Vec<RunSettings> = Vec::with_capacity(runs.len());
         for run in runs {
             if !unique.contains(&run) {
@@ -184,7 +145,7 @@ pub fn plan_groups(
         let penalised = members
             .iter()
             .any(|&i| runs[i].hyper.optimizer.is_penalised());
-        let mem = shared.run_memory(&shape, penalised)?;
+        let mem = run_memory_of(shared, &shape, penalised)?;
         let by_budget = limits.budget_bytes / mem.total_bytes.max(1);
         let fit = (by_budget as usize).min(limits.max_runs.max(1));
         if fit == 0 {
@@ -211,6 +172,28 @@ pub fn plan_groups(
     Ok(groups)
 }
 
+/// Device memory one run of `shape` adds (the full MNIST splits when no
+/// limit is given), in a group with an EWC or SI run when `penalised`.
+fn run_memory_of(shared: &Shared, shape: &Shape, penalised: bool) -> crate::Result<RunMemory> {
+    let limited =
+        |limit: Option<usize>, len: u32| limit.map_or(len as usize, |l| l.min(len as usize));
+    Ok(run_memory(
+        &shape.architecture(shared.bias)?,
+        &shape.engine_config(),
+        limited(shared.train_limit, TRAIN_LEN),
+        limited(shared.test_limit, TEST_LEN),
+        // Planned from the settings alone: an OOD set that may turn out
+        // missing (`Ood::Auto`) is counted.
+        1 + usize::from(shared.ood != crate::config::Ood::Off),
+        penalised,
+    ))
+}
+
+/// Whether `dir` holds the finished results of exactly this run.
+pub fn is_complete(dir: &std::path::Path, run: &RunSettings, shared: &Shared) -> bool {
+    crate::report::is_complete(dir, &RunIdentity::new(run, shared).to_json())
+}
+
 /// The dry-run listing: every group with its shape, memory and runs.
 pub fn describe_plan(runs: &[RunSettings], groups: &[Group]) -> String {
     let mut out = String::new();
@@ -234,7 +217,9 @@ pub fn describe_plan(runs: &[RunSettings], groups: &[Group]) -> String {
 pub fn sweep_id(runs: &[RunSettings], shared: &Shared) -> String {
     // FNV-1a: stable across Rust versions, unlike DefaultHasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let first = runs.first().map(|r| run_identity(r, shared).to_string());
+    let first = runs
+        .first()
+        .map(|r| RunIdentity::new(r, shared).to_json().to_string());
     let text = runs.iter().map(RunSettings::name).chain(first);
     for byte in text.flat_map(|s| s.into_bytes()) {
         h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);

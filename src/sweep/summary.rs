@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::config::{RunSettings, hidden_name};
 use crate::metrics::mean;
 use crate::optim::Hyper;
-use crate::report::plots::{XyLine, xy_chart};
+use crate::plot::{XyLine, xy_chart};
 use crate::report::{ReportError, write_atomic};
 
 /// One run's settings and headline figures (accuracies in %).
@@ -316,8 +316,39 @@ fn throughput_line(rows: &[SummaryRow]) -> XyLine {
     }
 }
 
-/// Writes summary.csv, summary.json and the sweep's plots into `dir`.
+/// The lock file of a sweep folder's shared files.
+const WRITES_LOCK: &str = ".mesu-writes.lock";
+
+/// An exclusive hold on the files a sweep folder's processes share
+/// (sweep.json, the summary and its plots), waited for: jobs of one sweep
+/// (`--only-group`) and `--collect` write them one at a time. Released when
+/// dropped or when the process ends.
+pub struct WritesLock {
+    _file: std::fs::File,
+}
+
+/// Waits for and takes `dir`'s `WritesLock` (`dir` must exist).
+pub fn lock_writes(dir: &Path) -> crate::Result<WritesLock> {
+    let path = dir.join(WRITES_LOCK);
+    let io = |source| ReportError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(WritesLock { _file: file })
+}
+
+/// Writes summary.csv, summary.json and the sweep's plots into `dir`,
+/// holding its `WritesLock`.
 pub fn write_summary(dir: &Path, rows: &[SummaryRow]) -> crate::Result<()> {
+    let _lock = lock_writes(dir)?;
     let agg = aggregate(rows);
     write_atomic(dir, "summary.csv", &csv(rows))?;
     let value = json!({ "runs": rows, "over_seeds": agg });

@@ -1,12 +1,15 @@
-//! SVG plots of a run, each rendered into a String (the caller writes it
-//! atomically). plotters' SVG backend emits <text>, so no font files are needed.
+//! SVG plots, each rendered into a String (the caller writes it
+//! atomically): the chart helpers every plot shares (a titled canvas, x-y
+//! lines) and a run's plots; the results folders, the sweep summary and the
+//! Hessian check draw through them. plotters' SVG backend emits <text>, so
+//! no font files are needed.
 
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::SigmaStat;
 use crate::metrics::{OodAuroc, StreamMetrics};
+use crate::stream::SigmaStat;
 
 pub(crate) const SIZE: (u32, u32) = (800, 500);
 /// The accuracy matrix shows each cell's value up to this many tasks.

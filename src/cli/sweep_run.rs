@@ -9,13 +9,14 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mesu::Error;
 use mesu::backend::Device;
-use mesu::config::{RunSettings, Shared, is_complete, load_data, stream_run};
+use mesu::config::{RunIdentity, RunSettings, Shared, load_data};
 use mesu::data::Dataset;
-use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, lock_folder};
-use mesu::stream::{Resume, run_group};
-use mesu::sweep::{Group, aggregate, collect, write_summary};
+use mesu::launch::{stream_config, stream_run};
+use mesu::report::{FolderLock, Prior, RunFolder, run_group};
+use mesu::stream::{Resume, RunState};
+use mesu::sweep::{Group, aggregate, collect, is_complete, write_summary};
 
-use crate::progress::StreamProgress;
+use super::progress::StreamProgress;
 
 pub struct Sweeper<'a> {
     runs: &'a [RunSettings],
@@ -30,7 +31,9 @@ pub struct Sweeper<'a> {
     failures: Vec<String>,
     /// `--force`: replace run folders of other settings.
     force: bool,
-    /// The whole sweep folder, unless this process runs one group of it.
+    /// The whole sweep folder, unless this process runs one group of it
+    /// (jobs of one sweep share its folder; each run folder is still
+    /// locked by the process training it).
     _lock: Option<FolderLock>,
 }
 
@@ -42,15 +45,9 @@ impl<'a> Sweeper<'a> {
         out: &'a Path,
         total: usize,
         device: Device,
-        (force, one_group): (bool, bool),
+        force: bool,
+        lock: Option<FolderLock>,
     ) -> mesu::Result<Self> {
-        // Jobs of one sweep (--only-group) share its folder; each run folder
-        // is still locked by the process training it.
-        let lock = if one_group {
-            None
-        } else {
-            Some(lock_folder(out)?)
-        };
         let data = load_data(shared)?;
         let adapter = device.describe();
         println!("adapter: {adapter}");
@@ -108,7 +105,7 @@ impl<'a> Sweeper<'a> {
             .iter_mut()
             .map(|f| std::mem::replace(&mut f.prior, Prior::Fresh))
             .collect();
-        let checkpoints: Vec<Checkpoint> = priors
+        let checkpoints: Vec<RunState> = priors
             .into_iter()
             .filter_map(|p| match p {
                 Prior::Resume(c) | Prior::Extend(c) => Some(*c),
@@ -161,7 +158,7 @@ impl<'a> Sweeper<'a> {
             todo.len(),
             group.shape.describe()
         ));
-        let cfg = group.shape.stream_config(self.shared)?;
+        let cfg = stream_config(&group.shape, self.shared)?;
         // The group, or halves of it while one of its buffers is too big to bind.
         let mut batches = vec![todo];
         while let Some(batch) = batches.pop() {
@@ -172,9 +169,13 @@ impl<'a> Sweeper<'a> {
                     stream_run(run, self.shared, &self.adapter, &self.data, dir)
                 })
                 .collect();
-            let folders = members
+            let folders = batch
                 .iter()
-                .map(|m| RunFolder::open(&m.out, &m.config["identity"], self.force))
+                .zip(&members)
+                .map(|(&i, m)| {
+                    let identity = RunIdentity::new(&self.runs[i], self.shared).to_json();
+                    RunFolder::open(&m.out, &identity, self.force)
+                })
                 .collect::<mesu::Result<Vec<_>>>();
             let mut folders = match folders {
                 Ok(f) => f,
@@ -196,6 +197,11 @@ impl<'a> Sweeper<'a> {
                 &mut progress,
             );
             progress.finish();
+            for e in folders.iter().filter_map(|f| f.settle().err()) {
+                self.say(&format!(
+                    "warning: {e} (settled when the folder is next used)"
+                ));
+            }
             match result {
                 Ok(outcome) => {
                     for (&i, run) in batch.iter().zip(&outcome.runs) {

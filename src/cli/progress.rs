@@ -107,12 +107,12 @@ impl Observer for StreamProgress {
 
     fn task_evaluated(&mut self, state: &GroupState, task: usize) -> Result<(), Error> {
         // Means over the group's runs.
-        let newest = mean(state.matrices.iter().map(|m| m[task][task]));
+        let newest = mean(state.runs.iter().map(|r| r.matrix[task][task]));
         let mean_all = mean(
             state
-                .matrices
+                .runs
                 .iter()
-                .map(|m| StreamMetrics::from_matrix(&m[..=task]).mean_all[task]),
+                .map(|r| StreamMetrics::from_matrix(&r.matrix[..=task]).mean_all[task]),
         );
         let secs = self.started.elapsed().as_secs_f64();
         // A row between --eval-every evaluations holds the newest task only.

@@ -6,17 +6,18 @@ use std::time::Instant;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use mesu::backend::{Device, DeviceChoice};
+use mesu::config::identity::{HessianIdentity, HessianSettings};
 use mesu::config::{Ood, load_data, validate_shared};
 use mesu::hessian::{self, Event, LayerCheck, Study};
 use mesu::optim::Optimizer;
-use mesu::report::claim;
+use mesu::report::{claim, settle_replaced};
 use serde_json::json;
 
-use crate::train::TrainArgs;
+use super::args::TrainArgs;
 use mesu::config::{UtcFormat, utc_now};
 
 /// Flags of the stream that mean nothing here, refused when given.
-const NOT_HERE: [&str; 9] = [
+const NOT_HERE: [&str; 10] = [
     "tasks",
     "epochs",
     "test_samples",
@@ -26,6 +27,7 @@ const NOT_HERE: [&str; 9] = [
     "ood",
     "profile",
     "config",
+    "resume",
 ];
 
 /// Hides the stream's flags that `mesu hessian` refuses from its help.
@@ -110,23 +112,30 @@ pub fn run(args: &HessianArgs, matches: &ArgMatches, choice: DeviceChoice) -> me
         PathBuf::from("results").join(format!("{}-hessian", utc_now(UtcFormat::Compact)))
     });
     let weights = (!args.all_weights).then_some(args.weights);
-    let identity = json!({ "hessian": {
-        "run": settings,
-        "bias": shared.bias,
-        "dataset": shared.dataset.name(),
-        "shuffle": shared.shuffle,
-        "train_limit": shared.train_limit,
-        "at": args.at,
-        "weights": weights,
-    }});
+    let identity = HessianIdentity {
+        hessian: HessianSettings {
+            run: settings.clone(),
+            bias: shared.bias,
+            dataset: shared.dataset,
+            shuffle: shared.shuffle,
+            train_limit: shared.train_limit,
+            at: args.at.clone(),
+            weights,
+        },
+    }
+    .to_json();
     let files = hessian::files(&arch);
     let names: Vec<&str> = files.iter().map(String::as_str).collect();
     let (_lock, same) = claim(&out, &identity, args.train.stream.force(), &names)?;
-    let complete = || -> Option<bool> {
-        let text = std::fs::read_to_string(out.join("hessian.json")).ok()?;
-        serde_json::from_str::<serde_json::Value>(&text).ok()?["complete"].as_bool()
-    };
-    if same && complete() == Some(true) {
+    #[derive(serde::Deserialize)]
+    struct Completion {
+        complete: bool,
+    }
+    let complete = std::fs::read_to_string(out.join("hessian.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Completion>(&text).ok())
+        .is_some_and(|c| c.complete);
+    if same && complete {
         println!(
             "{} already holds this check, complete: nothing to do (--force runs it again)",
             out.display()
@@ -199,6 +208,9 @@ pub fn run(args: &HessianArgs, matches: &ArgMatches, choice: DeviceChoice) -> me
             }
         }
     });
+    if let Err(e) = settle_replaced(&out, &names) {
+        eprintln!("warning: {e} (settled when the folder is next used)");
+    }
     result?;
     println!(
         "wall {:.1} s on {adapter}\nresults: {}",
