@@ -40,20 +40,12 @@ fn mesu_in(root: &Path, source: &Path, args: &[&str]) -> Output {
         .expect("run mesu")
 }
 
-const TINY: [&str; 12] = [
-    "--tasks",
-    "1",
-    "--train-limit",
-    "100",
-    "--test-limit",
-    "50",
-    "--ood",
-    "none",
-    "--backend",
-    "cpu",
-    "--out",
-    "run",
-];
+/// A one-task stream on the CPU into `out`.
+fn tiny(out: &str) -> Vec<&str> {
+    let mut args = common::TINY_STREAM.to_vec();
+    args.extend(["--backend", "cpu", "--out", out]);
+    args
+}
 
 #[test]
 fn the_fetch_script_installs_checked_files_from_a_local_source() {
@@ -76,7 +68,7 @@ fn the_fetch_script_installs_checked_files_from_a_local_source() {
 #[test]
 fn a_run_on_an_empty_data_folder_fetches_then_trains() {
     let root = fresh_root("cli");
-    let stdout = common::succeeded(&mesu_in(&root, &source(), &TINY));
+    let stdout = common::succeeded(&mesu_in(&root, &source(), &tiny("run")));
     assert!(
         stdout.contains("fetching it with `bash data/fetch.sh mnist`"),
         "{stdout}"
@@ -89,7 +81,11 @@ fn a_run_on_an_empty_data_folder_fetches_then_trains() {
 #[test]
 fn no_fetch_and_data_dir_never_download() {
     let root = fresh_root("off");
-    let out = mesu_in(&root, &source(), &[&TINY[..], &["--no-fetch"]].concat());
+    let out = mesu_in(
+        &root,
+        &source(),
+        &[&tiny("run")[..], &["--no-fetch"]].concat(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -101,7 +97,11 @@ fn no_fetch_and_data_dir_never_download() {
     let out = mesu_in(
         &root,
         &source(),
-        &[&TINY[..], &["--data-dir", elsewhere.to_str().unwrap()]].concat(),
+        &[
+            &tiny("run")[..],
+            &["--data-dir", elsewhere.to_str().unwrap()],
+        ]
+        .concat(),
     );
     assert!(!out.status.success());
     assert!(!elsewhere.exists() && !root.join("data/mnist").exists());
@@ -131,7 +131,7 @@ fn a_corrupted_source_is_refused_naming_the_file() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&victim, bytes).unwrap();
-    let out = mesu_in(&root, &bad, &TINY);
+    let out = mesu_in(&root, &bad, &tiny("run"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
@@ -157,7 +157,7 @@ fn a_run_fetches_with_its_own_script_from_any_folder() {
         format!("touch '{}'; exit 1\n", marker.display()),
     )
     .unwrap();
-    let stdout = common::succeeded(&mesu_in(&root, &source(), &TINY));
+    let stdout = common::succeeded(&mesu_in(&root, &source(), &tiny("run")));
     assert!(stdout.contains("fetching it"), "{stdout}");
     assert!(!marker.exists(), "the binary ran the planted data/fetch.sh");
     assert!(mesu::data::present(&root.join("data/mnist")));
@@ -171,21 +171,21 @@ fn a_run_fetches_with_its_own_script_from_any_folder() {
 #[test]
 fn a_changed_file_in_the_data_folder_is_refused_before_use() {
     let root = fresh_root("recheck");
-    common::succeeded(&mesu_in(&root, &source(), &TINY));
+    common::succeeded(&mesu_in(&root, &source(), &tiny("run")));
     let dir = root.join("data/mnist");
     assert!(
         dir.join(".mesu-sha256").is_file(),
         "the verified sums are cached"
     );
     // A second run uses the cache and still trains.
-    let again = [&TINY[..10], &["--out", "run2"]].concat();
+    let again = tiny("run2");
     common::succeeded(&mesu_in(&root, &source(), &again));
     let victim = dir.join("t10k-images-idx3-ubyte");
     let mut bytes = std::fs::read(&victim).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&victim, bytes).unwrap();
-    let third = [&TINY[..10], &["--out", "run3"]].concat();
+    let third = tiny("run3");
     let out = mesu_in(&root, &source(), &third);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -7,7 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::Backend;
-use super::cpu::{CpuBackend, simd_level};
+use super::cpu::{self, CpuBackend, simd_level};
+use super::memory::{self, MemoryPlan, bytes};
 use crate::Error;
 use crate::backend::wgpu::Engine;
 use crate::backend::wgpu::{AdapterChoice, GpuContext, GpuError};
@@ -147,13 +148,35 @@ impl Device {
         }
     }
 
-    /// R runs of `arch` on this device, each initialised from its seed.
+    /// Host memory R runs of `arch` take on this device (a GPU keeps the
+    /// host's copies of the parameters: the initial ones, their upload and
+    /// a checkpoint's read-back).
+    pub fn memory_plan(
+        &self,
+        arch: &Architecture,
+        runs: &[RunSpec],
+        cfg: &EngineConfig,
+    ) -> MemoryPlan {
+        match self {
+            Device::Cpu { .. } => cpu::memory_plan(arch, runs, cfg),
+            Device::Gpu(_) => {
+                let p: usize = (0..arch.layers()).map(|l| arch.params(l)).sum();
+                let mut plan = MemoryPlan::default();
+                plan.add("parameters", bytes(&[3, runs.len(), 2, p, 4]));
+                plan
+            }
+        }
+    }
+
+    /// R runs of `arch` on this device, each initialised from its seed;
+    /// refused when their memory plan does not fit.
     pub fn backend(
         &self,
         arch: Architecture,
         runs: Vec<RunSpec>,
         cfg: &EngineConfig,
     ) -> Result<Box<dyn Backend>, Error> {
+        self.memory_plan(&arch, &runs, cfg).check(memory::FIX)?;
         Ok(match self {
             Device::Gpu(ctx) => Box::new(Engine::new((**ctx).clone(), arch, runs, cfg.clone())?),
             Device::Cpu { threads } => Box::new(CpuBackend::new(arch, runs, cfg, Some(*threads))?),

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::backend::ProfileRow;
-use crate::backend::{Backend, Device};
+use crate::backend::{Backend, Device, memory};
 use crate::data::{Dataset, PIXELS, epoch_order, ood_permutation, task_permutation};
 use crate::metrics::{Calibration, OodAuroc};
 use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params, Score};
@@ -224,6 +224,13 @@ impl<'a> Stream<'a> {
         specs: &'a [RunSpec],
     ) -> Result<Stream<'a>, Error> {
         let start = Instant::now();
+        // The T x T tables and the permutations grow with the tasks: the
+        // whole plan is checked before the first allocation.
+        let (r, t) = (specs.len(), cfg.tasks);
+        let mut plan = device.memory_plan(&cfg.arch, specs, &cfg.engine);
+        plan.add("task tables", memory::bytes(&[r, t, t, 4, 8]));
+        plan.add("task permutations", memory::bytes(&[r, t, PIXELS, 4]));
+        plan.check(memory::FIX)?;
         let mut engine = device.backend(cfg.arch.clone(), specs.to_vec(), &cfg.engine)?;
         let profile_method = cfg.profile.then(|| engine.enable_profiling());
         engine.set_train_data(&data.train)?;

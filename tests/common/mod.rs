@@ -160,6 +160,18 @@ pub fn devices() -> Vec<mesu::backend::Device> {
     std::iter::once(cpu).chain(gpu).collect()
 }
 
+/// The flags of a one-task stream on a slice of MNIST, no OOD set.
+pub const TINY_STREAM: [&str; 8] = [
+    "--tasks",
+    "1",
+    "--train-limit",
+    "100",
+    "--test-limit",
+    "50",
+    "--ood",
+    "none",
+];
+
 /// Runs the `mesu` binary from the crate's folder.
 pub fn mesu(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))

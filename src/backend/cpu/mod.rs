@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use super::memory::{MemoryPlan, bytes};
 use super::{Backend, policy};
 use crate::Error;
 use crate::backend::ProfileRow;
@@ -47,6 +48,33 @@ pub struct CpuBackend {
     step: u64,
     diverged: Vec<Option<(usize, u64)>>,
     profile: Option<PhaseTimes>,
+}
+
+/// Host memory of R runs of `arch` on the CPU backend: parameters (with a
+/// copy for checkpoints), each run's K training samples (noise,
+/// activations, errors, sampled weights at batch > 1) and its evaluation's
+/// weight samples.
+pub fn memory_plan(arch: &Architecture, runs: &[RunSpec], cfg: &EngineConfig) -> MemoryPlan {
+    let f32s = std::mem::size_of::<f32>();
+    let p: usize = (0..arch.layers()).map(|l| arch.params(l)).sum();
+    let outs: usize = (0..arch.layers()).map(|l| arch.n_out(l)).sum();
+    let penalised = runs
+        .iter()
+        .filter(|s| s.hyper.optimizer.is_penalised())
+        .count();
+    let (r, b, k) = (runs.len(), cfg.batch, cfg.train_samples);
+    let weights_per_sample = if b > 1 { 2 } else { 1 };
+    let mut plan = MemoryPlan::default();
+    plan.add("parameters", bytes(&[2, r, 2, p, f32s]));
+    plan.add("penalty state", bytes(&[2, penalised, 3, p, f32s]));
+    plan.add(
+        "training samples",
+        bytes(&[r, k, weights_per_sample, p, f32s]),
+    );
+    plan.add("activations", bytes(&[r, k, 2, b, outs, f32s]));
+    plan.add("batch inputs", bytes(&[r, b, arch.n_in(0), f32s]));
+    plan.add("evaluation samples", bytes(&[r, cfg.test_samples, p, f32s]));
+    plan
 }
 
 impl CpuBackend {
