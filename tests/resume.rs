@@ -570,6 +570,10 @@ fn config_json_is_written_before_training() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!task_done, "config.json came only with the task's results");
+    // Nothing else before training (`--force` tells a started run by it).
+    for f in [ROWS, CHECKPOINT] {
+        assert!(!dir.join(f).exists(), "{f} before the first step");
+    }
     let config: serde_json::Value = serde_json::from_slice(&read(&dir, "config.json")).unwrap();
     assert_eq!(config["identity"]["tasks"], 1);
     std::fs::remove_dir_all(&dir).unwrap();

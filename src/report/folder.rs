@@ -43,7 +43,7 @@ pub fn lock_folder(dir: &Path) -> Result<FolderLock, Error> {
     std::fs::create_dir_all(dir).map_err(io)?;
     refuse_links(dir)?;
     let path = dir.join(LOCK);
-    let mut file = super::open_no_follow(&path, true)?;
+    let mut file = super::open_no_follow(&path)?;
     if file.try_lock().is_err() {
         let mut holder = String::new();
         file.read_to_string(&mut holder).ok();

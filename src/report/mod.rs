@@ -382,15 +382,11 @@ pub fn durable(dir: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Opens `path` for writing (creating it when `create`) without following
-/// a symbolic link there.
-fn open_no_follow(path: &Path, create: bool) -> Result<File, ReportError> {
+/// Opens `path` for writing, created if missing, without following a
+/// symbolic link there.
+fn open_no_follow(path: &Path) -> Result<File, ReportError> {
     let mut options = File::options();
-    options
-        .read(true)
-        .write(true)
-        .create(create)
-        .truncate(false);
+    options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
     options.open(path).map_err(|source| ReportError::Io {

@@ -174,9 +174,21 @@ fn line(rec: &RunRecord, task: usize) -> Vec<u8> {
 impl RowsFile {
     /// Writes rows 0..`rows` of `rec` as `dir`'s rows file, replacing
     /// whatever it held.
+    /// With no rows, the file is removed: a run that has not trained has
+    /// written nothing but config.json (what `--force`'s settling counts on).
     pub fn rewrite(dir: &Path, rec: &RunRecord, rows: usize) -> Result<RowsFile, ReportError> {
         let bytes: Vec<u8> = (0..rows).flat_map(|i| line(rec, i)).collect();
-        write_bytes_atomic(dir, FILE, &bytes)?;
+        if rows == 0 {
+            let path = dir.join(FILE);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ReportError::Io { path, source: e });
+                }
+                _ => {}
+            }
+        } else {
+            write_bytes_atomic(dir, FILE, &bytes)?;
+        }
         let mut crc = crc32fast::Hasher::new();
         crc.update(&bytes);
         let mark = RowsMark {
@@ -197,7 +209,7 @@ impl RowsFile {
             path: path.clone(),
             source,
         };
-        let mut file = super::open_no_follow(&path, false)?;
+        let mut file = super::open_no_follow(&path)?;
         file.set_len(self.mark.bytes).map_err(io)?;
         file.seek(SeekFrom::End(0)).map_err(io)?;
         file.write_all(&bytes)

@@ -106,6 +106,10 @@ impl Observer for ResultsWriter<'_> {
                     source,
                 }
             })?;
+            std::fs::create_dir_all(&spec.out).map_err(|source| super::ReportError::Io {
+                path: spec.out.clone(),
+                source,
+            })?;
             write_atomic(&spec.out, "config.json", &config)?;
             let rows = RowsFile::rewrite(&spec.out, &state.runs[run], state.position.task)?;
             self.rows.push(rows);
