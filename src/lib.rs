@@ -21,6 +21,7 @@ pub mod model;
 pub mod optim;
 pub mod reference;
 pub mod report;
+pub mod reproduce;
 pub mod stream;
 pub mod sweep;
 

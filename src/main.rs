@@ -2,6 +2,7 @@
 
 mod hessian_cmd;
 mod progress;
+mod reproduce_cmd;
 mod sweep_cmd;
 mod sweep_run;
 mod train;
@@ -44,6 +45,10 @@ enum Command {
     /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*,
     /// --profile, --config) do not.
     Hessian(Box<hessian_cmd::HessianArgs>),
+    /// The paper's experiments in one command each: fig3 (six methods on
+    /// permuted MNIST) or width-n (MESU's width x memory window table);
+    /// resumable, our numbers beside the published ones.
+    Reproduce(Box<reproduce_cmd::ReproduceArgs>),
 }
 
 /// Which device computes: by default a hardware GPU adapter when one
@@ -156,6 +161,7 @@ fn run((cli, matches): (Cli, ArgMatches)) -> ExitCode {
             let sub = matches.subcommand_matches("hessian").unwrap_or(&matches);
             hessian_cmd::run(args, sub, cli.device.choice())
         }
+        Some(Command::Reproduce(args)) => reproduce_cmd::run(args, cli.device.choice()),
         None => train::run(&cli.train, cli.device.choice()),
     };
     match result {

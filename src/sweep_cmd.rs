@@ -254,7 +254,7 @@ impl SweepArgs {
 
 /// The command line that runs group `g` alone: this one without the
 /// planning flags, with the folder pinned.
-fn job_line(out: &Path, g: usize) -> String {
+pub fn job_line(out: &Path, g: usize) -> String {
     let mut args: Vec<String> = Vec::new();
     let mut skip_value = false;
     for a in std::env::args().skip(1) {
