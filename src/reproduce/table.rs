@@ -98,7 +98,7 @@ pub fn read_runs(dir: &Path) -> crate::Result<Vec<RunRows>> {
 /// and the published value where the paper gives one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
-    /// The method (Fig. 3) or "hidden W, N n" (width/N).
+    /// The method (Fig. 3) or "hidden W at N n" (width/N); no commas.
     pub group: String,
     pub metric: String,
     /// Tasks trained when ours was read.
@@ -157,26 +157,37 @@ fn final_figures(group: &str, runs: &[&RunRows], published: [Option<f64>; 3]) ->
         return Vec::new();
     }
     let tasks = runs.iter().map(|r| r.tasks).max().unwrap_or(0);
-    let last5_ood =
-        |r: &RunRows| mean(r.rows[after.saturating_sub(5)..after].iter().map(|w| w.ood));
-    let metrics: [(&str, &dyn Fn(&RunRows) -> f64); 3] = [
-        ("last-5 mean (%)", &|r| r.rows[after - 1].mean_last5),
-        ("newest task (%)", &|r| r.rows[after - 1].newest),
-        ("OOD AUROC, last 5 tasks", &last5_ood),
-    ];
-    metrics
+    // Per seed: last-5 mean, newest task, OOD AUROC over the last 5 tasks.
+    let figures: Vec<[f64; 3]> = runs
         .iter()
-        .zip(published)
-        .map(|((metric, f), published)| Comparison {
-            group: group.to_string(),
-            metric: metric.to_string(),
-            after,
-            tasks,
-            seeds: runs.len(),
-            ours: mean_sd(&runs.iter().map(|r| f(r)).collect::<Vec<_>>()),
-            published,
+        .map(|r| {
+            let row = &r.rows[after - 1];
+            let last5 = &r.rows[after.saturating_sub(5)..after];
+            [
+                row.mean_last5,
+                row.newest,
+                mean(last5.iter().map(|w| w.ood)),
+            ]
         })
-        .collect()
+        .collect();
+    [
+        "last-5 mean (%)",
+        "newest task (%)",
+        "OOD AUROC (last 5 tasks)",
+    ]
+    .into_iter()
+    .zip(published)
+    .enumerate()
+    .map(|(i, (metric, published))| Comparison {
+        group: group.to_string(),
+        metric: metric.to_string(),
+        after,
+        tasks,
+        seeds: runs.len(),
+        ours: mean_sd(&figures.iter().map(|f| f[i]).collect::<Vec<_>>()),
+        published,
+    })
+    .collect()
 }
 
 /// The all-seen curve in the paper's reading: at x, the mean over tasks
@@ -250,7 +261,7 @@ pub fn compare(experiment: Experiment, runs: &[RunRows]) -> Vec<Comparison> {
             }
             Experiment::WidthN => {
                 let width = run.hidden.iter().sum();
-                let name = format!("hidden {}, N {}", hidden_name(&run.hidden), run.hyper.n);
+                let name = format!("hidden {} at N {}", hidden_name(&run.hidden), run.hyper.n);
                 let p = published::width_n(width, run.hyper.n);
                 out.extend(
                     final_figures(&name, &group, [p, None, None])
