@@ -282,3 +282,18 @@ fn width_n_plans_every_width_and_window() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--methods picks methods of fig3"));
 }
+
+#[test]
+fn one_task_gives_a_table_and_no_plot_yet() {
+    let dir = out_dir("one");
+    let one = ["--methods", "sgd", "--tasks", "1"];
+    let mut a = args("200", &one, &dir);
+    // SMALL's own --tasks 2 is replaced.
+    let at = a.iter().position(|&w| w == "--tasks").unwrap();
+    a.drain(at..at + 2);
+    succeeded(&mesu(&a));
+    let md = std::fs::read_to_string(dir.join("fig3.md")).unwrap();
+    assert!(md.contains("| sgd | newest task (%) | 1 | 1 |"), "{md}");
+    assert!(!dir.join("fig3.svg").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,7 +14,7 @@ pub use plan::{Experiment, paper_stream};
 pub use table::{Comparison, RunRows, compare, csv, markdown, read_runs, svg};
 
 /// Reads the run folders under `dir`, writes `<experiment>.md`, `.csv` and
-/// `.svg` there and returns the markdown table.
+/// (once a curve has a point) `.svg` there and returns the markdown table.
 pub fn write_tables(dir: &Path, experiment: Experiment) -> crate::Result<String> {
     let runs = read_runs(dir)?;
     let rows = compare(experiment, &runs);
@@ -22,12 +22,13 @@ pub fn write_tables(dir: &Path, experiment: Experiment) -> crate::Result<String>
     let text = markdown(experiment, &rows);
     write_atomic(dir, &format!("{name}.md"), &text)?;
     write_atomic(dir, &format!("{name}.csv"), &csv(&rows))?;
-    if !runs.is_empty() {
-        let file = match experiment {
-            Experiment::Fig3 => "fig3.svg",
-            Experiment::WidthN => "width-n.svg",
-        };
-        let plot = svg(experiment, &runs).map_err(|message| ReportError::Plot { file, message })?;
+    let file = match experiment {
+        Experiment::Fig3 => "fig3.svg",
+        Experiment::WidthN => "width-n.svg",
+    };
+    if let Some(plot) =
+        svg(experiment, &runs).map_err(|message| ReportError::Plot { file, message })?
+    {
         write_atomic(dir, file, &plot)?;
     }
     Ok(text)

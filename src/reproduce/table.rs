@@ -429,22 +429,33 @@ fn width_n_lines(runs: &[RunRows]) -> Vec<XyLine> {
     lines
 }
 
-/// The experiment's plot as SVG.
-pub fn svg(experiment: Experiment, runs: &[RunRows]) -> Result<String, String> {
-    match experiment {
+/// The experiment's plot as SVG; None while no line has a point (a
+/// curve needs two tasks).
+pub fn svg(experiment: Experiment, runs: &[RunRows]) -> Result<Option<String>, String> {
+    let mut lines = match experiment {
+        Experiment::Fig3 => fig3_lines(runs),
+        Experiment::WidthN => width_n_lines(runs),
+    };
+    // A method without a published curve and with one task has no point.
+    lines.retain(|l| !l.points.is_empty());
+    if !lines.iter().any(|l| l.name.contains("(ours")) {
+        return Ok(None);
+    }
+    let chart = match experiment {
         Experiment::Fig3 => xy_chart(
             "mean accuracy over the tasks before the newest (the paper's Fig. 3 reading)",
             "tasks (the paper's x: mean over tasks 1..x after x + 1)",
             "accuracy (%)",
-            &fig3_lines(runs),
+            &lines,
             false,
         ),
         Experiment::WidthN => xy_chart(
             "MESU: mean accuracy over the last 5 tasks (ours: mean and sd over seeds)",
             "memory window N (steps)",
             "accuracy (%)",
-            &width_n_lines(runs),
+            &lines,
             true,
         ),
-    }
+    };
+    chart.map(Some)
 }
