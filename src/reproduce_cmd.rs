@@ -10,9 +10,9 @@ use mesu::config::{RunSettings, validate_shared};
 use mesu::optim::Optimizer;
 use mesu::report::Checkpoint;
 use mesu::reproduce::{Experiment, paper_stream, write_tables};
-use mesu::sweep::{Group, GroupLimits, describe_plan, plan_groups};
+use mesu::sweep::{Group, GroupLimits, describe_plan, plan_groups, selected_groups};
 
-use crate::sweep_cmd::job_line;
+use crate::sweep_cmd::emit_jobs;
 use crate::sweep_run::Sweeper;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -174,29 +174,10 @@ pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
         return Ok(());
     }
     if let Some(file) = &args.emit_jobs {
-        let lines: Vec<String> = (0..groups.len()).map(|g| job_line(&out, g)).collect();
-        std::fs::write(file, lines.join("\n") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        println!(
-            "wrote {} job lines to {}; when they are done: mesu reproduce {} --collect {}",
-            lines.len(),
-            file.display(),
-            experiment.name(),
-            out.display()
-        );
-        return Ok(());
+        let command = format!("reproduce {}", experiment.name());
+        return emit_jobs(file, &out, groups.len(), &command);
     }
-    let selected: Vec<usize> = match args.only_group {
-        Some(g) if g >= groups.len() => {
-            return Err(format!(
-                "--only-group {g}: the plan has groups 0 to {}",
-                groups.len() - 1
-            )
-            .into());
-        }
-        Some(g) => vec![g],
-        None => (0..groups.len()).collect(),
-    };
+    let selected = selected_groups(args.only_group, groups.len())?;
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
     let mode = (args.force, args.only_group.is_some());

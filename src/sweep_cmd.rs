@@ -9,7 +9,7 @@ use clap::Args;
 use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{RunSettings, parse_hidden, validate_shared};
 use mesu::optim::Optimizer;
-use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, sweep_id};
+use mesu::sweep::{Grid, GroupLimits, describe_plan, plan_groups, selected_groups, sweep_id};
 use serde_json::{Value, json};
 
 use crate::sweep_run::{Sweeper, print_summary};
@@ -254,7 +254,7 @@ impl SweepArgs {
 
 /// The command line that runs group `g` alone: this one without the
 /// planning flags, with the folder pinned.
-pub fn job_line(out: &Path, g: usize) -> String {
+fn job_line(out: &Path, g: usize) -> String {
     let mut args: Vec<String> = Vec::new();
     let mut skip_value = false;
     for a in std::env::args().skip(1) {
@@ -282,6 +282,21 @@ pub fn job_line(out: &Path, g: usize) -> String {
         .map(shell_quote)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Writes one job line per group of `groups` to `file` and says how to
+/// collect them (`command`: the subcommand and its experiment, if any).
+pub fn emit_jobs(file: &Path, out: &Path, groups: usize, command: &str) -> mesu::Result<()> {
+    let lines: Vec<String> = (0..groups).map(|g| job_line(out, g)).collect();
+    std::fs::write(file, lines.join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    println!(
+        "wrote {} job lines to {}; when they are done: mesu {command} --collect {}",
+        lines.len(),
+        file.display(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn shell_quote(s: &str) -> String {
@@ -334,28 +349,9 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
         return Ok(());
     }
     if let Some(file) = &args.emit_jobs {
-        let lines: Vec<String> = (0..groups.len()).map(|g| job_line(&out, g)).collect();
-        std::fs::write(file, lines.join("\n") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        println!(
-            "wrote {} job lines to {}; when they are done: mesu sweep --collect {}",
-            lines.len(),
-            file.display(),
-            out.display()
-        );
-        return Ok(());
+        return emit_jobs(file, &out, groups.len(), "sweep");
     }
-    let selected: Vec<usize> = match args.only_group {
-        Some(g) if g >= groups.len() => {
-            return Err(format!(
-                "--only-group {g}: the plan has groups 0 to {}",
-                groups.len() - 1
-            )
-            .into());
-        }
-        Some(g) => vec![g],
-        None => (0..groups.len()).collect(),
-    };
+    let selected = selected_groups(args.only_group, groups.len())?;
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let plan = json!({
         "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),

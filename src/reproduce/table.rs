@@ -12,6 +12,7 @@ use crate::config::{RunSettings, hidden_name};
 use crate::metrics::mean;
 use crate::optim::Optimizer;
 use crate::report::plots::{XyLine, xy_chart};
+use crate::sweep::mean_std;
 
 use super::plan::Experiment;
 use super::published;
@@ -121,17 +122,6 @@ impl Comparison {
     }
 }
 
-/// Mean and sample standard deviation of the finite values.
-fn mean_sd(values: &[f64]) -> (f64, f64) {
-    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    let m = mean(v.iter().copied());
-    if v.len() < 2 {
-        return (m, f64::NAN);
-    }
-    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
-    (m, var.sqrt())
-}
-
 /// Runs equal up to the seed, in the order of their first run.
 fn by_settings(runs: &[RunRows]) -> Vec<Vec<&RunRows>> {
     let mut groups: Vec<(String, Vec<&RunRows>)> = Vec::new();
@@ -184,7 +174,7 @@ fn final_figures(group: &str, runs: &[&RunRows], published: [Option<f64>; 3]) ->
         after,
         tasks,
         seeds: runs.len(),
-        ours: mean_sd(&figures.iter().map(|f| f[i]).collect::<Vec<_>>()),
+        ours: mean_std(&figures.iter().map(|f| f[i]).collect::<Vec<_>>()),
         published,
     })
     .collect()
@@ -223,7 +213,7 @@ fn curve_figures(group: &str, method: Optimizer, runs: &[&RunRows]) -> Vec<Compa
                     x + 1
                 },
                 seeds: reached.len(),
-                ours: mean_sd(&reached),
+                ours: mean_std(&reached),
                 published: published::curve(method, x),
             })
         })

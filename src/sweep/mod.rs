@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use crate::config::{RunSettings, Shape, Shared, run_identity};
 use crate::optim::{Optimizer, PenaltyHyper};
 
+pub(crate) use summary::mean_std;
 pub use summary::{SeedAggregate, SummaryRow, aggregate, collect, write_summary};
 
 /// The lists a sweep expands; an empty list takes the default (the paper's
@@ -209,6 +210,19 @@ pub fn plan_groups(
         }
     }
     Ok(groups)
+}
+
+/// The groups a process runs: every one, or `--only-group G` alone.
+pub fn selected_groups(only: Option<usize>, groups: usize) -> crate::Result<Vec<usize>> {
+    match only {
+        Some(g) if g >= groups => Err(format!(
+            "--only-group {g}: the plan has groups 0 to {}",
+            groups.saturating_sub(1)
+        )
+        .into()),
+        Some(g) => Ok(vec![g]),
+        None => Ok((0..groups).collect()),
+    }
 }
 
 /// The dry-run listing: every group with its shape, memory and runs.
