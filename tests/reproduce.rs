@@ -6,11 +6,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{mesu, succeeded};
+use common::{interrupted, mesu, succeeded};
 use mesu::optim::Optimizer;
 use mesu::reproduce::published;
 
@@ -181,40 +180,13 @@ fn fig3_writes_our_numbers_beside_the_published_ones() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Runs mesu and sends it SIGINT once task 2 of the stream starts;
-/// returns its exit code.
-fn interrupted(args: &[&str]) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mesu");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let in_task_two = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("task 2/2: "));
-    assert!(in_task_two, "never reached task 2");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    lines.for_each(drop);
-    child.wait().unwrap().code()
-}
-
 #[test]
 fn fig3_resumes_after_a_stop_to_the_same_bits() {
     let (whole, parts) = (out_dir("whole"), out_dir("parts"));
     let mesu_only = ["--methods", "mesu"];
     succeeded(&mesu(&args(STOPPABLE, &mesu_only, &whole)));
-    assert_eq!(interrupted(&args(STOPPABLE, &mesu_only, &parts)), Some(130));
+    let (code, stderr) = interrupted(&args(STOPPABLE, &mesu_only, &parts), "task 2/2: ");
+    assert_eq!(code, Some(130), "{stderr}");
     // The table of what was done, marked partial.
     let md = std::fs::read_to_string(parts.join("fig3.md")).unwrap();
     assert!(md.contains("1 of 2 (partial)"), "{md}");
