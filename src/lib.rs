@@ -26,6 +26,7 @@ pub mod philox;
 pub mod plot;
 pub mod reference;
 pub mod report;
+pub mod reproduce;
 pub mod stream;
 pub mod sweep;
 

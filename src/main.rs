@@ -41,6 +41,10 @@ enum Command {
     /// the stream's (--tasks, --epochs, --eval*, --ood, --test-*,
     /// --profile, --config) do not.
     Hessian(Box<cli::hessian::HessianArgs>),
+    /// The paper's experiments in one command each: fig3 (six methods on
+    /// permuted MNIST) or width-n (MESU's width x memory window table);
+    /// resumable, our numbers beside the published ones.
+    Reproduce(Box<cli::reproduce::ReproduceArgs>),
 }
 
 /// Which device computes: by default a hardware GPU adapter when one
@@ -148,6 +152,7 @@ fn run((cli, matches): (Cli, ArgMatches)) -> ExitCode {
             let sub = matches.subcommand_matches("hessian").unwrap_or(&matches);
             cli::hessian::run(args, sub, cli.device.choice())
         }
+        Some(Command::Reproduce(args)) => cli::reproduce::run(args, cli.device.choice()),
         None => cli::run::run(&cli.train, cli.device.choice()),
     };
     match result {

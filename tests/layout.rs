@@ -20,7 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stream", &["metrics", "stream", "launch"]),
     ("plot", &["plot"]),
     ("report", &["report"]),
-    ("studies", &["hessian", "sweep"]),
+    ("studies", &["hessian", "sweep", "reproduce"]),
     // The f64 twin of the kernels, for tests only: nothing imports it.
     ("test twin", &["reference"]),
 ];

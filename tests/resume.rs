@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use mesu::report::{CHECKPOINT, Checkpoint, ROWS};
 
-use common::mesu;
+use common::{interrupted, mesu};
 
 const RUN: [&str; 12] = [
     "--tasks",
@@ -30,39 +28,6 @@ fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mesu-resume-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-/// Runs mesu and sends it SIGINT once a progress line of task 2 appears;
-/// returns its exit code and stderr.
-fn interrupted(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start mesu");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = stdout.lines();
-    let in_task_two = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("task 2/3: "));
-    assert!(in_task_two, "never reached task 2");
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    lines.for_each(drop);
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn read(dir: &Path, file: &str) -> Vec<u8> {
@@ -96,7 +61,7 @@ fn resumes_to_the_same_bits(name: &str, extra: &[&str]) -> Checkpoint {
         [&RUN[..], extra, &["--out", dir]].concat()
     }
     assert!(mesu(&run(extra, w)).status.success());
-    let (code, stderr) = interrupted(&run(extra, p));
+    let (code, stderr) = interrupted(&run(extra, p), "task 2/3: ");
     assert_eq!(code, Some(130), "{stderr}");
     assert!(
         stderr.contains("rerun the same command to resume"),
@@ -164,7 +129,7 @@ fn an_interrupted_sweep_group_resumes_to_the_same_bits() {
     assert!(mesu(&args).status.success());
     let args = sweep(parts.to_str().unwrap());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, stderr) = interrupted(&args);
+    let (code, stderr) = interrupted(&args, "task 2/3: ");
     assert_eq!(code, Some(130), "{stderr}");
     let out = mesu(&args);
     assert!(

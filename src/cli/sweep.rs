@@ -10,8 +10,10 @@ use mesu::backend::{Device, DeviceChoice};
 use mesu::config::defs::setting;
 use mesu::config::file::read_setting_file;
 use mesu::config::{RunIdentity, RunSettings, SETTINGS, Setting, SettingValue, validate_shared};
-use mesu::report::lock_folder;
-use mesu::sweep::{Grid, GroupLimits, describe_plan, lock_writes, plan_groups, sweep_id};
+use mesu::report::{FolderLock, lock_folder};
+use mesu::sweep::{
+    Grid, GroupLimits, describe_plan, lock_writes, plan_groups, selected_groups, sweep_id,
+};
 use serde_json::{Value, json};
 
 use super::args::{GridFlags, StreamArgs};
@@ -205,6 +207,37 @@ fn job_line(out: &Path, g: usize) -> Result<String, String> {
     Ok(quoted.join(" "))
 }
 
+/// Holds `out` before anything is written there: the whole folder for a
+/// sweep, nothing for a job of one group (`only_group`), whose shared files
+/// are written one at a time under `lock_writes`.
+pub fn hold_folder(out: &Path, only_group: Option<usize>) -> mesu::Result<Option<FolderLock>> {
+    match only_group {
+        None => Ok(Some(lock_folder(out)?)),
+        Some(_) => {
+            std::fs::create_dir_all(out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            Ok(None)
+        }
+    }
+}
+
+/// Writes one job line per group of `groups` to `file` and says how to
+/// collect them (`command`: the subcommand and its experiment, if any).
+pub fn emit_jobs(file: &Path, out: &Path, groups: usize, command: &str) -> mesu::Result<()> {
+    let lines = (0..groups)
+        .map(|g| job_line(out, g))
+        .collect::<Result<Vec<String>, String>>()?;
+    std::fs::write(file, lines.join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    println!(
+        "wrote {} job lines to {}; when they are done: mesu {command} --collect {}",
+        lines.len(),
+        file.display(),
+        out.display()
+    );
+    Ok(())
+}
+
 pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     if let Some(dir) = &args.collect {
         return print_summary(dir);
@@ -246,40 +279,10 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
         return Ok(());
     }
     if let Some(file) = &args.emit_jobs {
-        let lines = (0..groups.len())
-            .map(|g| job_line(&out, g))
-            .collect::<Result<Vec<String>, String>>()?;
-        std::fs::write(file, lines.join("\n") + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        println!(
-            "wrote {} job lines to {}; when they are done: mesu sweep --collect {}",
-            lines.len(),
-            file.display(),
-            out.display()
-        );
-        return Ok(());
+        return emit_jobs(file, &out, groups.len(), "sweep");
     }
-    let selected: Vec<usize> = match args.only_group {
-        Some(g) if g >= groups.len() => {
-            return Err(format!(
-                "--only-group {g}: the plan has groups 0 to {}",
-                groups.len() - 1
-            )
-            .into());
-        }
-        Some(g) => vec![g],
-        None => (0..groups.len()).collect(),
-    };
-    // Nothing is written before the folder is held: the whole of it by a
-    // sweep, its shared files (one at a time) by a job of one group.
-    let lock = match args.only_group {
-        None => Some(lock_folder(&out)?),
-        Some(_) => {
-            std::fs::create_dir_all(&out)
-                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-            None
-        }
-    };
+    let selected = selected_groups(args.only_group, groups.len())?;
+    let lock = hold_folder(&out, args.only_group)?;
     let plan = json!({
         "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.runs.iter().map(|&i| runs[i].name()).collect::<Vec<_>>()).collect::<Vec<_>>(),

@@ -12,6 +12,7 @@ use crate::config::{RunIdentity, RunSettings, SETTINGS, Setting, SettingValue, S
 use crate::data::{TEST_LEN, TRAIN_LEN};
 use crate::optim::Optimizer;
 
+pub(crate) use summary::mean_std;
 pub use summary::{
     SeedAggregate, SummaryRow, WritesLock, aggregate, collect, lock_writes, write_summary,
 };
@@ -192,6 +193,19 @@ fn run_memory_of(shared: &Shared, shape: &Shape, penalised: bool) -> crate::Resu
 /// Whether `dir` holds the finished results of exactly this run.
 pub fn is_complete(dir: &std::path::Path, run: &RunSettings, shared: &Shared) -> bool {
     crate::report::is_complete(dir, &RunIdentity::new(run, shared).to_json())
+}
+
+/// The groups a process runs: every one, or `--only-group G` alone.
+pub fn selected_groups(only: Option<usize>, groups: usize) -> crate::Result<Vec<usize>> {
+    match only {
+        Some(g) if g >= groups => Err(format!(
+            "--only-group {g}: the plan has groups 0 to {}",
+            groups.saturating_sub(1)
+        )
+        .into()),
+        Some(g) => Ok(vec![g]),
+        None => Ok((0..groups).collect()),
+    }
 }
 
 /// The dry-run listing: every group with its shape, memory and runs.

@@ -154,7 +154,7 @@ pub fn collect(dir: &Path) -> crate::Result<Vec<SummaryRow>> {
 }
 
 /// Mean and sample standard deviation of the finite values (std NaN below 2).
-fn mean_std(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
     let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     let m = mean(v.iter().copied());
     if v.len() < 2 {

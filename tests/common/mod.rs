@@ -220,3 +220,38 @@ pub fn shared(tasks: usize) -> mesu::config::Shared {
         backend: "test".into(),
     }
 }
+
+/// Runs mesu and sends it SIGINT once a progress line containing `marker`
+/// (e.g. "task 2/3: ") appears; returns its exit code and stderr.
+pub fn interrupted(args: &[&str], marker: &str) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mesu");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = stdout.lines();
+    let reached = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains(marker));
+    assert!(reached, "never printed {marker:?}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    lines.for_each(drop);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

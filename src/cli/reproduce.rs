@@ -1,0 +1,201 @@
+//! `mesu reproduce fig3|width-n`: the paper's experiment as a sweep of its
+//! stream in one folder (resumable, or split into jobs), then the table of
+//! our numbers beside the published ones (library: mesu::reproduce).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use mesu::backend::{Device, DeviceChoice};
+use mesu::config::{RunSettings, validate_shared};
+use mesu::optim::Optimizer;
+use mesu::report::Checkpoint;
+use mesu::reproduce::{Experiment, paper_stream, write_tables};
+use mesu::sweep::{Group, GroupLimits, describe_plan, lock_writes, plan_groups, selected_groups};
+
+use super::sweep::{emit_jobs, hold_folder};
+use super::sweep_run::Sweeper;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExperimentArg {
+    /// The permuted-MNIST figure: MESU, FOO-VB as published, SGD, SI,
+    /// online EWC and stream EWC at 784-50-10.
+    Fig3,
+    /// MESU's last-5 accuracy at hidden 50, 256, 512, 1024 x N = 180k,
+    /// 300k, 600k, 1.2M, 2.4M, 1e15.
+    WidthN,
+}
+
+/// The paper's experiment (its stream: permuted MNIST, batch 1, K = 10,
+/// every seen task evaluated after every task, Fashion-MNIST as OOD), our
+/// numbers beside the published ones: <experiment>.md, .csv and .svg in
+/// the folder, rewritten as runs finish. Rerunning resumes.
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    #[arg(value_enum)]
+    experiment: ExperimentArg,
+    /// Tasks per run (the paper: 200); fewer gives a shortened reproduction.
+    #[arg(long, default_value_t = 200)]
+    tasks: usize,
+    /// Seeds 0..K-1 (the paper: 5).
+    #[arg(long, conflicts_with = "seed")]
+    seeds: Option<u64>,
+    /// Explicit seeds instead of --seeds.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    seed: Vec<u64>,
+    /// fig3: only these methods [default: all six].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    methods: Vec<Optimizer>,
+    /// Use only the first N training images of each task.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Use only the first N test images of each task (and of the OOD set).
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// The folder: runs/<run>/ per run and the tables
+    /// [default: results/reproduce-<experiment>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Most runs per batched group.
+    #[arg(long, default_value_t = 32)]
+    max_group: usize,
+    /// Device memory budget of one group's per-run buffers, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    group_memory_mib: u64,
+    /// Print the runs and groups; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write one command line per group to FILE (Slurm array, GNU
+    /// parallel), then `mesu reproduce EXPERIMENT --collect DIR`.
+    #[arg(long, value_name = "FILE")]
+    emit_jobs: Option<PathBuf>,
+    /// Run only group G of the plan.
+    #[arg(long, value_name = "G")]
+    only_group: Option<usize>,
+    /// Build the table from the run folders under DIR; run nothing.
+    #[arg(long, value_name = "DIR")]
+    collect: Option<PathBuf>,
+    /// Replace run folders holding other settings.
+    #[arg(long)]
+    force: bool,
+}
+
+impl ReproduceArgs {
+    fn experiment(&self) -> Experiment {
+        match self.experiment {
+            ExperimentArg::Fig3 => Experiment::Fig3,
+            ExperimentArg::WidthN => Experiment::WidthN,
+        }
+    }
+
+    fn seeds(&self) -> mesu::Result<Vec<u64>> {
+        match (self.seeds, self.seed.is_empty()) {
+            (Some(0), _) => Err("--seeds must be at least 1 (it runs seeds 0..K-1)".into()),
+            (Some(k), _) => Ok((0..k).collect()),
+            (None, false) => Ok(self.seed.clone()),
+            (None, true) => Ok((0..5).collect()),
+        }
+    }
+}
+
+/// A group's runs split by where their checkpoints stand, so that a run
+/// ahead of the others (say MESU seed 0 run alone first) resumes instead
+/// of starting afresh with them.
+fn by_progress(group: &Group, runs: &[RunSettings], out: &Path) -> Vec<Group> {
+    let mut parts: Vec<(Option<mesu::stream::Position>, Group)> = Vec::new();
+    let per_run = group.bytes / group.runs.len().max(1) as u64;
+    for &i in &group.runs {
+        let dir = out.join("runs").join(runs[i].name());
+        let at = Checkpoint::read(&dir).ok().flatten().map(|c| c.position);
+        match parts.iter_mut().find(|(p, _)| *p == at) {
+            Some((_, part)) => {
+                part.runs.push(i);
+                part.bytes += per_run;
+            }
+            None => parts.push((
+                at,
+                Group {
+                    shape: group.shape.clone(),
+                    runs: vec![i],
+                    bytes: per_run,
+                },
+            )),
+        }
+    }
+    parts.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Writes the tables and prints the markdown.
+fn report(dir: &Path, experiment: Experiment) -> mesu::Result<()> {
+    let text = {
+        // Jobs of one reproduction finish at their own times.
+        let _writes = lock_writes(dir)?;
+        write_tables(dir, experiment)?
+    };
+    println!("\n{text}");
+    println!(
+        "tables: {}",
+        dir.join(format!("{}.md", experiment.name())).display()
+    );
+    Ok(())
+}
+
+pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
+    let experiment = args.experiment();
+    if let Some(dir) = &args.collect {
+        return report(dir, experiment);
+    }
+    if !args.methods.is_empty() && experiment != Experiment::Fig3 {
+        return Err("--methods picks methods of fig3; width-n runs MESU".into());
+    }
+    let device = Device::open(&choice)?;
+    let shared = paper_stream(args.tasks, args.train_limit, args.test_limit, device.kind());
+    validate_shared(&shared)?;
+    let runs = experiment.grid(&args.methods, &args.seeds()?).expand();
+    for run in &runs {
+        run.validate()?;
+    }
+    if args.max_group == 0 {
+        return Err("--max-group must be at least 1".into());
+    }
+    let limits = GroupLimits {
+        max_runs: args.max_group,
+        budget_bytes: args.group_memory_mib << 20,
+    };
+    let groups = plan_groups(&runs, &shared, limits)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("results").join(format!("reproduce-{}", experiment.name()))
+    });
+    println!(
+        "reproduce {}: {} runs in {} groups, {} tasks each -> {}",
+        experiment.name(),
+        runs.len(),
+        groups.len(),
+        shared.tasks,
+        out.display()
+    );
+    if args.dry_run {
+        print!("{}", describe_plan(&runs, &groups));
+        return Ok(());
+    }
+    if let Some(file) = &args.emit_jobs {
+        let command = format!("reproduce {}", experiment.name());
+        return emit_jobs(file, &out, groups.len(), &command);
+    }
+    let selected = selected_groups(args.only_group, groups.len())?;
+    let lock = hold_folder(&out, args.only_group)?;
+    let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
+    let mut sweeper = Sweeper::new(&runs, &shared, &out, total, device, args.force, lock)?;
+    let mut result = Ok(());
+    'groups: for &g in &selected {
+        for part in by_progress(&groups[g], &runs, &out) {
+            result = sweeper.run_group(g, &part);
+            if result.is_err() {
+                break 'groups;
+            }
+        }
+    }
+    // The table of what is done, even after a stop.
+    let finished = result.and_then(|()| sweeper.finish());
+    report(&out, experiment)?;
+    finished
+}
