@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use mesu::report::{CHECKPOINT, Checkpoint, ROWS};
 
@@ -342,7 +343,7 @@ fn a_folder_whose_last_files_disagree_is_repaired() {
     let (whole, parts) = (out_dir("repair-whole"), out_dir("repair-parts"));
     let (w, p) = (whole.to_str().unwrap(), parts.to_str().unwrap());
     common::succeeded(&mesu(&[&RUN[..], &["--out", w]].concat()));
-    let (code, stderr) = interrupted(&[&RUN[..], &["--out", p]].concat());
+    let (code, stderr) = interrupted(&[&RUN[..], &["--out", p]].concat(), "task 2/3: ");
     assert_eq!(code, Some(130), "{stderr}");
     let behind = (read(&parts, CHECKPOINT), read(&parts, ROWS));
     common::succeeded(&mesu(&["--resume", p]));
