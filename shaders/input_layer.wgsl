@@ -69,12 +69,26 @@ fn noise_quad(r: u32, k: u32, g: u32, owner: bool) -> vec4<f32> {
     return z;
 }
 
+// Batch-1 training (st.prefetch): the next step's input, gathered into the
+// half of x0 this step does not read, one quad per invocation of the
+// launch (`lanes` of them), so the next step needs no gather launch.
+fn prefetch_input(id: u32, lanes: u32) {
+    let quads = layer.n_in / 4u;
+    for (var i = id; i < layer.runs * quads; i += lanes) {
+        let r = i / quads;
+        let q = i % quads;
+        let at = ((1u - st.x_half) * layer.runs + r) * quads + q;
+        x0[at] = pixel_quad(example_index(r, 1u), r, q, layer.n_in);
+    }
+}
+
 // One invocation per output pair (r, k, b, j), (r, k + 1, b, j) for even
 // k, reading the weight row as vec4s once for both samples.
 @compute @workgroup_size(WG)
 fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let pairs = (st.samples + 1u) / 2u;
     let out = linear_id(gid, nwg, WG);
+    if (st.prefetch == 1u) { prefetch_input(out, nwg.x * nwg.y * WG); }
     if (out >= layer.runs * pairs * st.batch * layer.n_out) { return; }
     let j = out % layer.n_out;
     let rpb = out / layer.n_out;

@@ -5,8 +5,9 @@
 // four launches. At batch 1 (BATCH_ONE) one workgroup per run does it all:
 // its lanes draw their samples' noise for the layer, as the noise kernel
 // would, and then update the layer themselves, so no other launch has to
-// wait for the errors; it also gathers the run's next input into the other
-// half of x0, so the next step needs no gather launch.
+// wait for the errors. (The next step's input is gathered ahead by the
+// first layer's forward: binding x0, images and perm here too would take
+// this kernel past the 16 storage buffers of DX12 tier 2 and GL.)
 
 // The last layer's shape, bound as a storage buffer, not a uniform: Mesa
 // lavapipe 22.3 inlines uniform-buffer values that bound loops or steer
@@ -29,8 +30,7 @@ var<private> layer: Layer;
 @group(0) @binding(8) var<storage, read_write> delta_in: array<f32>;  // dC/d(input), as act_in
 @group(0) @binding(9) var<storage, read_write> loss: array<f32>;      // [R][K][B], accumulated
 @group(0) @binding(14) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
-@group(0) @binding(15) var<storage, read_write> x0: array<vec4<f32>>;   // [2][R][pixels] (BATCH_ONE)
-@group(0) @binding(16) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
+@group(0) @binding(15) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
@@ -102,13 +102,5 @@ fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     storageBarrier();
     for (var e = lane; e < layer.params; e += WG) {
         update_param(param_of(r * layer.params + e));
-    }
-    if (st.prefetch == 1u) {
-        let quads = st.pixels / 4u;
-        let next = example_index(r, 1u); // batch 1: the next step's example
-        let at = ((1u - st.x_half) * layer.runs + r) * quads;
-        for (var q = lane; q < quads; q += WG) {
-            x0[at + q] = pixel_quad(next, r, q, st.pixels);
-        }
     }
 }

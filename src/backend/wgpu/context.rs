@@ -36,6 +36,17 @@ pub enum GpuError {
         limit: u64,
         adapter: String,
     },
+    #[error(
+        "kernel `{kernel}` binds {needed} {kind} buffers but adapter {adapter} allows {limit} per shader stage; \
+         pick another adapter or backend with --adapter / --backend (vulkan, metal, dx12), or the CPU backend"
+    )]
+    TooManyBindings {
+        kernel: String,
+        kind: &'static str,
+        needed: u32,
+        limit: u32,
+        adapter: String,
+    },
     #[error("GPU error: {0}")]
     Runtime(String),
 }
@@ -144,6 +155,7 @@ impl GpuContext {
             .ok_or_else(|| GpuError::NoAdapter(describe(choice)))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        super::shader::check_stage_limits(&limits, &info.name)?;
         // Timestamps are for --profile; take them when offered, never require them.
         let features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);

@@ -230,7 +230,8 @@ impl Engine {
     /// forward and the fused output layer draw their layers' training noise
     /// (each noise row has one invocation), so those layers have no noise
     /// launch; the output layer's kernel, one workgroup per run, also
-    /// updates that layer and gathers the next step's input.
+    /// updates that layer, and the first layer's forward gathers the next
+    /// step's input.
     pub(super) fn fused_batch_one(&self) -> bool {
         self.cfg.batch == 1 && self.kernels.train != TrainKernels::V0
     }
@@ -500,7 +501,7 @@ impl Engine {
                     examples: g.split.len as u32,
                     x_half: (g.gathers_ahead && step(s) % 2 == 1) as u32,
                     prefetch: (g.gathers_ahead && s + 1 < n) as u32,
-                    pixels: self.arch.n_in(0) as u32,
+                    _pad: 0,
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);

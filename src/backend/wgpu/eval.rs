@@ -130,7 +130,7 @@ impl EvalGraph {
                 examples: n as u32,
                 x_half: 0,
                 prefetch: 0,
-                pixels: e.arch.n_in(0) as u32,
+                _pad: 0,
             })
             .collect();
         let noise = e.noise_dispatches();

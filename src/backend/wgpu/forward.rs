@@ -21,7 +21,7 @@ impl Engine {
     ) -> Vec<Dispatch> {
         assert!(!draw_noise || batch == 1, "one invocation per noise row");
         let shapes = self.shapes(samples, batch);
-        let first = self.forward_input_dispatch(x0, &acts[0], shapes, draw_noise);
+        let first = self.forward_input_dispatch((x0, sources), &acts[0], shapes, draw_noise);
         let hidden =
             (1..layers).map(|l| self.forward_hidden_dispatch(l, &acts[l - 1], &acts[l], shapes));
         [self.gather_dispatch(x0, sources, shapes), first]

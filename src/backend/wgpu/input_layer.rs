@@ -32,14 +32,19 @@ impl Engine {
 
     /// The first layer's sampled forward from the gathered input `x0` into
     /// `act0`, two samples per invocation; with `draw_noise` (batch 1) it
-    /// draws the layer's noise itself.
+    /// draws the layer's noise itself. When a step's uniform asks for it
+    /// (`prefetch`) it also gathers the next step's input from `sources`.
     pub(super) fn forward_input_dispatch(
         &self,
-        x0: &GpuBuffer<f32>,
+        (x0, [images, order, perm]): (&GpuBuffer<f32>, [&wgpu::Buffer; 3]),
         act0: &GpuBuffer<f32>,
         shapes: Shapes,
         draw_noise: bool,
     ) -> Dispatch {
+        let mut cost = cost::forward(shapes, &self.arch, 0);
+        if draw_noise {
+            cost = cost + cost::gather_input(shapes, &self.arch);
+        }
         self.tuned_dispatch(
             Shader::InputLayer,
             "forward_input",
@@ -52,9 +57,12 @@ impl Engine {
                 ("eps", self.eps[0].buffer.as_entire_binding()),
                 ("x0", x0.buffer.as_entire_binding()),
                 ("act_out", act0.buffer.as_entire_binding()),
+                ("images", images.as_entire_binding()),
+                ("order", order.as_entire_binding()),
+                ("perm", perm.as_entire_binding()),
             ],
             shapes.runs * shapes.samples.div_ceil(2) * shapes.batch * self.arch.n_out(0),
-            cost::forward(shapes, &self.arch, 0),
+            cost,
         )
     }
 }

@@ -46,7 +46,10 @@ pub use memory::{RunMemory, run_memory};
 pub use noise::philox_on_gpu;
 pub use peak::{dispatch_overhead_us, peak_gflops};
 pub use profile::{Cost, Profiler};
-pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};
+pub use shader::{
+    Kernel, Overrides, PipelineCache, Shader, StageBindings, check_stage_limits, grid,
+    stage_bindings,
+};
 pub use split::DeviceSplit;
 pub use train::TrainKernels;
 pub use uniforms::{LayerUniform, StepUniform};

@@ -1,6 +1,6 @@
 //! Launches of shaders/output_layer.wgsl: the fused output layer (logits,
 //! loss, dC/dz, the error to the last hidden layer; at batch 1 also the
-//! noise, the update of the layer and the next step's input gather).
+//! noise and the update of the layer).
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
@@ -9,16 +9,14 @@ use super::{Engine, Shader, WORKGROUP};
 
 impl TrainGraph {
     /// The fused output layer; at batch 1 it draws its layer's noise and,
-    /// one workgroup per run, updates the layer and gathers the next input.
+    /// one workgroup per run, updates the layer.
     pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
         let batch_one = e.fused_batch_one();
         let (threads, cost) = if batch_one {
             (
                 shapes.runs * WORKGROUP as usize,
-                cost::output_layer(shapes, &e.arch)
-                    + cost::update(shapes, &e.arch, last)
-                    + cost::gather_input(shapes, &e.arch),
+                cost::output_layer(shapes, &e.arch) + cost::update(shapes, &e.arch, last),
             )
         } else {
             (
@@ -41,12 +39,9 @@ impl TrainGraph {
                 ("delta", self.deltas[last].buffer.as_entire_binding()),
                 ("delta_in", self.deltas[last - 1].buffer.as_entire_binding()),
                 ("loss", self.loss.buffer.as_entire_binding()),
-                ("images", self.split.images.buffer.as_entire_binding()),
                 ("order", self.order.buffer.as_entire_binding()),
-                ("perm", self.perm.buffer.as_entire_binding()),
                 ("labels", self.split.labels.buffer.as_entire_binding()),
                 ("bad", self.bad.buffer.as_entire_binding()),
-                ("x0", self.x0.buffer.as_entire_binding()),
                 ("penalty", e.penalty[last].buffer.as_entire_binding()),
             ],
             threads,

@@ -1,9 +1,9 @@
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use wgpu::naga;
 
-use super::GpuContext;
+use super::{GpuContext, GpuError};
 
 /// The kernel families: one top-level WGSL file each, shaders/<name>.wgsl,
 /// launched from the module of the same name (src/backend/wgpu/<name>.rs).
@@ -133,6 +133,10 @@ impl Reflection {
         Self { module, info }
     }
 
+    fn entry_points(&self) -> impl Iterator<Item = &str> {
+        self.module.entry_points.iter().map(|e| e.name.as_str())
+    }
+
     /// The resource slots declared by the module, `used` for `entry`.
     fn slots(&self, entry: &str) -> Vec<Slot> {
         let index = self
@@ -166,6 +170,78 @@ impl Reflection {
             })
             .collect()
     }
+}
+
+/// The buffers one entry point binds, counted as the per-stage limits
+/// count them (its layout holds only the variables it uses).
+#[derive(Clone, Debug)]
+pub struct StageBindings {
+    pub shader: Shader,
+    pub entry: String,
+    pub storage: u32,
+    pub uniform: u32,
+}
+
+/// The bindings of every entry point of every kernel family, reflected
+/// once per process.
+pub fn stage_bindings() -> &'static [StageBindings] {
+    static ALL: OnceLock<Vec<StageBindings>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = Vec::new();
+        for &(shader, _, _) in FAMILIES {
+            let reflection = Reflection::new(shader);
+            for entry in reflection.entry_points() {
+                let used: Vec<_> = reflection
+                    .slots(entry)
+                    .into_iter()
+                    .filter(|s| s.used)
+                    .collect();
+                let count = |uniform: bool| {
+                    let n = used
+                        .iter()
+                        .filter(|s| (s.ty == wgpu::BufferBindingType::Uniform) == uniform)
+                        .count();
+                    n as u32
+                };
+                all.push(StageBindings {
+                    shader,
+                    entry: entry.to_string(),
+                    storage: count(false),
+                    uniform: count(true),
+                });
+            }
+        }
+        all
+    })
+}
+
+/// Refuses an adapter on which some kernel binds more storage or uniform
+/// buffers than one shader stage may (16 storage buffers on DX12 tier 2
+/// and GL), naming the kernel and the limit, before any pipeline is built.
+pub fn check_stage_limits(limits: &wgpu::Limits, adapter: &str) -> Result<(), GpuError> {
+    let kinds = [
+        ("storage", limits.max_storage_buffers_per_shader_stage),
+        ("uniform", limits.max_uniform_buffers_per_shader_stage),
+    ];
+    for b in stage_bindings() {
+        for (kind, limit) in kinds {
+            let needed = if kind == "storage" {
+                b.storage
+            } else {
+                b.uniform
+            };
+            if needed > limit {
+                return Err(GpuError::TooManyBindings {
+                    kernel: b.entry.clone(),
+                    kind,
+                    needed,
+                    limit,
+                    adapter: adapter.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One compiled entry point and its workgroup size. Its pipeline layout is
