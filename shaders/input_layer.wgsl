@@ -113,6 +113,32 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     if (two) { finish_input(r, k0 + 1u, b, j, acc1); }
 }
 
+// The GPU plan: one workgroup per output (r, k, b, j), its lanes over the
+// row's quads (the noise stored by the noise launch), summed by a tree in
+// workgroup memory. Lane 0 adds the bias and stores.
+@compute @workgroup_size(WG)
+fn forward_input_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lane: u32) {
+    let row = workgroup_index(wid, nwg);
+    if (st.prefetch == 1u) { prefetch_input(row * WG + lane, nwg.x * nwg.y * WG); }
+    if (row >= layer.runs * st.samples * st.batch * layer.n_out) { return; }
+    let j = row % layer.n_out;
+    let rkb = row / layer.n_out;
+    let b = rkb % st.batch;
+    let rk = rkb / st.batch;
+    let quads = layer.n_in / 4u;
+    let w = (rk / st.samples) * layer.stride / 4u + j * quads;
+    let n = rk * layer.stride / 4u + j * quads;
+    let x = x0_row(rk / st.samples, b);
+    var acc = vec4<f32>(0.0);
+    for (var q = lane; q < quads; q += WG) {
+        acc += (mu[w + q] + sigma[w + q] * eps[n + q]) * x0[x + q];
+    }
+    partial[lane] = acc.x + acc.y + acc.z + acc.w;
+    let z = reduce(lane);
+    if (lane == 0u) { finish_input(rk / st.samples, rk % st.samples, b, j, vec4<f32>(z, 0.0, 0.0, 0.0)); }
+}
+
 fn finish_input(r: u32, k: u32, b: u32, j: u32, acc: vec4<f32>) {
     var z = acc.x + acc.y + acc.z + acc.w;
     if (layer.has_bias == 1u) {

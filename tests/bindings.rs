@@ -1,6 +1,7 @@
 //! Every kernel fits the per-stage binding limits of the weakest target
 //! (DX12 tier 2 and GL: 16 storage buffers; 12 uniform buffers), and an
-//! adapter with fewer is refused at start-up with a message, not a panic.
+//! adapter with fewer is refused at start-up with a message, not a panic;
+//! so is a MESU_PLAN that names no launch plan.
 
 mod common;
 
@@ -149,4 +150,32 @@ fn the_gl_backend_trains_and_evaluates_like_vulkan() {
     let err = common::rel_err(&gl_mu, &reference);
     assert!(err < 1e-5, "GL against Vulkan: relative error {err}");
     assert_eq!(gl_correct, vk_correct);
+}
+
+/// A MESU_PLAN that names no plan is refused with a message, not a panic.
+#[test]
+fn an_unknown_plan_is_refused_with_a_message() {
+    let out_dir = std::env::temp_dir().join(format!("mesu-plan-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .env("MESU_PLAN", "fast")
+        .args([
+            "--backend",
+            "vulkan",
+            "--tasks",
+            "1",
+            "--train-limit",
+            "8",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("no GPU adapter") {
+        return;
+    }
+    assert!(!out.status.success());
+    assert!(stderr.contains("MESU_PLAN is \"fast\""), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out_dir.exists(), "nothing written");
 }

@@ -239,7 +239,9 @@ impl Engine {
     /// The noise launches of a training step.
     fn train_noise(&self) -> Vec<&Dispatch> {
         let last = self.arch.layers() - 1;
-        let drawn = |l: usize| self.fused_batch_one() && (l == 0 || l == last);
+        let drawn = |l: usize| {
+            (l == 0 && self.draws_input_noise()) || (l == last && self.fused_batch_one())
+        };
         (0..=last)
             .filter(|&l| !drawn(l))
             .map(|l| &self.noise[l])

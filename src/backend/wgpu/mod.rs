@@ -38,7 +38,7 @@ mod train_gemm;
 mod update;
 
 pub use buffer::{GpuBuffer, StepUniforms};
-pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
+pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, Plan, list_adapters};
 pub use engine::{Engine, Intermediates, Kernels};
 pub use eval::EvalKernels;
 pub use image_tiles::ImageTiles;
