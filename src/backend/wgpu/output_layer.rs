@@ -5,11 +5,12 @@
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::train::TrainGraph;
-use super::{Engine, Shader, WORKGROUP};
+use super::{Engine, Plan, Shader, WORKGROUP};
 
 impl TrainGraph {
     /// The fused output layer; at batch 1 it draws its layer's noise and,
-    /// one workgroup per run, updates the layer.
+    /// one workgroup per run, updates the layer (in the GPU plan with each
+    /// phase of the errors spread over the lanes).
     pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
         let batch_one = e.fused_batch_one();
@@ -27,7 +28,10 @@ impl TrainGraph {
         e.tuned_dispatch(
             Shader::OutputLayer,
             "output_layer",
-            vec![("BATCH_ONE", batch_one as u32)],
+            vec![
+                ("BATCH_ONE", batch_one as u32),
+                ("WIDE", (batch_one && e.ctx.plan == Plan::Gpu) as u32),
+            ],
             &[
                 ("layer_shape", e.layers[last].as_entire_binding()),
                 ("runs", e.run_buf.buffer.as_entire_binding()),
