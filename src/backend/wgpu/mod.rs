@@ -48,7 +48,7 @@ pub use peak::{dispatch_overhead_us, peak_gflops};
 pub use profile::{Cost, Profiler};
 pub use shader::{
     Kernel, Overrides, PipelineCache, Shader, StageBindings, check_stage_limits, grid,
-    stage_bindings,
+    native_int64, stage_bindings,
 };
 pub use split::DeviceSplit;
 pub use train::TrainKernels;

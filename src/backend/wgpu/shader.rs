@@ -3,7 +3,7 @@ use std::sync::{Arc, OnceLock};
 
 use wgpu::naga;
 
-use super::{GpuContext, GpuError};
+use super::{GpuContext, GpuError, Plan};
 
 /// The kernel families: one top-level WGSL file each, shaders/<name>.wgsl,
 /// launched from the module of the same name (src/backend/wgpu/<name>.rs).
@@ -23,6 +23,8 @@ pub enum Shader {
 
 /// Shared snippets (shaders/common/), prepended before a kernel file.
 const STRUCTS: &str = include_str!("../../../shaders/common/structs.wgsl");
+const MULHILO32: &str = include_str!("../../../shaders/common/mulhilo32.wgsl");
+const MULHILO64: &str = include_str!("../../../shaders/common/mulhilo64.wgsl");
 const IMAGE_INPUT: &str = include_str!("../../../shaders/common/image_input.wgsl");
 const LAYER_INPUT: &str = include_str!("../../../shaders/common/layer_input.wgsl");
 const SOFTMAX: &str = include_str!("../../../shaders/common/softmax.wgsl");
@@ -86,15 +88,23 @@ const FAMILIES: &[(Shader, &[&str], &str)] = &[
 ];
 
 impl Shader {
-    /// The module source: common/structs.wgsl, the family's snippets, then
-    /// its kernel file.
-    pub fn source(self) -> String {
+    /// The module source: common/structs.wgsl, Philox's 64-bit product
+    /// (native with `int64`), the family's snippets, then its kernel file.
+    pub fn source(self, int64: bool) -> String {
         let (_, pieces, body) = FAMILIES
             .iter()
             .find(|(s, _, _)| *s == self)
             .expect("every family is in FAMILIES");
-        format!("{STRUCTS}\n{}\n{body}", pieces.join("\n"))
+        let mulhilo = if int64 { MULHILO64 } else { MULHILO32 };
+        format!("{STRUCTS}\n{mulhilo}\n{}\n{body}", pieces.join("\n"))
     }
+}
+
+/// Whether kernels on `ctx` take Philox's product from a native 64-bit
+/// multiply: in the GPU plan, where the device has shader-int64 (on
+/// lavapipe it was no faster, docs/performance.md step 1).
+pub fn native_int64(ctx: &GpuContext) -> bool {
+    ctx.plan == Plan::Gpu && ctx.features.contains(wgpu::Features::SHADER_INT64)
 }
 
 /// One resource variable of a kernel's module: its WGSL name, group and
@@ -122,7 +132,7 @@ struct Reflection {
 
 impl Reflection {
     fn new(shader: Shader) -> Self {
-        let module = naga::front::wgsl::parse_str(&shader.source())
+        let module = naga::front::wgsl::parse_str(&shader.source(false))
             .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not parse: {e}"));
         let info = naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
@@ -311,8 +321,8 @@ pub type Overrides = Vec<(&'static str, u32)>;
 /// Builds each (shader, entry point, workgroup size, overrides) once.
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: HashMap<Shader, (wgpu::ShaderModule, Reflection)>,
-    kernels: HashMap<(Shader, &'static str, u32, Overrides), Arc<Kernel>>,
+    modules: HashMap<(Shader, bool), (wgpu::ShaderModule, Reflection)>,
+    kernels: HashMap<(Shader, bool, &'static str, u32, Overrides), Arc<Kernel>>,
     /// Group 1 of the kernels that read the step uniform (`StepUniforms`).
     step_layout: Option<wgpu::BindGroupLayout>,
 }
@@ -378,19 +388,20 @@ impl PipelineCache {
         workgroup: u32,
         overrides: Overrides,
     ) -> Arc<Kernel> {
-        let key = (shader, entry, workgroup, overrides);
+        let int64 = native_int64(ctx);
+        let key = (shader, int64, entry, workgroup, overrides);
         if let Some(k) = self.kernels.get(&key) {
             return k.clone();
         }
         let constants: Vec<(&str, f64)> = std::iter::once(("WG", workgroup as f64))
-            .chain(key.3.iter().map(|&(name, v)| (name, v as f64)))
+            .chain(key.4.iter().map(|&(name, v)| (name, v as f64)))
             .collect();
-        let (module, reflection) = self.modules.entry(shader).or_insert_with(|| {
+        let (module, reflection) = self.modules.entry((shader, int64)).or_insert_with(|| {
             let module = ctx
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(entry),
-                    source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+                    source: wgpu::ShaderSource::Wgsl(shader.source(int64).into()),
                 });
             (module, Reflection::new(shader))
         });
