@@ -14,8 +14,8 @@ struct Step {
     x_shift: f32,
     examples: u32,      // examples in the split: stride of per-example outputs
     x_half: u32,        // batch-1 training: the half of x0 (two inputs) this step reads
-    prefetch: u32,      // 1: this step's first-layer forward gathers the next step's input
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 // Static shape of one layer for R runs.

@@ -502,8 +502,7 @@ impl Engine {
                     x_shift: g.split.x_shift,
                     examples: g.split.len as u32,
                     x_half: (g.gathers_ahead && step(s) % 2 == 1) as u32,
-                    prefetch: (g.gathers_ahead && s + 1 < n) as u32,
-                    _pad: 0,
+                    _pad: [0; 2],
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);

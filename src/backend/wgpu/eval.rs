@@ -75,7 +75,8 @@ impl EvalGraph {
                     r * chunk * e.arch.n_in(0),
                 )?);
                 let layers = e.arch.layers();
-                dispatches = e.forward_dispatches(x, &acts, input, (k, chunk, layers), false);
+                dispatches =
+                    e.forward_dispatches(x, &acts, input, (k, chunk, layers), Default::default());
             }
             EvalKernels::Fast => {
                 let tiled = sampled_gemm::tiles_by_default(e);
@@ -128,8 +129,7 @@ impl EvalGraph {
                 x_shift: self.split.x_shift,
                 examples: n as u32,
                 x_half: 0,
-                prefetch: 0,
-                _pad: 0,
+                _pad: [0; 2],
             })
             .collect();
         let noise = e.noise_dispatches();

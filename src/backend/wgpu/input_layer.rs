@@ -4,6 +4,7 @@
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
+use super::forward::InputExtras;
 use super::train::TrainGraph;
 use super::{Engine, GpuBuffer, Plan, Shader, WORKGROUP};
 
@@ -41,18 +42,19 @@ impl Engine {
     /// The first layer's sampled forward from the gathered input `x0` into
     /// `act0`: in the GPU plan one workgroup per output (its lanes over the
     /// row, summed by a tree); in the CPU-adapter plan two samples per
-    /// invocation, and with `draw_noise` (batch 1) it draws the layer's
-    /// noise itself. When a step's uniform asks for it (`prefetch`) it also
-    /// gathers the next step's input from `sources`.
+    /// invocation, and it may draw the layer's noise itself. With
+    /// `extras.prefetch` it also gathers the next step's input from
+    /// `sources` (a pipeline constant, not a uniform: lavapipe specialises
+    /// kernels on uniform values that steer branches, docs/performance.md).
     pub(super) fn forward_input_dispatch(
         &self,
         (x0, [images, order, perm]): (&GpuBuffer<f32>, [&wgpu::Buffer; 3]),
         act0: &GpuBuffer<f32>,
         shapes: Shapes,
-        draw_noise: bool,
+        extras: InputExtras,
     ) -> Dispatch {
         let mut cost = cost::forward(shapes, &self.arch, 0);
-        if self.fused_batch_one() {
+        if extras.prefetch {
             cost = cost + cost::gather_input(shapes, &self.arch);
         }
         let outputs = shapes.runs * shapes.batch * self.arch.n_out(0);
@@ -66,7 +68,10 @@ impl Engine {
         self.tuned_dispatch(
             Shader::InputLayer,
             entry,
-            vec![("DRAW_NOISE", draw_noise as u32)],
+            vec![
+                ("DRAW_NOISE", extras.draw_noise as u32),
+                ("PREFETCH", extras.prefetch as u32),
+            ],
             &[
                 ("layer", self.layers[0].as_entire_binding()),
                 ("runs", self.run_buf.buffer.as_entire_binding()),

@@ -1,6 +1,7 @@
 use super::GpuBuffer;
 use super::cost::Shapes;
 use super::dispatch::Dispatch;
+use super::forward::InputExtras;
 use super::sampled_gemm::{row4, weight_buffer};
 use super::{DeviceSplit, Engine};
 use crate::Error;
@@ -134,9 +135,12 @@ impl TrainGraph {
     fn fast_forward_and_errors(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
         let (k, b) = (shapes.samples, shapes.batch);
         let last = e.arch.layers() - 1;
-        let draw = e.draws_input_noise();
+        let extras = InputExtras {
+            draw_noise: e.draws_input_noise(),
+            prefetch: self.gathers_ahead,
+        };
         let mut out =
-            e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), draw);
+            e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), extras);
         out.push(self.output_layer_dispatch(e, shapes));
         out
     }

@@ -17,9 +17,7 @@ pub struct StepUniform {
     pub examples: u32,
     /// Batch-1 training: the half of x0 this step reads.
     pub x_half: u32,
-    /// 1: this step's first-layer forward gathers the next step's input.
-    pub prefetch: u32,
-    pub _pad: u32,
+    pub _pad: [u32; 2],
 }
 
 /// `struct Layer`.
