@@ -23,8 +23,15 @@ use mesu::optim::{Hyper, RunSpec};
 /// steps/s and dense-equivalent GFLOP/s (forward, backward and weight
 /// gradients: 6 FLOPs per weight, sample and example) as a share of the
 /// peak; then one profiled step of the fast kernels for each GEMM kernel's
-/// own rate. Returns the CSV rows.
-fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) -> String {
+/// own rate. On a GPU each sample times 20 steps of the fast kernels in one
+/// call (one readback, at the end), 2 of the v0 ones; a step is seconds on
+/// a CPU adapter, so there one. Returns the CSV rows.
+fn wide_training(
+    data: &mesu::data::Dataset,
+    (peak, on_gpu): (f64, bool),
+    h: usize,
+    batch: usize,
+) -> String {
     let arch = Architecture::new(PIXELS, &[h, h], CLASSES, false).unwrap();
     let runs = one_run(batch);
     let engine = |kernels| {
@@ -44,15 +51,19 @@ fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) 
         e
     };
     let mut engines = [
-        ("fast", engine(TrainKernels::Fast)),
-        ("v0", engine(TrainKernels::V0)),
+        (
+            "fast",
+            engine(TrainKernels::Fast),
+            if on_gpu { 20 } else { 1 },
+        ),
+        ("v0", engine(TrainKernels::V0), if on_gpu { 2 } else { 1 }),
     ];
     let mut secs = vec![Vec::new(); engines.len()];
-    for i in 1..4 {
-        for ((_, e), s) in engines.iter_mut().zip(&mut secs) {
+    for i in 0..3 {
+        for ((_, e, steps), s) in engines.iter_mut().zip(&mut secs) {
             let t = Instant::now();
-            e.train_steps(i, 1).unwrap();
-            s.push(t.elapsed().as_secs_f64());
+            e.train_steps(1 + i * *steps, *steps).unwrap();
+            s.push(t.elapsed().as_secs_f64() / *steps as f64);
         }
     }
     let weights = (0..arch.layers())
@@ -70,7 +81,7 @@ fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) 
     );
     let key = format!("wide{h}");
     let mut csv = format!("{key}_train_speedup_fast_over_v0,{speedup}\n");
-    for ((kernels, _), &secs) in engines.iter().zip(&medians) {
+    for ((kernels, _, _), &secs) in engines.iter().zip(&medians) {
         let gflops = dense / secs / 1e9;
         let share = gflops / peak;
         println!(
@@ -95,7 +106,7 @@ fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) 
     }
     let fast = &mut engines[0].1;
     fast.enable_profiling();
-    fast.train_steps(4, 2).unwrap();
+    fast.train_steps(1 + 3 * engines[0].2, 2).unwrap();
     for row in fast.profile().unwrap_or_default() {
         let kernel = row.name.trim_start_matches("train/");
         if !["gemm_direct", "gemm", "backward_gemm", "update_gemm"].contains(&kernel) {
@@ -115,13 +126,34 @@ fn wide_training(data: &mesu::data::Dataset, peak: f64, h: usize, batch: usize) 
     csv
 }
 
+/// The peak rate from a launch long enough to time (0.2 s or more): on a
+/// GPU lavapipe's launch (64 Ki lanes x 2048 iterations) is over in
+/// ~0.1 ms, below the cost of the submit around it.
+fn timed_peak(ctx: &GpuContext) -> f64 {
+    let lanes = if ctx.info.device_type == wgpu::DeviceType::Cpu {
+        64 * 1024
+    } else {
+        1 << 20
+    };
+    let mut iterations = 2048;
+    loop {
+        let t = Instant::now();
+        let gflops = peak_gflops(ctx, lanes, iterations, 3).unwrap_or_else(|e| panic!("{e}"));
+        // Four launches were timed (one warm-up, three measured).
+        if t.elapsed().as_secs_f64() / 4.0 >= 0.2 || iterations >= 1 << 20 {
+            return gflops;
+        }
+        iterations *= 4;
+    }
+}
+
 fn main() {
     let data = load(DatasetKind::Mnist, std::path::Path::new("data/mnist"))
         .unwrap_or_else(|e| panic!("{e}"));
     let ctx = GpuContext::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"));
     let adapter = ctx.describe();
     // The device's achievable f32 rate, measured in the same run.
-    let peak = peak_gflops(&ctx, 64 * 1024, 2048, 5).unwrap_or_else(|e| panic!("{e}"));
+    let peak = timed_peak(&ctx);
     // The fixed cost of a launch: what a batch-1 step pays per kernel.
     let launch_us = dispatch_overhead_us(&ctx, 1000, 5).unwrap_or_else(|e| panic!("{e}"));
     let arch = Architecture::new(PIXELS, &[50], CLASSES, false).unwrap();
@@ -246,11 +278,12 @@ fn main() {
         "evaluation speed-up, fast over v0", speedup
     );
     csv += &format!("eval_speedup_fast_over_v0,{speedup}\n");
-    csv += &wide_training(&data, peak, 1024, 64);
+    let on_gpu = ctx.info.device_type != wgpu::DeviceType::Cpu;
+    csv += &wide_training(&data, (peak, on_gpu), 1024, 64);
     // The largest shape needs a GPU's memory (its weight samples are 671 MB,
     // past lavapipe's 128 MiB binding) and time.
-    if ctx.info.device_type != wgpu::DeviceType::Cpu {
-        csv += &wide_training(&data, peak, 4096, 128);
+    if on_gpu {
+        csv += &wide_training(&data, (peak, on_gpu), 4096, 128);
     }
     std::fs::create_dir_all("target").ok();
     std::fs::write("target/bench-step.csv", csv).unwrap();

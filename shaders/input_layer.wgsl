@@ -20,6 +20,8 @@ override WG: u32 = 64u;
 // 1: forward_input draws the layer's noise itself (batch 1 training: each
 // (k, j) row is drawn by exactly one invocation) instead of reading it.
 override DRAW_NOISE: u32 = 0u;
+// 1: batch-1 training, the forward also gathers the next step's input.
+override PREFETCH: u32 = 0u;
 
 var<workgroup> partial: array<f32, WG>;
 
@@ -69,12 +71,29 @@ fn noise_quad(r: u32, k: u32, g: u32, owner: bool) -> vec4<f32> {
     return z;
 }
 
+// Batch-1 training (PREFETCH): the next step's input, gathered into the
+// half of x0 this step does not read, one quad per invocation of the
+// launch (`lanes` of them), so the next step needs no gather launch. A
+// submit's last step gathers what the next submit's gather launch writes
+// again; the split's last step gathers its own example (no next one).
+fn prefetch_input(id: u32, lanes: u32) {
+    let quads = layer.n_in / 4u;
+    let next = select(1u, 0u, st.pos + 1u >= st.examples);
+    for (var i = id; i < layer.runs * quads; i += lanes) {
+        let r = i / quads;
+        let q = i % quads;
+        let at = ((1u - st.x_half) * layer.runs + r) * quads + q;
+        x0[at] = pixel_quad(example_index(r, next), r, q, layer.n_in);
+    }
+}
+
 // One invocation per output pair (r, k, b, j), (r, k + 1, b, j) for even
 // k, reading the weight row as vec4s once for both samples.
 @compute @workgroup_size(WG)
 fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let pairs = (st.samples + 1u) / 2u;
     let out = linear_id(gid, nwg, WG);
+    if (PREFETCH == 1u) { prefetch_input(out, nwg.x * nwg.y * WG); }
     if (out >= layer.runs * pairs * st.batch * layer.n_out) { return; }
     let j = out % layer.n_out;
     let rpb = out / layer.n_out;
@@ -97,6 +116,32 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     }
     finish_input(r, k0, b, j, acc0);
     if (two) { finish_input(r, k0 + 1u, b, j, acc1); }
+}
+
+// The GPU plan: one workgroup per output (r, k, b, j), its lanes over the
+// row's quads (the noise stored by the noise launch), summed by a tree in
+// workgroup memory. Lane 0 adds the bias and stores.
+@compute @workgroup_size(WG)
+fn forward_input_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lane: u32) {
+    let row = workgroup_index(wid, nwg);
+    if (PREFETCH == 1u) { prefetch_input(row * WG + lane, nwg.x * nwg.y * WG); }
+    if (row >= layer.runs * st.samples * st.batch * layer.n_out) { return; }
+    let j = row % layer.n_out;
+    let rkb = row / layer.n_out;
+    let b = rkb % st.batch;
+    let rk = rkb / st.batch;
+    let quads = layer.n_in / 4u;
+    let w = (rk / st.samples) * layer.stride / 4u + j * quads;
+    let n = rk * layer.stride / 4u + j * quads;
+    let x = x0_row(rk / st.samples, b);
+    var acc = vec4<f32>(0.0);
+    for (var q = lane; q < quads; q += WG) {
+        acc += (mu[w + q] + sigma[w + q] * eps[n + q]) * x0[x + q];
+    }
+    partial[lane] = acc.x + acc.y + acc.z + acc.w;
+    let z = reduce(lane);
+    if (lane == 0u) { finish_input(rk / st.samples, rk % st.samples, b, j, vec4<f32>(z, 0.0, 0.0, 0.0)); }
 }
 
 fn finish_input(r: u32, k: u32, b: u32, j: u32, acc: vec4<f32>) {

@@ -5,8 +5,9 @@
 // four launches. At batch 1 (BATCH_ONE) one workgroup per run does it all:
 // its lanes draw their samples' noise for the layer, as the noise kernel
 // would, and then update the layer themselves, so no other launch has to
-// wait for the errors; it also gathers the run's next input into the other
-// half of x0, so the next step needs no gather launch.
+// wait for the errors. (The next step's input is gathered ahead by the
+// first layer's forward: binding x0, images and perm here too would take
+// this kernel past the 16 storage buffers of DX12 tier 2 and GL.)
 
 // The last layer's shape, bound as a storage buffer, not a uniform: Mesa
 // lavapipe 22.3 inlines uniform-buffer values that bound loops or steer
@@ -29,14 +30,16 @@ var<private> layer: Layer;
 @group(0) @binding(8) var<storage, read_write> delta_in: array<f32>;  // dC/d(input), as act_in
 @group(0) @binding(9) var<storage, read_write> loss: array<f32>;      // [R][K][B], accumulated
 @group(0) @binding(14) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
-@group(0) @binding(15) var<storage, read_write> x0: array<vec4<f32>>;   // [2][R][pixels] (BATCH_ONE)
-@group(0) @binding(16) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
+@group(0) @binding(15) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
 // 1: batch 1, one workgroup per run: draws the layer's noise and updates
 // mu and sigma of the layer (common/param_update.wgsl).
 override BATCH_ONE: u32 = 0u;
+// 1 (with BATCH_ONE, the GPU plan): the run's samples spread over the
+// lanes phase by phase (`wide_errors`) instead of a lane per sample.
+override WIDE: u32 = 0u;
 
 fn noise_at(p: Param, k: u32) -> f32 {
     let n = (p.r * st.samples + k) * layer.stride + p.e;
@@ -49,40 +52,74 @@ fn weight(r: u32, k: u32, e: u32) -> f32 {
     return mu[w] + sigma[w] * eps[n / 4u][n % 4u];
 }
 
+// Noise quad g of sample k of run r (batch 1: drawn here, stored for the
+// update).
+fn draw_noise(r: u32, k: u32, g: u32) {
+    let run = runs[r];
+    let quads = layer.stride / 4u;
+    eps[(r * st.samples + k) * quads + g] =
+        box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain), vec2<u32>(run.key0, run.key1)));
+}
+
+// Logit j of (run, sample, example) `id` = (r * K + k) * B + b.
+fn logit(id: u32, r: u32, k: u32, j: u32) {
+    let x = id * layer.n_in;
+    var z = 0.0;
+    for (var i = 0u; i < layer.n_in; i++) {
+        z += weight(r, k, j * layer.n_in + i) * act_in[x + i];
+    }
+    if (layer.has_bias == 1u) { z += weight(r, k, layer.n_out * layer.n_in + j); }
+    logits[id * layer.n_out + j] = z;
+}
+
+// The loss of `id` and its dC/dz (after its logits).
+fn sample_loss(id: u32, r: u32) {
+    loss[id] += cross_entropy(id * layer.n_out, labels[example_index(r, id % st.batch)]);
+}
+
+// The error of `id` to input i of the layer (after its dC/dz).
+fn error_in(id: u32, r: u32, k: u32, i: u32) {
+    let x = id * layer.n_in;
+    var g = 0.0;
+    if (act_in[x + i] > 0.0) {
+        for (var j = 0u; j < layer.n_out; j++) {
+            g += weight(r, k, j * layer.n_in + i) * delta[id * layer.n_out + j];
+        }
+    }
+    delta_in[x + i] = g;
+}
+
 // Forward, loss, dC/dz and the error to the input of (run, sample, example)
-// `id` = (r * K + k) * B + b.
+// `id` = (r * K + k) * B + b, in one invocation (the CPU-adapter plan).
 fn sample_errors(id: u32) {
-    let b = id % st.batch;
     let rk = id / st.batch;
     let r = rk / st.samples;
     let k = rk % st.samples;
     if (BATCH_ONE == 1u) {
-        let run = runs[r];
-        let quads = layer.stride / 4u;
-        for (var g = 0u; g < quads; g++) {
-            eps[rk * quads + g] = box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain),
-                                                     vec2<u32>(run.key0, run.key1)));
-        }
+        for (var g = 0u; g < layer.stride / 4u; g++) { draw_noise(r, k, g); }
     }
-    let x = id * layer.n_in;
-    let out = id * layer.n_out;
-    for (var j = 0u; j < layer.n_out; j++) {
-        var z = 0.0;
-        for (var i = 0u; i < layer.n_in; i++) {
-            z += weight(r, k, j * layer.n_in + i) * act_in[x + i];
-        }
-        if (layer.has_bias == 1u) { z += weight(r, k, layer.n_out * layer.n_in + j); }
-        logits[out + j] = z;
+    for (var j = 0u; j < layer.n_out; j++) { logit(id, r, k, j); }
+    sample_loss(id, r);
+    for (var i = 0u; i < layer.n_in; i++) { error_in(id, r, k, i); }
+}
+
+// The same at batch 1 for the K samples of run r in the GPU plan: each
+// phase spread over the workgroup's lanes (noise quads, then logits, then
+// losses, then errors), a barrier between phases; the same sums in the
+// same order.
+fn wide_errors(r: u32, lane: u32) {
+    let quads = layer.stride / 4u;
+    let rk0 = r * st.samples;
+    for (var i = lane; i < st.samples * quads; i += WG) { draw_noise(r, i / quads, i % quads); }
+    storageBarrier();
+    for (var i = lane; i < st.samples * layer.n_out; i += WG) {
+        logit(rk0 + i / layer.n_out, r, i / layer.n_out, i % layer.n_out);
     }
-    loss[id] += cross_entropy(out, labels[example_index(r, b)]);
-    for (var i = 0u; i < layer.n_in; i++) {
-        var g = 0.0;
-        if (act_in[x + i] > 0.0) {
-            for (var j = 0u; j < layer.n_out; j++) {
-                g += weight(r, k, j * layer.n_in + i) * delta[out + j];
-            }
-        }
-        delta_in[x + i] = g;
+    storageBarrier();
+    for (var k = lane; k < st.samples; k += WG) { sample_loss(rk0 + k, r); }
+    storageBarrier();
+    for (var i = lane; i < st.samples * layer.n_in; i += WG) {
+        error_in(rk0 + i / layer.n_in, r, i / layer.n_in, i % layer.n_in);
     }
 }
 
@@ -97,18 +134,14 @@ fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     let r = wid.x + wid.y * nwg.x;
     if (r >= layer.runs) { return; }
-    for (var k = lane; k < st.samples; k += WG) { sample_errors(r * st.samples + k); }
+    if (WIDE == 1u) {
+        wide_errors(r, lane);
+    } else {
+        for (var k = lane; k < st.samples; k += WG) { sample_errors(r * st.samples + k); }
+    }
     // The samples' noise and errors, written above, are read by every lane.
     storageBarrier();
     for (var e = lane; e < layer.params; e += WG) {
         update_param(param_of(r * layer.params + e));
-    }
-    if (st.prefetch == 1u) {
-        let quads = st.pixels / 4u;
-        let next = example_index(r, 1u); // batch 1: the next step's example
-        let at = ((1u - st.x_half) * layer.runs + r) * quads;
-        for (var q = lane; q < quads; q += WG) {
-            x0[at + q] = pixel_quad(next, r, q, st.pixels);
-        }
     }
 }

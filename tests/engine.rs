@@ -6,7 +6,7 @@ mod common;
 
 use common::random_split;
 use mesu::Error;
-use mesu::backend::wgpu::Engine;
+use mesu::backend::wgpu::{Engine, Plan};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec};
@@ -105,25 +105,29 @@ fn batch_one_steps_equal_across_submit_splits() {
         ..Default::default()
     };
     let train = random_split(9, 3);
-    let train_in = |splits: &[usize]| {
-        let ctx = common::gpu().unwrap();
-        let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg.clone()).unwrap();
-        e.set_train_data(&train).unwrap();
-        e.set_task(&[perm(1, PIXELS), perm(2, PIXELS)]).unwrap();
-        e.set_order(&[perm(3, 9), perm(4, 9)]).unwrap();
-        let mut first = 0;
-        let mut losses = Vec::new();
-        for &n in splits {
-            losses.push(e.train_steps(first, n).unwrap());
-            first += n;
+    // Both plans gather the next input ahead (in the first layer's forward).
+    for plan in [Plan::CpuAdapter, Plan::Gpu] {
+        let train_in = |splits: &[usize]| {
+            let mut ctx = common::gpu().unwrap();
+            ctx.plan = plan;
+            let mut e = Engine::new(ctx, arch.clone(), runs.clone(), cfg.clone()).unwrap();
+            e.set_train_data(&train).unwrap();
+            e.set_task(&[perm(1, PIXELS), perm(2, PIXELS)]).unwrap();
+            e.set_order(&[perm(3, 9), perm(4, 9)]).unwrap();
+            let mut first = 0;
+            let mut losses = Vec::new();
+            for &n in splits {
+                losses.push(e.train_steps(first, n).unwrap());
+                first += n;
+            }
+            (e.params().unwrap(), losses.concat())
+        };
+        let (one_by_one, _) = train_in(&[1; 7]);
+        for splits in [&[7][..], &[3, 4], &[2, 5]] {
+            let (params, losses) = train_in(splits);
+            assert_eq!(params, one_by_one, "{plan:?}: steps split as {splits:?}");
+            assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
         }
-        (e.params().unwrap(), losses.concat())
-    };
-    let (one_by_one, _) = train_in(&[1; 7]);
-    for splits in [&[7][..], &[3, 4], &[2, 5]] {
-        let (params, losses) = train_in(splits);
-        assert_eq!(params, one_by_one, "steps split as {splits:?}");
-        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     }
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{calibration_error, mnist, random_split, reference_predictions, rel_err, to_f64};
-use mesu::backend::wgpu::{Engine, EvalKernels, ImageTiles, Kernels};
+use mesu::backend::wgpu::{Engine, EvalKernels, ImageTiles, Kernels, Plan};
 use mesu::data::similarity_order;
 use mesu::data::{PIXELS, Split};
 use mesu::model::{Architecture, EngineConfig, EvalResult, Params};
@@ -40,12 +40,13 @@ fn split(n: usize, zeros: f64, seed: u64) -> Split {
 
 fn evaluate(
     c: &Case,
-    kernels: EvalKernels,
+    (kernels, plan): (EvalKernels, Plan),
     params: &[Params],
     test: &Split,
     perms: &[Vec<u32>],
 ) -> Vec<EvalResult> {
-    let ctx = common::gpu().expect("checked by the caller");
+    let mut ctx = common::gpu().expect("checked by the caller");
+    ctx.plan = plan;
     let arch = Architecture::new(PIXELS, c.hidden, 10, c.bias).unwrap();
     let runs = (0..c.runs as u64)
         .map(|s| RunSpec {
@@ -92,9 +93,23 @@ fn check(c: Case) {
             p
         })
         .collect();
-    let fast = evaluate(&c, EvalKernels::Fast, &params, &test, &perms);
-    let v0 = evaluate(&c, EvalKernels::V0, &params, &test, &perms);
-    let tiled = evaluate(&c, EvalKernels::FastTiled, &params, &test, &perms);
+    let fast = evaluate(
+        &c,
+        (EvalKernels::Fast, Plan::CpuAdapter),
+        &params,
+        &test,
+        &perms,
+    );
+    let v0 = evaluate(
+        &c,
+        (EvalKernels::V0, Plan::CpuAdapter),
+        &params,
+        &test,
+        &perms,
+    );
+    // The GPU plan: the tiled GEMM; v0's first layer as workgroup rows.
+    let tiled = evaluate(&c, (EvalKernels::Fast, Plan::Gpu), &params, &test, &perms);
+    let v0_rows = evaluate(&c, (EvalKernels::V0, Plan::Gpu), &params, &test, &perms);
     for r in 0..c.runs {
         let pred = reference_predictions(
             &arch,
@@ -113,7 +128,12 @@ fn check(c: Case) {
                 .flat_map(|s| [s.h_pred, s.h_alea])
                 .collect()
         };
-        for (name, res) in [("fast", &fast[r]), ("v0", &v0[r]), ("tiled", &tiled[r])] {
+        for (name, res) in [
+            ("fast", &fast[r]),
+            ("v0", &v0[r]),
+            ("tiled", &tiled[r]),
+            ("v0 rows", &v0_rows[r]),
+        ] {
             let got: Vec<u32> = res.scores.iter().map(|s| s.pred).collect();
             assert_eq!(
                 got, preds,

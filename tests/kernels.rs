@@ -7,7 +7,7 @@ mod common;
 use common::{
     calibration_error, f64s, random_split, reference_noise, reference_predictions, rel_err, to_f64,
 };
-use mesu::backend::wgpu::{Engine, Kernels, TrainKernels};
+use mesu::backend::wgpu::{Engine, Kernels, Plan, TrainKernels};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec};
@@ -47,8 +47,8 @@ fn shuffled(n: usize, rng: &mut StdRng) -> Vec<u32> {
 
 /// Run one step on the GPU and check noise, forward, loss gradient,
 /// backward and the fused update of every run against the reference.
-/// Every check below, for the fast training kernels (at batch > 1 also with
-/// the GEMM tiled as on GPUs) and for the v0 ones.
+/// Every check below, for the fast training kernels in both plans (the GPU
+/// one forced on whatever adapter runs the tests) and for the v0 ones.
 fn check_step(arch: Architecture, runs: Vec<RunSpec>, batch: usize, samples: usize) {
     check_step_from(arch, runs, batch, samples, Sigmas::Positive);
 }
@@ -60,11 +60,11 @@ fn check_step_from(
     samples: usize,
     sigmas: Sigmas,
 ) {
-    let tiled = (batch > 1).then_some(TrainKernels::FastTiled);
-    for kernels in [TrainKernels::Fast, TrainKernels::V0]
-        .into_iter()
-        .chain(tiled)
-    {
+    for kernels in [
+        (TrainKernels::Fast, Plan::CpuAdapter),
+        (TrainKernels::Fast, Plan::Gpu),
+        (TrainKernels::V0, Plan::CpuAdapter),
+    ] {
         check_step_with(arch.clone(), runs.clone(), batch, samples, kernels, sigmas);
     }
 }
@@ -74,10 +74,11 @@ fn check_step_with(
     runs: Vec<RunSpec>,
     batch: usize,
     samples: usize,
-    kernels: TrainKernels,
+    (kernels, plan): (TrainKernels, Plan),
     sigmas: Sigmas,
 ) {
-    let Some(ctx) = common::gpu() else { return };
+    let Some(mut ctx) = common::gpu() else { return };
+    ctx.plan = plan;
     let mut rng = StdRng::seed_from_u64(99);
     let split = random_split(4 * batch + 1, 5);
     let (mean, std) = split.pixel_mean_std();
@@ -132,7 +133,7 @@ fn check_step_with(
                     .count()
             })
             .sum();
-        println!("{crossed} sigmas crossed zero in the step ({kernels:?})");
+        println!("{crossed} sigmas crossed zero in the step ({kernels:?}, {plan:?})");
         assert!(
             crossed > 0,
             "no sigma crossed zero: the test forces nothing"
@@ -223,7 +224,7 @@ fn check_step_with(
     ];
     for (name, w) in names.iter().zip(worst) {
         println!(
-            "{} ({kernels:?}) {name}: max relative error {w:.2e}",
+            "{} ({kernels:?}, {plan:?}) {name}: max relative error {w:.2e}",
             arch.describe()
         );
         assert!(w < TOL, "{name}: relative error {w:.2e} exceeds {TOL:.0e}");

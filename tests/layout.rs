@@ -28,14 +28,6 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// Units of one layer that must not import each other.
 const ISOLATED: &[&[&str]] = &[&["backend::cpu", "backend::wgpu"]];
 
-/// Imports still to be removed by other branches of issue 23, as
-/// (from prefix, to prefix, who): each is left out of both checks.
-const PENDING: &[(&str, &str, &str)] = &[(
-    "backend::wgpu::sampled_gemm",
-    "backend::wgpu::eval_fast",
-    "kernels: the tile constant",
-)];
-
 type Module = Vec<String>;
 
 fn name(m: &[String]) -> String {
@@ -395,12 +387,6 @@ fn imports(files: &BTreeMap<Module, File>) -> Vec<(Module, Module, Module)> {
     out
 }
 
-fn pending(from: &[String], to: &[String]) -> bool {
-    PENDING
-        .iter()
-        .any(|(f, t, _)| starts_with(from, f) && starts_with(to, t))
-}
-
 /// (layer index, the matching prefix) of a module.
 fn layer_of(m: &[String]) -> Option<(usize, &'static str)> {
     LAYERS
@@ -430,7 +416,7 @@ fn no_import_runs_up_a_layer() {
     let files = library();
     let mut bad = BTreeSet::new();
     for (from, _, def) in imports(&files) {
-        if def.is_empty() || pending(&from, &def) {
+        if def.is_empty() {
             continue;
         }
         let (Some((lf, pf)), Some((lt, pt))) = (layer_of(&from), layer_of(&def)) else {
@@ -486,12 +472,11 @@ fn no_import_circles() {
     let mut by_unit: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (from, to, def) in imports(&files) {
         let nested = from.starts_with(&to) || to.starts_with(&from);
-        if !nested && !pending(&from, &to) {
+        if !nested {
             by_file.entry(name(&from)).or_default().insert(name(&to));
         }
         if let (Some((_, uf)), Some((_, ud))) = (layer_of(&from), layer_of(&def))
             && uf != ud
-            && !pending(&from, &def)
         {
             by_unit.entry(uf.into()).or_default().insert(ud.into());
         }

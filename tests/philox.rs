@@ -1,5 +1,6 @@
 mod common;
 
+use mesu::backend::wgpu::{GpuContext, Plan, native_int64};
 use mesu::reference::{box_muller4, philox4x32_10};
 
 #[test]
@@ -22,6 +23,8 @@ fn random123_known_answers() {
     );
 }
 
+/// Both products of the WGSL Philox: 16-bit halves, and the native 64-bit
+/// multiply of the GPU plan where the device has shader-int64.
 #[test]
 fn gpu_stream_equals_rust_stream_bit_for_bit() {
     let Some(ctx) = common::gpu() else { return };
@@ -30,9 +33,31 @@ fn gpu_stream_equals_rust_stream_bit_for_bit() {
         .map(|i| [i, i.wrapping_mul(2_654_435_761), 7 * i + 3, u32::MAX - i])
         .chain([[0; 4], [u32::MAX; 4]])
         .collect();
-    let gpu = mesu::backend::wgpu::philox_on_gpu(&ctx, key, &counters).unwrap();
-    for (c, g) in counters.iter().zip(&gpu) {
-        assert_eq!(*g, philox4x32_10(*c, key), "counter {c:?}");
+    let emulated = GpuContext {
+        plan: Plan::CpuAdapter,
+        ..ctx.clone()
+    };
+    let native = GpuContext {
+        plan: Plan::Gpu,
+        ..ctx
+    };
+    assert!(!native_int64(&emulated));
+    if !native_int64(&native) {
+        eprintln!(
+            "no shader-int64 on {}: the native product is not tested",
+            native.describe()
+        );
+    }
+    for ctx in [emulated, native] {
+        let gpu = mesu::backend::wgpu::philox_on_gpu(&ctx, key, &counters).unwrap();
+        for (c, g) in counters.iter().zip(&gpu) {
+            assert_eq!(
+                *g,
+                philox4x32_10(*c, key),
+                "counter {c:?}, int64 {}",
+                native_int64(&ctx)
+            );
+        }
     }
 }
 

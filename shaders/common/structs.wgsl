@@ -14,8 +14,8 @@ struct Step {
     x_shift: f32,
     examples: u32,      // examples in the split: stride of per-example outputs
     x_half: u32,        // batch-1 training: the half of x0 (two inputs) this step reads
-    prefetch: u32,      // 1: this step's output layer gathers the next step's input
-    pixels: u32,        // the first layer's inputs (for that gather)
+    _pad0: u32,
+    _pad1: u32,
 }
 
 // Static shape of one layer for R runs.
@@ -66,20 +66,8 @@ fn quad(first: u32, end: u32) -> vec4<u32> {
     return min(vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(end - 1u));
 }
 
-// 32x32 -> 64-bit product as (hi, lo) from 16-bit halves (WGSL has no u64).
-fn mulhilo(a: u32, b: u32) -> vec2<u32> {
-    let a_lo = a & 0xffffu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xffffu;
-    let b_hi = b >> 16u;
-    let ll = a_lo * b_lo;
-    let lh = a_lo * b_hi;
-    let hl = a_hi * b_lo;
-    let hh = a_hi * b_hi;
-    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-    let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-    return vec2<u32>(hi, a * b);
-}
+// mulhilo(a, b), the 32x32 -> 64-bit product as (hi, lo), comes from
+// common/mulhilo32.wgsl or common/mulhilo64.wgsl (shader.rs picks one).
 
 // Philox4x32-10 (Salmon et al., SC'11).
 fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {

@@ -36,6 +36,19 @@ pub enum GpuError {
         limit: u64,
         adapter: String,
     },
+    #[error(
+        "kernel `{kernel}` binds {needed} {kind} buffers but adapter {adapter} allows {limit} per shader stage; \
+         pick another adapter or backend with --adapter / --backend (vulkan, metal, dx12), or the CPU backend"
+    )]
+    TooManyBindings {
+        kernel: String,
+        kind: &'static str,
+        needed: u32,
+        limit: u32,
+        adapter: String,
+    },
+    #[error("MESU_PLAN is {0:?}; it takes `gpu` or `cpu` (unset: chosen by the adapter's type)")]
+    Plan(String),
     #[error("GPU error: {0}")]
     Runtime(String),
 }
@@ -113,6 +126,32 @@ pub fn list_adapters(backends: wgpu::Backends) -> Vec<AdapterSummary> {
     all
 }
 
+/// Which launch plans the engine records: kernels made for GPUs (many
+/// lanes, workgroup tiles and tree reductions) or for CPU adapters such as
+/// lavapipe (few invocations with long serial loops, no workgroup memory,
+/// where a barrier or a workgroup-memory load costs as much as a storage
+/// load). Both compute the same quantities and are tested against the f64
+/// reference on lavapipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Gpu,
+    CpuAdapter,
+}
+
+impl Plan {
+    /// By the adapter's type, unless `MESU_PLAN` (`gpu` or `cpu`) says
+    /// otherwise (CI runs the GPU plan on lavapipe with it).
+    fn choose(device_type: wgpu::DeviceType) -> Result<Self, GpuError> {
+        match std::env::var("MESU_PLAN").as_deref() {
+            Ok("gpu") => Ok(Plan::Gpu),
+            Ok("cpu") => Ok(Plan::CpuAdapter),
+            Ok(other) => Err(GpuError::Plan(other.to_string())),
+            Err(_) if device_type == wgpu::DeviceType::Cpu => Ok(Plan::CpuAdapter),
+            Err(_) => Ok(Plan::Gpu),
+        }
+    }
+}
+
 /// The device, its queue and what it can do (clones share the device).
 #[derive(Clone)]
 pub struct GpuContext {
@@ -121,6 +160,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    /// The launch plans engines on this device record (tests may set it).
+    pub plan: Plan,
 }
 
 impl GpuContext {
@@ -144,9 +185,14 @@ impl GpuContext {
             .ok_or_else(|| GpuError::NoAdapter(describe(choice)))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
-        // Timestamps are for --profile; take them when offered, never require them.
+        super::shader::check_stage_limits(&limits, &info.name)?;
+        let plan = Plan::choose(info.device_type)?;
+        // Timestamps are for --profile, 64-bit integers for Philox's product
+        // (shader::native_int64); take them when offered, never require them.
         let features = adapter.features()
-            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+                | wgpu::Features::SHADER_INT64);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("mesu"),
             required_features: features,
@@ -163,6 +209,7 @@ impl GpuContext {
             info,
             limits,
             features,
+            plan,
         })
     }
 

@@ -230,7 +230,8 @@ impl Engine {
     /// forward and the fused output layer draw their layers' training noise
     /// (each noise row has one invocation), so those layers have no noise
     /// launch; the output layer's kernel, one workgroup per run, also
-    /// updates that layer and gathers the next step's input.
+    /// updates that layer, and the first layer's forward gathers the next
+    /// step's input.
     pub(super) fn fused_batch_one(&self) -> bool {
         self.cfg.batch == 1 && self.kernels.train != TrainKernels::V0
     }
@@ -238,7 +239,9 @@ impl Engine {
     /// The noise launches of a training step.
     fn train_noise(&self) -> Vec<&Dispatch> {
         let last = self.arch.layers() - 1;
-        let drawn = |l: usize| self.fused_batch_one() && (l == 0 || l == last);
+        let drawn = |l: usize| {
+            (l == 0 && self.draws_input_noise()) || (l == last && self.fused_batch_one())
+        };
         (0..=last)
             .filter(|&l| !drawn(l))
             .map(|l| &self.noise[l])
@@ -476,8 +479,7 @@ impl Engine {
                     x_shift: g.split.x_shift,
                     examples: g.split.len as u32,
                     x_half: (g.gathers_ahead && step(s) % 2 == 1) as u32,
-                    prefetch: (g.gathers_ahead && s + 1 < n) as u32,
-                    pixels: self.arch.n_in(0) as u32,
+                    _pad: [0; 2],
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);

@@ -1,8 +1,9 @@
 use super::GpuBuffer;
 use super::dispatch::Dispatch;
-use super::eval_fast::{FastEval, IMAGES_PER_TILE};
+use super::eval_fast::FastEval;
 use super::output::predict_dispatch;
 use super::sampled_gemm;
+use super::sampled_gemm::IMAGES_PER_TILE;
 use super::uniforms::StepUniform;
 use super::{DeviceSplit, Engine};
 use crate::Error;
@@ -11,14 +12,13 @@ use crate::model::{DOMAIN_EVAL, EvalResult, EvalSet, Score};
 
 /// Kernels of evaluation: the training forward kernels over the permuted
 /// pixels (`V0`, kept as the baseline), or shaders/sampled_gemm.wgsl (`Fast`: its
-/// hidden-layer GEMM tiled through workgroup memory on GPUs, reading
-/// directly on CPU adapters; `FastTiled` forces the tiled one, for tests).
+/// hidden-layer GEMM tiled through workgroup memory in the GPU plan, reading
+/// directly in the CPU-adapter plan).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EvalKernels {
     V0,
     #[default]
     Fast,
-    FastTiled,
 }
 
 /// Sampled forward over a whole split in chunks of images, then the
@@ -75,11 +75,11 @@ impl EvalGraph {
                     r * chunk * e.arch.n_in(0),
                 )?);
                 let layers = e.arch.layers();
-                dispatches = e.forward_dispatches(x, &acts, input, (k, chunk, layers), false);
+                dispatches =
+                    e.forward_dispatches(x, &acts, input, (k, chunk, layers), Default::default());
             }
-            EvalKernels::Fast | EvalKernels::FastTiled => {
-                let tiled =
-                    e.kernels.eval == EvalKernels::FastTiled || sampled_gemm::tiles_by_default(e);
+            EvalKernels::Fast => {
+                let tiled = sampled_gemm::tiles_by_default(e);
                 let pixels = split.pixels;
                 let slots: Vec<u8> = order
                     .iter()
@@ -129,8 +129,7 @@ impl EvalGraph {
                 x_shift: self.split.x_shift,
                 examples: n as u32,
                 x_half: 0,
-                prefetch: 0,
-                pixels: e.arch.n_in(0) as u32,
+                _pad: [0; 2],
             })
             .collect();
         let noise = e.noise_dispatches();

@@ -5,13 +5,10 @@
 use super::Engine;
 use super::dispatch::Dispatch;
 use super::image_tiles::ImageTiles;
-use super::sampled_gemm::{self, row4};
+use super::sampled_gemm::{self, IMAGES_PER_TILE, row4};
 use super::{GpuBuffer, GpuContext};
 use crate::Error;
 
-/// Images per tile of the first layer (fixed by `forward_sparse`): every
-/// weight vec4 it loads serves this many images.
-pub const IMAGES_PER_TILE: usize = 8;
 /// Buffers and dispatches of the fast path for one evaluation split.
 pub struct FastEval {
     /// After the noise, once per evaluation: weights, row sums.

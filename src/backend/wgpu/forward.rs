@@ -6,22 +6,32 @@ use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::{Engine, GpuBuffer, Shader};
 
+/// What the first layer's forward does besides its forward: in batch-1
+/// training it may draw the layer's noise, and it gathers the next step's
+/// input into the other half of x0.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct InputExtras {
+    pub draw_noise: bool,
+    pub prefetch: bool,
+}
+
 impl Engine {
     /// The input gather into `x0` (from `images` through `order` and `perm`)
     /// and the sampled forward of layers 0..`layers` into `acts`; sized for
-    /// `samples` x `batch` examples. With `draw_noise` (batch 1 only) the
-    /// first layer's forward draws that layer's noise itself.
+    /// `samples` x `batch` examples, the first layer's forward with `extras`
+    /// (batch 1 only).
     pub(super) fn forward_dispatches(
         &self,
         x0: &GpuBuffer<f32>,
         acts: &[GpuBuffer<f32>],
         sources: [&wgpu::Buffer; 3],
         (samples, batch, layers): (usize, usize, usize),
-        draw_noise: bool,
+        extras: InputExtras,
     ) -> Vec<Dispatch> {
-        assert!(!draw_noise || batch == 1, "one invocation per noise row");
+        let batch_one = !(extras.draw_noise || extras.prefetch) || batch == 1;
+        assert!(batch_one, "one invocation per noise row, two halves of x0");
         let shapes = self.shapes(samples, batch);
-        let first = self.forward_input_dispatch(x0, &acts[0], shapes, draw_noise);
+        let first = self.forward_input_dispatch((x0, sources), &acts[0], shapes, extras);
         let hidden =
             (1..layers).map(|l| self.forward_hidden_dispatch(l, &acts[l - 1], &acts[l], shapes));
         [self.gather_dispatch(x0, sources, shapes), first]

@@ -4,10 +4,19 @@
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
+use super::forward::InputExtras;
 use super::train::TrainGraph;
-use super::{Engine, GpuBuffer, Shader, WORKGROUP};
+use super::{Engine, GpuBuffer, Plan, Shader, WORKGROUP};
 
 impl Engine {
+    /// Batch 1 on a CPU adapter: the first layer's forward draws that
+    /// layer's noise (each noise row has one invocation) instead of a noise
+    /// launch. On a GPU the noise launch has a lane per quad (98,000 at
+    /// 784-50-10, K = 10), the forward one workgroup per output.
+    pub(super) fn draws_input_noise(&self) -> bool {
+        self.fused_batch_one() && self.ctx.plan == Plan::CpuAdapter
+    }
+
     /// The input gather into `x0` (from `images` through `order` and `perm`).
     pub(super) fn gather_dispatch(
         &self,
@@ -31,19 +40,38 @@ impl Engine {
     }
 
     /// The first layer's sampled forward from the gathered input `x0` into
-    /// `act0`, two samples per invocation; with `draw_noise` (batch 1) it
-    /// draws the layer's noise itself.
+    /// `act0`: in the GPU plan one workgroup per output (its lanes over the
+    /// row, summed by a tree); in the CPU-adapter plan two samples per
+    /// invocation, and it may draw the layer's noise itself. With
+    /// `extras.prefetch` it also gathers the next step's input from
+    /// `sources` (a pipeline constant, not a uniform: lavapipe specialises
+    /// kernels on uniform values that steer branches, docs/performance.md).
     pub(super) fn forward_input_dispatch(
         &self,
-        x0: &GpuBuffer<f32>,
+        (x0, [images, order, perm]): (&GpuBuffer<f32>, [&wgpu::Buffer; 3]),
         act0: &GpuBuffer<f32>,
         shapes: Shapes,
-        draw_noise: bool,
+        extras: InputExtras,
     ) -> Dispatch {
+        let mut cost = cost::forward(shapes, &self.arch, 0);
+        if extras.prefetch {
+            cost = cost + cost::gather_input(shapes, &self.arch);
+        }
+        let outputs = shapes.runs * shapes.batch * self.arch.n_out(0);
+        let (entry, threads) = match self.ctx.plan {
+            Plan::Gpu => (
+                "forward_input_rows",
+                outputs * shapes.samples * WORKGROUP as usize,
+            ),
+            Plan::CpuAdapter => ("forward_input", outputs * shapes.samples.div_ceil(2)),
+        };
         self.tuned_dispatch(
             Shader::InputLayer,
-            "forward_input",
-            vec![("DRAW_NOISE", draw_noise as u32)],
+            entry,
+            vec![
+                ("DRAW_NOISE", extras.draw_noise as u32),
+                ("PREFETCH", extras.prefetch as u32),
+            ],
             &[
                 ("layer", self.layers[0].as_entire_binding()),
                 ("runs", self.run_buf.buffer.as_entire_binding()),
@@ -52,9 +80,12 @@ impl Engine {
                 ("eps", self.eps[0].buffer.as_entire_binding()),
                 ("x0", x0.buffer.as_entire_binding()),
                 ("act_out", act0.buffer.as_entire_binding()),
+                ("images", images.as_entire_binding()),
+                ("order", order.as_entire_binding()),
+                ("perm", perm.as_entire_binding()),
             ],
-            shapes.runs * shapes.samples.div_ceil(2) * shapes.batch * self.arch.n_out(0),
-            cost::forward(shapes, &self.arch, 0),
+            threads,
+            cost,
         )
     }
 }

@@ -40,7 +40,7 @@ mod update;
 
 pub use crate::backend::Cost;
 pub use buffer::{GpuBuffer, StepUniforms};
-pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, list_adapters};
+pub use context::{AdapterChoice, AdapterSummary, GpuContext, GpuError, Plan, list_adapters};
 pub use engine::{Engine, Intermediates, Kernels};
 pub use eval::EvalKernels;
 pub use image_tiles::ImageTiles;
@@ -48,7 +48,10 @@ pub use memory::{RunMemory, run_memory};
 pub use noise::philox_on_gpu;
 pub use peak::{dispatch_overhead_us, peak_gflops};
 pub use profile::Profiler;
-pub use shader::{Kernel, Overrides, PipelineCache, Shader, grid};
+pub use shader::{
+    Kernel, Overrides, PipelineCache, Shader, StageBindings, check_stage_limits, grid,
+    native_int64, stage_bindings,
+};
 pub use split::DeviceSplit;
 pub use train::TrainKernels;
 pub use uniforms::{LayerUniform, RunUniform, StepUniform};

@@ -1,24 +1,23 @@
 //! Launches of shaders/output_layer.wgsl: the fused output layer (logits,
 //! loss, dC/dz, the error to the last hidden layer; at batch 1 also the
-//! noise, the update of the layer and the next step's input gather).
+//! noise and the update of the layer).
 
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::train::TrainGraph;
-use super::{Engine, Shader, WORKGROUP};
+use super::{Engine, Plan, Shader, WORKGROUP};
 
 impl TrainGraph {
     /// The fused output layer; at batch 1 it draws its layer's noise and,
-    /// one workgroup per run, updates the layer and gathers the next input.
+    /// one workgroup per run, updates the layer (in the GPU plan with each
+    /// phase of the errors spread over the lanes).
     pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
         let batch_one = e.fused_batch_one();
         let (threads, cost) = if batch_one {
             (
                 shapes.runs * WORKGROUP as usize,
-                cost::output_layer(shapes, &e.arch)
-                    + cost::update(shapes, &e.arch, last)
-                    + cost::gather_input(shapes, &e.arch),
+                cost::output_layer(shapes, &e.arch) + cost::update(shapes, &e.arch, last),
             )
         } else {
             (
@@ -29,7 +28,10 @@ impl TrainGraph {
         e.tuned_dispatch(
             Shader::OutputLayer,
             "output_layer",
-            vec![("BATCH_ONE", batch_one as u32)],
+            vec![
+                ("BATCH_ONE", batch_one as u32),
+                ("WIDE", (batch_one && e.ctx.plan == Plan::Gpu) as u32),
+            ],
             &[
                 ("layer_shape", e.layers[last].as_entire_binding()),
                 ("runs", e.run_buf.buffer.as_entire_binding()),
@@ -41,12 +43,9 @@ impl TrainGraph {
                 ("delta", self.deltas[last].buffer.as_entire_binding()),
                 ("delta_in", self.deltas[last - 1].buffer.as_entire_binding()),
                 ("loss", self.loss.buffer.as_entire_binding()),
-                ("images", self.split.images.buffer.as_entire_binding()),
                 ("order", self.order.buffer.as_entire_binding()),
-                ("perm", self.perm.buffer.as_entire_binding()),
                 ("labels", self.split.labels.buffer.as_entire_binding()),
                 ("bad", self.bad.buffer.as_entire_binding()),
-                ("x0", self.x0.buffer.as_entire_binding()),
                 ("penalty", e.penalty[last].buffer.as_entire_binding()),
             ],
             threads,

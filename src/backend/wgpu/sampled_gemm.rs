@@ -6,7 +6,7 @@
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
 use super::{Engine, WORKGROUP};
-use super::{GpuBuffer, Overrides, Shader};
+use super::{GpuBuffer, Overrides, Plan, Shader};
 
 /// GEMM: most invocations along columns, the rows and vec4 columns each
 /// invocation owns (tiled, direct), and the workgroup-memory capacities
@@ -16,6 +16,10 @@ const GEMM_ROWS: usize = 4;
 const DIRECT_BLOCK: (usize, usize) = (8, 2);
 const A_CAP: usize = 1024;
 const B_CAP: usize = 512;
+
+/// Images per tile of the first layer (fixed by `forward_sparse`): every
+/// weight vec4 it loads serves this many images.
+pub const IMAGES_PER_TILE: usize = 8;
 
 /// Vec4 per row of a layer's materialised weights: its outputs padded with
 /// zeros (to pairs of vec4 with `pairs`, as `forward_sparse` takes two).
@@ -132,10 +136,10 @@ pub fn gemm(
     )
 }
 
-/// Whether the GEMM should tile through workgroup memory: on GPUs, not on
-/// CPU adapters (where a workgroup-memory load costs a storage load).
+/// Whether the GEMM should tile through workgroup memory: in the GPU plan,
+/// not on CPU adapters (where a workgroup-memory load costs a storage load).
 pub fn tiles_by_default(e: &Engine) -> bool {
-    e.ctx.info.device_type != wgpu::DeviceType::Cpu
+    e.ctx.plan == Plan::Gpu
 }
 
 /// The first layer's offsets: per run and sample, the sum of each
@@ -181,7 +185,7 @@ pub fn forward_sparse(
             ("tile_start", start.buffer.as_entire_binding()),
             ("act_out", act0.buffer.as_entire_binding()),
         ],
-        rk * chunk.div_ceil(super::eval_fast::IMAGES_PER_TILE) * cols / 2,
+        rk * chunk.div_ceil(IMAGES_PER_TILE) * cols / 2,
         // Dense-equivalent: the sparse kernel skips zero pixels.
         cost::forward(e.shapes(e.cfg.test_samples, chunk), &e.arch, 0),
     )

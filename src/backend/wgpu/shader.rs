@@ -1,9 +1,9 @@
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use wgpu::naga;
 
-use super::GpuContext;
+use super::{GpuContext, GpuError, Plan};
 
 /// The kernel families: one top-level WGSL file each, shaders/<name>.wgsl,
 /// launched from the module of the same name (src/backend/wgpu/<name>.rs).
@@ -23,6 +23,8 @@ pub enum Shader {
 
 /// Shared snippets (shaders/common/), prepended before a kernel file.
 const STRUCTS: &str = include_str!("../../../shaders/common/structs.wgsl");
+const MULHILO32: &str = include_str!("../../../shaders/common/mulhilo32.wgsl");
+const MULHILO64: &str = include_str!("../../../shaders/common/mulhilo64.wgsl");
 const IMAGE_INPUT: &str = include_str!("../../../shaders/common/image_input.wgsl");
 const LAYER_INPUT: &str = include_str!("../../../shaders/common/layer_input.wgsl");
 const SOFTMAX: &str = include_str!("../../../shaders/common/softmax.wgsl");
@@ -86,15 +88,23 @@ const FAMILIES: &[(Shader, &[&str], &str)] = &[
 ];
 
 impl Shader {
-    /// The module source: common/structs.wgsl, the family's snippets, then
-    /// its kernel file.
-    pub fn source(self) -> String {
+    /// The module source: common/structs.wgsl, Philox's 64-bit product
+    /// (native with `int64`), the family's snippets, then its kernel file.
+    pub fn source(self, int64: bool) -> String {
         let (_, pieces, body) = FAMILIES
             .iter()
             .find(|(s, _, _)| *s == self)
             .expect("every family is in FAMILIES");
-        format!("{STRUCTS}\n{}\n{body}", pieces.join("\n"))
+        let mulhilo = if int64 { MULHILO64 } else { MULHILO32 };
+        format!("{STRUCTS}\n{mulhilo}\n{}\n{body}", pieces.join("\n"))
     }
+}
+
+/// Whether kernels on `ctx` take Philox's product from a native 64-bit
+/// multiply: in the GPU plan, where the device has shader-int64 (on
+/// lavapipe it was no faster, docs/performance.md step 1).
+pub fn native_int64(ctx: &GpuContext) -> bool {
+    ctx.plan == Plan::Gpu && ctx.features.contains(wgpu::Features::SHADER_INT64)
 }
 
 /// One resource variable of a kernel's module: its WGSL name, group and
@@ -122,7 +132,7 @@ struct Reflection {
 
 impl Reflection {
     fn new(shader: Shader) -> Self {
-        let module = naga::front::wgsl::parse_str(&shader.source())
+        let module = naga::front::wgsl::parse_str(&shader.source(false))
             .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not parse: {e}"));
         let info = naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
@@ -131,6 +141,10 @@ impl Reflection {
         .validate(&module)
         .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not validate: {e}"));
         Self { module, info }
+    }
+
+    fn entry_points(&self) -> impl Iterator<Item = &str> {
+        self.module.entry_points.iter().map(|e| e.name.as_str())
     }
 
     /// The resource slots declared by the module, `used` for `entry`.
@@ -166,6 +180,78 @@ impl Reflection {
             })
             .collect()
     }
+}
+
+/// The buffers one entry point binds, counted as the per-stage limits
+/// count them (its layout holds only the variables it uses).
+#[derive(Clone, Debug)]
+pub struct StageBindings {
+    pub shader: Shader,
+    pub entry: String,
+    pub storage: u32,
+    pub uniform: u32,
+}
+
+/// The bindings of every entry point of every kernel family, reflected
+/// once per process.
+pub fn stage_bindings() -> &'static [StageBindings] {
+    static ALL: OnceLock<Vec<StageBindings>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = Vec::new();
+        for &(shader, _, _) in FAMILIES {
+            let reflection = Reflection::new(shader);
+            for entry in reflection.entry_points() {
+                let used: Vec<_> = reflection
+                    .slots(entry)
+                    .into_iter()
+                    .filter(|s| s.used)
+                    .collect();
+                let count = |uniform: bool| {
+                    let n = used
+                        .iter()
+                        .filter(|s| (s.ty == wgpu::BufferBindingType::Uniform) == uniform)
+                        .count();
+                    n as u32
+                };
+                all.push(StageBindings {
+                    shader,
+                    entry: entry.to_string(),
+                    storage: count(false),
+                    uniform: count(true),
+                });
+            }
+        }
+        all
+    })
+}
+
+/// Refuses an adapter on which some kernel binds more storage or uniform
+/// buffers than one shader stage may (16 storage buffers on DX12 tier 2
+/// and GL), naming the kernel and the limit, before any pipeline is built.
+pub fn check_stage_limits(limits: &wgpu::Limits, adapter: &str) -> Result<(), GpuError> {
+    let kinds = [
+        ("storage", limits.max_storage_buffers_per_shader_stage),
+        ("uniform", limits.max_uniform_buffers_per_shader_stage),
+    ];
+    for b in stage_bindings() {
+        for (kind, limit) in kinds {
+            let needed = if kind == "storage" {
+                b.storage
+            } else {
+                b.uniform
+            };
+            if needed > limit {
+                return Err(GpuError::TooManyBindings {
+                    kernel: b.entry.clone(),
+                    kind,
+                    needed,
+                    limit,
+                    adapter: adapter.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One compiled entry point and its workgroup size. Its pipeline layout is
@@ -235,8 +321,8 @@ pub type Overrides = Vec<(&'static str, u32)>;
 /// Builds each (shader, entry point, workgroup size, overrides) once.
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: HashMap<Shader, (wgpu::ShaderModule, Reflection)>,
-    kernels: HashMap<(Shader, &'static str, u32, Overrides), Arc<Kernel>>,
+    modules: HashMap<(Shader, bool), (wgpu::ShaderModule, Reflection)>,
+    kernels: HashMap<(Shader, bool, &'static str, u32, Overrides), Arc<Kernel>>,
     /// Group 1 of the kernels that read the step uniform (`StepUniforms`).
     step_layout: Option<wgpu::BindGroupLayout>,
 }
@@ -302,19 +388,20 @@ impl PipelineCache {
         workgroup: u32,
         overrides: Overrides,
     ) -> Arc<Kernel> {
-        let key = (shader, entry, workgroup, overrides);
+        let int64 = native_int64(ctx);
+        let key = (shader, int64, entry, workgroup, overrides);
         if let Some(k) = self.kernels.get(&key) {
             return k.clone();
         }
         let constants: Vec<(&str, f64)> = std::iter::once(("WG", workgroup as f64))
-            .chain(key.3.iter().map(|&(name, v)| (name, v as f64)))
+            .chain(key.4.iter().map(|&(name, v)| (name, v as f64)))
             .collect();
-        let (module, reflection) = self.modules.entry(shader).or_insert_with(|| {
+        let (module, reflection) = self.modules.entry((shader, int64)).or_insert_with(|| {
             let module = ctx
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(entry),
-                    source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+                    source: wgpu::ShaderSource::Wgsl(shader.source(int64).into()),
                 });
             (module, Reflection::new(shader))
         });

@@ -1,6 +1,7 @@
 use super::GpuBuffer;
 use super::cost::Shapes;
 use super::dispatch::Dispatch;
+use super::forward::InputExtras;
 use super::sampled_gemm::{row4, weight_buffer};
 use super::{DeviceSplit, Engine};
 use crate::Error;
@@ -8,16 +9,17 @@ use crate::Error;
 /// Kernels of a training step. `V0` keeps the first simple ones as the
 /// baseline of the benchmarks: a noise launch per layer, the generic
 /// forward, backward and per-parameter update for every layer, and a
-/// separate loss kernel. `Fast` is latency-bound at batch 1 (few launches,
-/// noise drawn where it is used) and a GEMM path at batch > 1 (train_gemm.rs)
-/// whose forward GEMM tiles through workgroup memory on GPUs and reads
-/// directly on CPU adapters; `FastTiled` forces the tiled one (tests).
+/// separate loss kernel. `Fast` is latency-bound at batch 1 (few launches)
+/// and a GEMM path at batch > 1 (train_gemm.rs), each in the context's
+/// `Plan`: on CPU adapters the first layer's forward draws its noise and
+/// the GEMM reads directly; on GPUs the noise is one wide launch, the first
+/// layer's rows are summed by workgroups and the GEMM tiles through
+/// workgroup memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TrainKernels {
     V0,
     #[default]
     Fast,
-    FastTiled,
 }
 
 /// Buffers and the recorded dispatch list of one training step
@@ -97,7 +99,7 @@ impl TrainGraph {
             return self.gemm_step(e, shapes);
         }
         let mut out = match e.kernels.train {
-            TrainKernels::Fast | TrainKernels::FastTiled => self.fast_forward_and_errors(e, shapes),
+            TrainKernels::Fast => self.fast_forward_and_errors(e, shapes),
             TrainKernels::V0 => self.v0_forward_and_errors(e, shapes),
         };
         for l in (1..last).rev() {
@@ -106,7 +108,7 @@ impl TrainGraph {
         // The fast kernels update the first layer with its own kernel.
         let generic_from = match e.kernels.train {
             TrainKernels::V0 => 0,
-            TrainKernels::Fast | TrainKernels::FastTiled => {
+            TrainKernels::Fast => {
                 out.push(self.update_input_dispatch(e, shapes));
                 1
             }
@@ -133,9 +135,12 @@ impl TrainGraph {
     fn fast_forward_and_errors(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
         let (k, b) = (shapes.samples, shapes.batch);
         let last = e.arch.layers() - 1;
-        let draw = e.fused_batch_one();
+        let extras = InputExtras {
+            draw_noise: e.draws_input_noise(),
+            prefetch: self.gathers_ahead,
+        };
         let mut out =
-            e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), draw);
+            e.forward_dispatches(&self.x0, &self.acts, self.sources(), (k, b, last), extras);
         out.push(self.output_layer_dispatch(e, shapes));
         out
     }

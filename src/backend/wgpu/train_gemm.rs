@@ -40,7 +40,7 @@ impl TrainGraph {
     pub(super) fn gemm_step(&self, e: &Engine, shapes: Shapes) -> Vec<Dispatch> {
         let last = e.arch.layers() - 1;
         let k = shapes.samples;
-        let tiled = e.kernels.train == TrainKernels::FastTiled || tiles_by_default(e);
+        let tiled = tiles_by_default(e);
         let mut out = vec![e.gather_dispatch(&self.x0, self.sources(), shapes)];
         for l in 0..last {
             let cols = row4(e.arch.n_out(l), false);

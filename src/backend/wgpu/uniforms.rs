@@ -19,9 +19,7 @@ pub struct StepUniform {
     pub examples: u32,
     /// Batch-1 training: the half of x0 this step reads.
     pub x_half: u32,
-    /// 1: this step's output layer gathers the next step's input.
-    pub prefetch: u32,
-    pub pixels: u32,
+    pub _pad: [u32; 2],
 }
 
 /// `struct Layer`.
