@@ -220,10 +220,9 @@ fn jobs_run_apart_and_collect_assembles_the_table() {
             "{line}"
         );
         assert!(line.ends_with(&format!("--only-group {g}")), "{line}");
-        // The paths here need no quoting: run the line's words.
-        let words: Vec<&str> = line.split(' ').collect();
-        let out = Command::new(words[0])
-            .args(&words[1..])
+        // A job line is shell-quoted: a shell runs it, as a job runner would.
+        let out = Command::new("bash")
+            .args(["-c", line])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .unwrap();
