@@ -10,9 +10,9 @@ use mesu::config::{RunSettings, validate_shared};
 use mesu::optim::Optimizer;
 use mesu::report::Checkpoint;
 use mesu::reproduce::{Experiment, paper_stream, write_tables};
-use mesu::sweep::{Group, GroupLimits, describe_plan, lock_writes, plan_groups, selected_groups};
+use mesu::sweep::{Group, describe_plan, lock_writes, plan_groups, selected_groups};
 
-use super::sweep::{emit_jobs, hold_folder};
+use super::sweep::{PlanArgs, emit_jobs, hold_folder};
 use super::sweep_run::Sweeper;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -55,25 +55,8 @@ pub struct ReproduceArgs {
     /// [default: results/reproduce-<experiment>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Most runs per batched group.
-    #[arg(long, default_value_t = 32)]
-    max_group: usize,
-    /// Device memory budget of one group's per-run buffers, in MiB.
-    #[arg(long, default_value_t = 1024)]
-    group_memory_mib: u64,
-    /// Print the runs and groups; run nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Write one command line per group to FILE (Slurm array, GNU
-    /// parallel), then `mesu reproduce EXPERIMENT --collect DIR`.
-    #[arg(long, value_name = "FILE")]
-    emit_jobs: Option<PathBuf>,
-    /// Run only group G of the plan.
-    #[arg(long, value_name = "G")]
-    only_group: Option<usize>,
-    /// Build the table from the run folders under DIR; run nothing.
-    #[arg(long, value_name = "DIR")]
-    collect: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanArgs,
     /// Replace run folders holding other settings.
     #[arg(long)]
     force: bool,
@@ -141,7 +124,7 @@ fn report(dir: &Path, experiment: Experiment) -> mesu::Result<()> {
 
 pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let experiment = args.experiment();
-    if let Some(dir) = &args.collect {
+    if let Some(dir) = &args.plan.collect {
         return report(dir, experiment);
     }
     if !args.methods.is_empty() && experiment != Experiment::Fig3 {
@@ -154,14 +137,7 @@ pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
     for run in &runs {
         run.validate()?;
     }
-    if args.max_group == 0 {
-        return Err("--max-group must be at least 1".into());
-    }
-    let limits = GroupLimits {
-        max_runs: args.max_group,
-        budget_bytes: args.group_memory_mib << 20,
-    };
-    let groups = plan_groups(&runs, &shared, limits)?;
+    let groups = plan_groups(&runs, &shared, args.plan.limits()?)?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("reproduce-{}", experiment.name()))
     });
@@ -173,16 +149,16 @@ pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
         shared.tasks,
         out.display()
     );
-    if args.dry_run {
+    if args.plan.dry_run {
         print!("{}", describe_plan(&runs, &groups));
         return Ok(());
     }
-    if let Some(file) = &args.emit_jobs {
+    if let Some(file) = &args.plan.emit_jobs {
         let command = format!("reproduce {}", experiment.name());
         return emit_jobs(file, &out, groups.len(), &command);
     }
-    let selected = selected_groups(args.only_group, groups.len())?;
-    let lock = hold_folder(&out, args.only_group)?;
+    let selected = selected_groups(args.plan.only_group, groups.len())?;
+    let lock = hold_folder(&out, args.plan.only_group)?;
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
     let mut sweeper = Sweeper::new(&runs, &shared, &out, total, device, args.force, lock)?;
     let mut result = Ok(());

@@ -40,26 +40,47 @@ pub struct SweepArgs {
     /// [default: results/sweep-<id of the grid>, so a rerun resumes].
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    plan: PlanArgs,
+}
+
+/// How a grid of runs is planned and run: groups, jobs, collection; the
+/// same for `mesu sweep` and `mesu reproduce`.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
     /// Most runs per batched group.
     #[arg(long, default_value_t = 32)]
-    max_group: usize,
+    pub max_group: usize,
     /// Device memory budget of one group's per-run buffers, in MiB.
     #[arg(long, default_value_t = 1024)]
-    group_memory_mib: u64,
+    pub group_memory_mib: u64,
     /// Print the runs, the groups and their memory estimate; run nothing.
     #[arg(long)]
-    dry_run: bool,
-    /// Write one `mesu sweep ... --only-group G` command line per group to
-    /// FILE (for a Slurm job array or GNU parallel); run nothing.
+    pub dry_run: bool,
+    /// Write one command line per group, ending `--only-group G`, to FILE
+    /// (for a Slurm job array or GNU parallel); run nothing.
     #[arg(long, value_name = "FILE")]
-    emit_jobs: Option<PathBuf>,
+    pub emit_jobs: Option<PathBuf>,
     /// Run only group G of the plan (as printed by --dry-run).
     #[arg(long, value_name = "G")]
-    only_group: Option<usize>,
-    /// Build summary.csv, summary.json and the plots from the run folders
-    /// under DIR (e.g. gathered from many machines); run nothing.
+    pub only_group: Option<usize>,
+    /// Build the tables and plots from the run folders under DIR (e.g.
+    /// gathered from many machines); run nothing.
     #[arg(long, value_name = "DIR")]
-    collect: Option<PathBuf>,
+    pub collect: Option<PathBuf>,
+}
+
+impl PlanArgs {
+    /// The group limits, refused when no run fits a group.
+    pub fn limits(&self) -> mesu::Result<GroupLimits> {
+        if self.max_group == 0 {
+            return Err("--max-group must be at least 1".into());
+        }
+        Ok(GroupLimits {
+            max_runs: self.max_group,
+            budget_bytes: self.group_memory_mib << 20,
+        })
+    }
 }
 
 /// Keys a grid file may hold besides the settings' own.
@@ -239,7 +260,7 @@ pub fn emit_jobs(file: &Path, out: &Path, groups: usize, command: &str) -> mesu:
 }
 
 pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
-    if let Some(dir) = &args.collect {
+    if let Some(dir) = &args.plan.collect {
         return print_summary(dir);
     }
     let mut shared = args.stream.shared();
@@ -251,14 +272,7 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     for run in &runs {
         run.validate()?;
     }
-    let limits = GroupLimits {
-        max_runs: args.max_group,
-        budget_bytes: args.group_memory_mib << 20,
-    };
-    if args.max_group == 0 {
-        return Err("--max-group must be at least 1".into());
-    }
-    let groups = plan_groups(&runs, &shared, limits)?;
+    let groups = plan_groups(&runs, &shared, args.plan.limits()?)?;
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("results").join(format!("sweep-{}", sweep_id(&runs, &shared)))
     });
@@ -272,17 +286,17 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
     println!(
         "groups: runs with the same architecture, batch size, epochs and sample counts, \
          at most {} runs and {} MiB of per-run buffers each, split evenly",
-        args.max_group, args.group_memory_mib
+        args.plan.max_group, args.plan.group_memory_mib
     );
-    if args.dry_run {
+    if args.plan.dry_run {
         print!("{}", describe_plan(&runs, &groups));
         return Ok(());
     }
-    if let Some(file) = &args.emit_jobs {
+    if let Some(file) = &args.plan.emit_jobs {
         return emit_jobs(file, &out, groups.len(), "sweep");
     }
-    let selected = selected_groups(args.only_group, groups.len())?;
-    let lock = hold_folder(&out, args.only_group)?;
+    let selected = selected_groups(args.plan.only_group, groups.len())?;
+    let lock = hold_folder(&out, args.plan.only_group)?;
     let plan = json!({
         "runs": runs.iter().map(RunSettings::name).collect::<Vec<_>>(),
         "groups": groups.iter().map(|g| g.runs.iter().map(|&i| runs[i].name()).collect::<Vec<_>>()).collect::<Vec<_>>(),
