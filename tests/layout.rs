@@ -30,13 +30,11 @@ const ISOLATED: &[&[&str]] = &[&["backend::cpu", "backend::wgpu"]];
 
 /// Imports still to be removed by other branches of issue 23, as
 /// (from prefix, to prefix, who): each is left out of both checks.
-const PENDING: &[(&str, &str, &str)] = &[
-    (
-        "backend::wgpu::sampled_gemm",
-        "backend::wgpu::eval_fast",
-        "kernels: the tile constant",
-    ),
-];
+const PENDING: &[(&str, &str, &str)] = &[(
+    "backend::wgpu::sampled_gemm",
+    "backend::wgpu::eval_fast",
+    "kernels: the tile constant",
+)];
 
 type Module = Vec<String>;
 

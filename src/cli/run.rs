@@ -8,8 +8,8 @@ use mesu::backend::{Device, DeviceChoice};
 use mesu::config::{Ood, RunIdentity, UtcFormat, load_data, utc_now, validate_shared};
 use mesu::launch::{stream_config, stream_run};
 use mesu::report;
-use mesu::report::{Prior, RunFolder};
 use mesu::report::run_group;
+use mesu::report::{Prior, RunFolder};
 use mesu::stream::Resume;
 
 use super::args::TrainArgs;
@@ -125,7 +125,10 @@ pub fn run(args: &TrainArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let s = &outcome.timing;
     println!(
         "wall {:.1} s (train {:.1} s at {:.0} steps/s, evaluation {:.1} s) on {adapter}\nresults: {}",
-        s.wall_s, s.train_s, s.steps_per_s, s.eval_s,
+        s.wall_s,
+        s.train_s,
+        s.steps_per_s,
+        s.eval_s,
         out.display()
     );
     Ok(())
