@@ -186,6 +186,15 @@ fn case(tally: &mut Tally, sb: &Sandbox, name: &str, args: &[OsString], allow: A
     let before = sb.sentinels();
     let limit = if allow == Allow::Long { 4 } else { 20 };
     let outcome = run_bounded(args, &sb.cwd, Duration::from_secs(limit));
+    if std::env::var_os("MESU_PROBE_VERBOSE").is_some() {
+        let how = match &outcome {
+            Outcome::Running => "still running".to_string(),
+            Outcome::Exited { code, stderr } => {
+                format!("{code:?} {}", stderr.lines().last().unwrap_or(""))
+            }
+        };
+        eprintln!("{name}: {how}");
+    }
     if sb.sentinels() != before {
         tally
             .outside_writes
@@ -837,4 +846,33 @@ fn killed_runs_resume_bit_identically() {
         }
     }
     tally.report("killed runs");
+}
+
+/// Sizes past the machine's memory are refused with the estimate before
+/// anything is allocated (found by the full probe: `--hidden 4294967297`,
+/// `--train-samples`, `--test-samples` and `sweep --seeds` of 2^32 + 1
+/// aborted with "memory allocation failed").
+#[test]
+fn sizes_past_the_machine_are_refused_before_allocating() {
+    let mut tally = Tally::default();
+    let sb = Sandbox::new("sizes");
+    let huge = "4294967297";
+    for (sub, flag) in [
+        ("run", "--hidden"),
+        ("run", "--train-samples"),
+        ("run", "--test-samples"),
+        ("sweep", "--seeds"),
+        ("hessian", "--train-samples"),
+        ("hessian", "--hidden"),
+    ] {
+        let out = sb.fresh("out");
+        let args = with(&base_of(sub, &out), flag, huge.into());
+        let name = format!("{sub} {flag} {huge}");
+        assert!(
+            !case(&mut tally, &sb, &name, &args, Allow::Success),
+            "{name} ran"
+        );
+    }
+    assert_eq!(tally.ended[1], tally.cases, "every case refused");
+    tally.report("huge sizes");
 }

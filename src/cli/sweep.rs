@@ -61,6 +61,9 @@ pub struct SweepArgs {
 }
 
 /// Keys a grid file may hold besides the settings' own.
+/// The most seeds of one sweep: each is a run and a folder.
+const MAX_SEEDS: u64 = 10_000;
+
 const GRID_EXTRA_KEYS: [&str; 2] = ["seeds", "comment"];
 /// The grid file as key -> values (each value as the text a flag would take).
 fn read_grid_file(path: &Path) -> Result<Value, String> {
@@ -152,6 +155,9 @@ impl SweepArgs {
             (None, Value::Null) => return file_list(file, setting("seed").expect("a setting")),
             (None, v) => v.as_u64().ok_or("grid file: seeds must be a count")?,
         };
+        if count > MAX_SEEDS {
+            return Err(format!("--seeds must be at most {MAX_SEEDS}, got {count}"));
+        }
         Ok((0..count).map(SettingValue::Seed).collect())
     }
 }
