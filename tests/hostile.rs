@@ -297,7 +297,7 @@ const BAD_NUMBERS: &[&str] = &[
 /// Whether case `i` of a table runs: all of them with MESU_PROBE_FULL=1,
 /// a rotating third otherwise.
 fn picked(i: usize) -> bool {
-    full() || i % 3 == 0
+    full() || i.is_multiple_of(3)
 }
 
 /// The stream's numeric flags (no subcommand), and the sweep's (lists) and
@@ -482,8 +482,9 @@ fn odd_paths(sb: &Sandbox) -> Vec<(&'static str, OsString)> {
     ]
 }
 
-/// Every path flag with every odd path: never a panic, a hang or a write
-/// outside --out (a symlink given as --out is the user's choice of folder,
+/// Every path flag with every odd path: never a panic, a hang (a tiny run
+/// ends well within the bound; `sweep --emit-jobs FIFO` once blocked past
+/// SIGTERM) or a write outside --out (a symlink given as --out is the user's choice of folder,
 /// so its target is not a sentinel there).
 #[test]
 fn odd_paths_for_every_path_flag() {
@@ -521,7 +522,7 @@ fn odd_paths_for_every_path_flag() {
                     cwd: sb.cwd.clone(),
                     outside: sb.root.join("nothing"),
                 };
-                case(&mut tally, &snapshot, &name, &args, Allow::Long);
+                case(&mut tally, &snapshot, &name, &args, Allow::Success);
                 std::mem::forget(snapshot);
                 for e in std::fs::read_dir(&sb.outside).unwrap().flatten() {
                     if e.file_name() != "precious.txt" {
@@ -530,7 +531,7 @@ fn odd_paths_for_every_path_flag() {
                     }
                 }
             } else {
-                case(&mut tally, &sb, &name, &args, Allow::Long);
+                case(&mut tally, &sb, &name, &args, Allow::Success);
             }
         }
     }

@@ -255,6 +255,14 @@ pub fn run(args: &SweepArgs, choice: DeviceChoice) -> mesu::Result<()> {
         let lines = (0..groups.len())
             .map(|g| job_line(&out, g))
             .collect::<Result<Vec<String>, String>>()?;
+        // A FIFO would block the write until some reader came (past SIGTERM).
+        if file.exists() && !file.is_file() {
+            return Err(format!(
+                "--emit-jobs {}: not a regular file; name a file for the job lines",
+                file.display()
+            )
+            .into());
+        }
         std::fs::write(file, lines.join("\n") + "\n")
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         println!(
