@@ -12,7 +12,7 @@ use mesu::report::Checkpoint;
 use mesu::reproduce::{Experiment, paper_stream, write_tables};
 use mesu::sweep::{Group, describe_plan, lock_writes, plan_groups, selected_groups};
 
-use super::sweep::{PlanArgs, emit_jobs, hold_folder};
+use super::sweep::{MAX_SEEDS, PlanArgs, emit_jobs, hold_folder};
 use super::sweep_run::Sweeper;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -73,6 +73,9 @@ impl ReproduceArgs {
     fn seeds(&self) -> mesu::Result<Vec<u64>> {
         match (self.seeds, self.seed.is_empty()) {
             (Some(0), _) => Err("--seeds must be at least 1 (it runs seeds 0..K-1)".into()),
+            (Some(k), _) if k > MAX_SEEDS => {
+                Err(format!("--seeds must be at most {MAX_SEEDS}, got {k}").into())
+            }
             (Some(k), _) => Ok((0..k).collect()),
             (None, false) => Ok(self.seed.clone()),
             (None, true) => Ok((0..5).collect()),
@@ -125,6 +128,14 @@ fn report(dir: &Path, experiment: Experiment) -> mesu::Result<()> {
 pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let experiment = args.experiment();
     if let Some(dir) = &args.plan.collect {
+        // Nothing is written to a folder that holds no reproduction.
+        if !dir.join("runs").is_dir() {
+            return Err(format!(
+                "--collect {}: no runs/ folder there, so not a folder of mesu reproduce",
+                dir.display()
+            )
+            .into());
+        }
         return report(dir, experiment);
     }
     if !args.methods.is_empty() && experiment != Experiment::Fig3 {

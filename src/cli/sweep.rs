@@ -83,6 +83,9 @@ impl PlanArgs {
     }
 }
 
+/// The most seeds of one sweep: each is a run and a folder.
+pub const MAX_SEEDS: u64 = 10_000;
+
 /// Keys a grid file may hold besides the settings' own.
 const GRID_EXTRA_KEYS: [&str; 2] = ["seeds", "comment"];
 /// The grid file as key -> values (each value as the text a flag would take).
@@ -175,6 +178,9 @@ impl SweepArgs {
             (None, Value::Null) => return file_list(file, setting("seed").expect("a setting")),
             (None, v) => v.as_u64().ok_or("grid file: seeds must be a count")?,
         };
+        if count > MAX_SEEDS {
+            return Err(format!("--seeds must be at most {MAX_SEEDS}, got {count}"));
+        }
         Ok((0..count).map(SettingValue::Seed).collect())
     }
 }
@@ -248,6 +254,14 @@ pub fn emit_jobs(file: &Path, out: &Path, groups: usize, command: &str) -> mesu:
     let lines = (0..groups)
         .map(|g| job_line(out, g))
         .collect::<Result<Vec<String>, String>>()?;
+    // A FIFO would block the write until some reader came (past SIGTERM).
+    if file.exists() && !file.is_file() {
+        return Err(format!(
+            "--emit-jobs {}: not a regular file; name a file for the job lines",
+            file.display()
+        )
+        .into());
+    }
     std::fs::write(file, lines.join("\n") + "\n")
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     println!(

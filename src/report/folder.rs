@@ -337,6 +337,7 @@ impl RunFolder {
             }
         }
         if checkpoint.position.task == tasks && says_complete(dir, tasks) {
+            Self::rewrite_finished(dir, checkpoint, tasks)?;
             return Ok(Prior::Complete);
         }
         let _ = std::fs::remove_file(dir.join("diverged.txt"));
@@ -346,6 +347,26 @@ impl RunFolder {
         } else {
             Prior::Resume(state)
         })
+    }
+
+    /// Rewrites a finished run's derived files from its checkpoint and rows
+    /// file, so one that was deleted or spoiled after the run is repaired
+    /// (and the others keep their bytes).
+    fn rewrite_finished(dir: &Path, checkpoint: Checkpoint, tasks: usize) -> Result<(), Error> {
+        let text = super::read_no_follow(&dir.join("config.json"))?;
+        let config: Value = serde_json::from_slice(&text).map_err(|source| ReportError::Json {
+            file: "config.json",
+            source,
+        })?;
+        let state = Self::state(dir, checkpoint, tasks)?;
+        let files = super::RunFiles {
+            config: &config,
+            record: &state.record,
+            tasks_done: tasks,
+            summary: &super::Summary::Timing(state.timing),
+            complete: true,
+        };
+        Ok(super::write_run(dir, &files)?)
     }
 
     /// The run's state at `checkpoint`, its record of `tasks` tasks.
