@@ -19,6 +19,7 @@ pub mod data;
 mod error;
 pub mod hessian;
 pub mod launch;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod optim;

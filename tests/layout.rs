@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// entry with its longest matching prefix. Modules of one layer may import
 /// each other (without circles), except where `ISOLATED` says.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("foundation", &["error", "philox"]),
+    ("foundation", &["error", "philox", "memory"]),
     ("data", &["data"]),
     ("settings", &["optim", "model", "config", "authors_config"]),
     ("seam", &["backend"]),

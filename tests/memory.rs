@@ -79,7 +79,7 @@ fn sizes_beyond_the_memory_are_refused_with_the_estimate() {
 /// exceed this machine's memory.
 fn tables_beyond_memory() -> bool {
     let tables = 32 * 65_535u64 * 65_535;
-    mesu::backend::memory::available().is_some_and(|a| a < tables)
+    mesu::memory::available().is_some_and(|a| a < tables)
 }
 
 /// The sweep sizes its groups by device memory per run; what grows with
@@ -101,7 +101,7 @@ fn a_sweep_refuses_a_group_beyond_the_memory() {
 
 #[test]
 fn a_plan_within_the_memory_passes_and_saturates_beyond_u64() {
-    use mesu::backend::memory::{MemoryPlan, bytes};
+    use mesu::memory::{MemoryPlan, bytes};
     let mut plan = MemoryPlan::default();
     plan.add("small", bytes(&[1000, 4]));
     assert!(plan.check("lower it").is_ok());

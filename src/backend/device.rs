@@ -8,10 +8,10 @@ use std::str::FromStr;
 
 use super::Backend;
 use super::cpu::{self, CpuBackend, simd_level};
-use super::memory::{self, MemoryPlan, bytes};
 use crate::Error;
 use crate::backend::wgpu::Engine;
 use crate::backend::wgpu::{AdapterChoice, GpuContext, GpuError};
+use crate::memory::{self, MemoryPlan, bytes};
 use crate::model::{Architecture, EngineConfig};
 use crate::optim::RunSpec;
 

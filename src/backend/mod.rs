@@ -10,7 +10,6 @@ use crate::optim::RunSpec;
 
 pub mod cpu;
 mod device;
-pub mod memory;
 mod policy;
 mod profile;
 pub mod wgpu;

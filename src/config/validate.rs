@@ -4,6 +4,7 @@
 use super::{MAX_TASKS, Ood, RunSettings, Shared};
 use crate::Result;
 use crate::data::{CLASSES, PIXELS};
+use crate::memory::{MemoryPlan, bytes};
 use crate::optim::{Hyper, Optimizer, PenaltyHyper};
 
 impl RunSettings {
@@ -46,46 +47,33 @@ impl RunSettings {
             return Err("--mu-prior must be finite".into());
         }
         validate_penalty(h)?;
-        self.check_memory(available_memory())
+        // What every run of these settings allocates at the least, checked
+        // here so that no later allocation aborts first.
+        let mut plan = MemoryPlan::default();
+        for (part, bytes) in self.least_bytes() {
+            plan.add(part, bytes);
+        }
+        plan.check("lower --hidden, --train-samples or --test-samples")
     }
 
-    /// The least memory a run of these settings allocates: mu and sigma of
-    /// every weight, and per training and evaluation weight sample its
-    /// bookkeeping. A bound from below, so a refusal is certain to be right.
-    pub fn least_bytes(&self) -> u128 {
+    /// The least memory a run of these settings allocates, part by part:
+    /// mu and sigma of every weight, and per training and evaluation weight
+    /// sample its bookkeeping. A bound from below, so a refusal is certain
+    /// to be right.
+    pub fn least_bytes(&self) -> [(&'static str, u64); 3] {
         let widths = std::iter::once(PIXELS)
             .chain(self.hidden.iter().copied())
             .chain(std::iter::once(CLASSES));
-        let sizes: Vec<u128> = widths.map(|w| w as u128).collect();
-        let params: u128 = sizes.windows(2).map(|p| p[0] * p[1]).sum();
-        8 * params + 104 * self.train_samples as u128 + 24 * self.test_samples as u128
+        let sizes: Vec<usize> = widths.collect();
+        let params = sizes
+            .windows(2)
+            .fold(0u64, |acc, p| acc.saturating_add(bytes(&[p[0], p[1]])));
+        [
+            ("weights", params.saturating_mul(8)),
+            ("training samples", bytes(&[self.train_samples, 104])),
+            ("evaluation samples", bytes(&[self.test_samples, 24])),
+        ]
     }
-
-    /// Refuses settings whose allocations cannot fit in `available` bytes,
-    /// before they abort the process.
-    fn check_memory(&self, available: u128) -> Result<()> {
-        let needed = self.least_bytes();
-        if needed > available {
-            return Err(crate::Error::TooLarge(format!(
-                "these settings need at least {} MiB of memory (--hidden, --train-samples, \
-                 --test-samples) but the machine has {} MiB available",
-                needed >> 20,
-                available >> 20
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// The memory the machine can give this process: Linux's MemAvailable, or
-/// the most one allocation may take where that is unknown.
-fn available_memory() -> u128 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u128>().ok())
-        .map_or(isize::MAX as u128, |kib| kib * 1024)
 }
 
 /// A penalty exactly for the penalised baselines, of their kind, with

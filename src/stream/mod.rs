@@ -21,8 +21,9 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::backend::ProfileRow;
-use crate::backend::{Backend, Device, memory};
+use crate::backend::{Backend, Device};
 use crate::data::{Dataset, PIXELS, epoch_order, ood_permutation, task_permutation};
+use crate::memory;
 use crate::metrics::{Calibration, OodAuroc};
 use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params, Score};
 use crate::optim::{Hyper, RunSpec};

@@ -17,11 +17,11 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::memory::{MemoryPlan, bytes};
 use super::{Backend, policy};
 use crate::Error;
 use crate::backend::ProfileRow;
 use crate::data::Split;
+use crate::memory::{MemoryPlan, bytes};
 use crate::model::{Architecture, EngineConfig, EvalResult, EvalSet, Params};
 use crate::optim::RunSpec;
 use eval::EvalData;
