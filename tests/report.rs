@@ -469,3 +469,19 @@ fn metrics_json_comes_last() {
         "metrics.json before loss.svg"
     );
 }
+
+/// Results files get the mode a file the user made gets (0666 less the
+/// umask), not a temporary file's owner-only 0600.
+#[cfg(unix)]
+#[test]
+fn results_files_are_as_readable_as_the_users_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("mesu-report-mode-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    mesu::report::write_atomic(&dir, "a.json", "{}").unwrap();
+    std::fs::File::create(dir.join("plain")).unwrap();
+    let mode = |f: &str| std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("a.json"), mode("plain"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
