@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgMatches, Args, ValueEnum};
 use mesu::config::defs::Kind;
-use mesu::config::{Ood, RunSettings, SETTINGS, Setting, SettingValue, Shared};
+use mesu::config::{Ood, RunSettings, SETTINGS, Setting, SettingValue, Shared, parse_count};
 use mesu::data::DatasetKind;
 use mesu::optim::Optimizer;
 
@@ -41,7 +41,7 @@ pub enum EvalArg {
 #[derive(Args, Debug, Clone)]
 pub struct StreamArgs {
     /// Number of tasks in the stream.
-    #[arg(long, default_value_t = 200, help_heading = "Stream")]
+    #[arg(long, default_value_t = 200, help_heading = "Stream", value_parser = parse_count::<usize>)]
     tasks: usize,
     /// Add a bias to every layer.
     #[arg(long, help_heading = "Model")]
@@ -66,13 +66,13 @@ pub struct StreamArgs {
     /// Evaluate every seen task after every K-th task and after the last
     /// (the newest task after every task): K = 10 makes a 200-task stream's
     /// evaluation 10x cheaper. Metrics come from the full rows.
-    #[arg(long, default_value_t = 1, help_heading = "Evaluation")]
+    #[arg(long, default_value_t = 1, help_heading = "Evaluation", value_parser = parse_count::<usize>)]
     eval_every: usize,
     /// Use only the first N training images of each task.
-    #[arg(long, help_heading = "Stream")]
+    #[arg(long, help_heading = "Stream", value_parser = parse_count::<usize>)]
     train_limit: Option<usize>,
     /// Use only the first N test images of each task (and of the OOD set).
-    #[arg(long, help_heading = "Evaluation")]
+    #[arg(long, help_heading = "Evaluation", value_parser = parse_count::<usize>)]
     test_limit: Option<usize>,
     /// Out-of-distribution test set, unpermuted: after each task, the AUROC
     /// of epistemic, aleatoric and predictive uncertainty between it and the
@@ -213,7 +213,7 @@ fn parse_width(s: &str) -> Result<usize, String> {
              `mesu sweep --hidden` lists nets and spells one as 400x400"
         ));
     }
-    s.parse().map_err(|e| format!("{s:?}: {e}"))
+    parse_count(s)
 }
 
 impl Args for RunFlags {

@@ -92,8 +92,8 @@ impl Setting {
             Kind::Widths => SettingValue::Widths(parse_hidden(s).map_err(|e| err(&e))?),
             Kind::Optimizer => SettingValue::Optimizer(s.parse()?),
             Kind::Real => SettingValue::Real(s.parse().map_err(|e| err(&e))?),
-            Kind::Count => SettingValue::Count(s.parse().map_err(|e| err(&e))?),
-            Kind::Seed => SettingValue::Seed(s.parse().map_err(|e| err(&e))?),
+            Kind::Count => SettingValue::Count(parse_count(s)?),
+            Kind::Seed => SettingValue::Seed(parse_count(s)?),
         })
     }
 
@@ -109,6 +109,16 @@ impl fmt::Debug for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.flag())
     }
+}
+
+/// A whole number of things (a count, a seed): "-1", "2.5" or "1e3" get a
+/// message that says what is expected, not the parser's "invalid digit".
+pub fn parse_count<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim().parse().map_err(|_| {
+        let negative = s.trim().starts_with('-');
+        let what = if negative { ", not a negative one" } else { "" };
+        format!("expected a whole number (0, 1, 2, ...){what}, got {s:?}")
+    })
 }
 
 /// The setting of key `key`.

@@ -15,7 +15,7 @@ mod settings;
 mod validate;
 
 pub use dataset::load_data;
-pub use defs::{SETTINGS, Setting, SettingValue};
+pub use defs::{SETTINGS, Setting, SettingValue, parse_count};
 pub use identity::{RunConfig, RunIdentity};
 pub use naming::{UtcFormat, hidden_name, parse_hidden, utc_now};
 pub use repeat::{Flag, repeat_flags};
