@@ -280,12 +280,21 @@ fn setting_files_are_small_regular_files() {
 fn numbers_out_of_range_get_their_own_message() {
     let cases: [(&[&str], &str); 12] = [
         (&["--n", "-1"], "--n must be a positive number"),
-        (&["--hidden", "-5"], "--hidden <HIDDEN>': expected a whole number"),
+        (
+            &["--hidden", "-5"],
+            "--hidden <HIDDEN>': expected a whole number",
+        ),
         (&["--hidden", "50,-5"], "not a negative one"),
         (&["--lr-mu", "-1e-3"], "--lr-mu must be a positive number"),
         (&["--mu-prior", "-inf"], "--mu-prior must be finite"),
-        (&["--tasks", "-2"], "--tasks <TASKS>': expected a whole number"),
-        (&["--epochs", "2.5"], "--epochs <EPOCHS>': expected a whole number"),
+        (
+            &["--tasks", "-2"],
+            "--tasks <TASKS>': expected a whole number",
+        ),
+        (
+            &["--epochs", "2.5"],
+            "--epochs <EPOCHS>': expected a whole number",
+        ),
         (&["--seed", "-1"], "not a negative one"),
         (&["--threads", "100000"], "--threads"),
         (&["--threads", "-1"], "--threads"),
