@@ -302,55 +302,31 @@ fn picked(i: usize) -> bool {
 
 /// The stream's numeric flags (no subcommand), and the sweep's (lists) and
 /// the Hessian check's.
-const RUN_NUMERIC: &[&str] = &[
+/// Every numeric run setting's flag (the settings table, so the probe
+/// follows it), less `except`, then `extra`: a subcommand's own numbers.
+fn numeric_flags(except: &[&str], extra: &[&str]) -> Vec<String> {
+    mesu::config::SETTINGS
+        .iter()
+        .filter(|s| s.kind != mesu::config::defs::Kind::Optimizer)
+        .map(|s| s.flag())
+        .filter(|f| !except.contains(&f.as_str()))
+        .chain(extra.iter().map(|f| f.to_string()))
+        .collect()
+}
+
+/// The stream's numbers, beside the settings' in a run and a sweep.
+const STREAM_NUMERIC: &[&str] = &[
     "--tasks",
     "--train-limit",
-    "--epochs",
-    "--hidden",
     "--eval-every",
     "--test-limit",
-    "--test-samples",
-    "--n",
-    "--sigma-prior",
-    "--mu-prior",
-    "--lr-mu",
-    "--lr-sigma",
-    "--clamp-grad",
-    "--batch-size",
-    "--train-samples",
-    "--ewc-lambda",
-    "--ewc-gamma",
-    "--si-c",
-    "--si-xi",
-    "--seed",
     "--threads",
 ];
 const SWEEP_NUMERIC: &[&str] = &[
-    "--hidden",
-    "--n",
-    "--sigma-prior",
-    "--mu-prior",
-    "--lr-mu",
-    "--lr-sigma",
-    "--clamp-grad",
-    "--batch-size",
-    "--epochs",
-    "--train-samples",
-    "--test-samples",
-    "--ewc-lambda",
-    "--ewc-gamma",
-    "--si-c",
-    "--si-xi",
-    "--seed",
     "--seeds",
     "--max-group",
     "--group-memory-mib",
     "--only-group",
-    "--tasks",
-    "--train-limit",
-    "--eval-every",
-    "--test-limit",
-    "--threads",
 ];
 /// `mesu reproduce`'s own numbers (its probe plans and never trains).
 const REPRODUCE_NUMERIC: &[&str] = &[
@@ -364,26 +340,7 @@ const REPRODUCE_NUMERIC: &[&str] = &[
     "--test-limit",
     "--threads",
 ];
-const HESSIAN_NUMERIC: &[&str] = &[
-    "--at",
-    "--weights",
-    "--n",
-    "--sigma-prior",
-    "--mu-prior",
-    "--lr-mu",
-    "--lr-sigma",
-    "--clamp-grad",
-    "--batch-size",
-    "--train-samples",
-    "--ewc-lambda",
-    "--ewc-gamma",
-    "--si-c",
-    "--si-xi",
-    "--seed",
-    "--hidden",
-    "--train-limit",
-    "--threads",
-];
+const HESSIAN_NUMERIC: &[&str] = &["--at", "--weights", "--train-limit", "--threads"];
 
 /// The base flags of each subcommand's probe: tiny, on the CPU.
 fn base_of(sub: &str, out: &Path) -> Vec<OsString> {
@@ -441,12 +398,20 @@ fn base_of(sub: &str, out: &Path) -> Vec<OsString> {
 fn bad_numbers_of_every_subcommand() {
     let mut tally = Tally::default();
     let sb = Sandbox::new("numbers");
-    let tables: [(&str, &[&str]); 5] = [
-        ("run", RUN_NUMERIC),
-        ("sweep", SWEEP_NUMERIC),
-        ("hessian", HESSIAN_NUMERIC),
-        ("reproduce", REPRODUCE_NUMERIC),
-        ("info", &["--threads"]),
+    let sweep = [STREAM_NUMERIC, SWEEP_NUMERIC].concat();
+    let tables: [(&str, Vec<String>); 5] = [
+        ("run", numeric_flags(&[], STREAM_NUMERIC)),
+        ("sweep", numeric_flags(&[], &sweep)),
+        // The Hessian check trains one epoch and evaluates no test set.
+        (
+            "hessian",
+            numeric_flags(&["--epochs", "--test-samples"], HESSIAN_NUMERIC),
+        ),
+        (
+            "reproduce",
+            REPRODUCE_NUMERIC.iter().map(|f| f.to_string()).collect(),
+        ),
+        ("info", vec!["--threads".into()]),
     ];
     let mut i = 0;
     for (sub, flags) in tables {
@@ -457,7 +422,7 @@ fn bad_numbers_of_every_subcommand() {
                     continue;
                 }
                 let out = sb.fresh("out");
-                let args = with(&base_of(sub, &out), flag, value.into());
+                let args = with(&base_of(sub, &out), &flag, value.into());
                 case(
                     &mut tally,
                     &sb,
