@@ -17,9 +17,14 @@
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
-// 1: forward_input draws the layer's noise itself (batch 1 training: each
-// (k, j) row is drawn by exactly one invocation) instead of reading it.
+// 1 (batch-1 training): the kernel draws the layer's noise from Philox
+// instead of reading the noise launch's eps. In the forward each (k, j)
+// row is drawn by exactly one invocation.
 override DRAW_NOISE: u32 = 0u;
+// 1 (with DRAW_NOISE, the CPU-adapter plan): the forward stores what it
+// draws for the update to read. 0 (the GPU plan): the update draws it
+// again, cheaper on a GPU than writing and reading K floats per weight.
+override KEEP_NOISE: u32 = 0u;
 // 1: batch-1 training, the forward also gathers the next step's input.
 override PREFETCH: u32 = 0u;
 
@@ -59,15 +64,15 @@ fn reduce(lane: u32) -> f32 {
     return partial[0];
 }
 
-// Noise quad `g` of the layer for sample k of run r: drawn, and stored when
-// `owner` (DRAW_NOISE), or read.
+// Noise quad `g` of the layer for sample k of run r: drawn (DRAW_NOISE),
+// and stored when `owner` and KEEP_NOISE, or read.
 fn noise_quad(r: u32, k: u32, g: u32, owner: bool) -> vec4<f32> {
     let at = (r * st.samples + k) * layer.stride / 4u + g;
     if (DRAW_NOISE == 0u) { return eps[at]; }
     let run = runs[r];
     let z = box_muller4(philox(noise_counter(g, k, st.step, layer.index, st.domain),
                                vec2<u32>(run.key0, run.key1)));
-    if (owner) { eps[at] = z; }
+    if (KEEP_NOISE == 1u && owner) { eps[at] = z; }
     return z;
 }
 
@@ -119,7 +124,7 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 }
 
 // The GPU plan: one workgroup per output (r, k, b, j), its lanes over the
-// row's quads (the noise stored by the noise launch), summed by a tree in
+// row's quads (each drawing its noise at batch 1), summed by a tree in
 // workgroup memory. Lane 0 adds the bias and stores.
 @compute @workgroup_size(WG)
 fn forward_input_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -133,11 +138,11 @@ fn forward_input_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
     let rk = rkb / st.batch;
     let quads = layer.n_in / 4u;
     let w = (rk / st.samples) * layer.stride / 4u + j * quads;
-    let n = rk * layer.stride / 4u + j * quads;
     let x = x0_row(rk / st.samples, b);
     var acc = vec4<f32>(0.0);
     for (var q = lane; q < quads; q += WG) {
-        acc += (mu[w + q] + sigma[w + q] * eps[n + q]) * x0[x + q];
+        let z = noise_quad(rk / st.samples, rk % st.samples, j * quads + q, true);
+        acc += (mu[w + q] + sigma[w + q] * z) * x0[x + q];
     }
     partial[lane] = acc.x + acc.y + acc.z + acc.w;
     let z = reduce(lane);
@@ -162,19 +167,27 @@ fn flag(r: u32) {
     atomicMin(&bad[r * layer.n_layers + layer.index], st.step);
 }
 
-// One workgroup per weight row (r, j): g_mu = 1/K sum_k sum_b delta_k[b][j] x[b],
-// g_sigma = 1/K sum_k eps_k sum_b delta_k[b][j] x[b]; mu and sigma updated in place.
+// BLOCKS workgroups per weight row (r, j), their lanes over the row's quads:
+// g_mu = 1/K sum_k sum_b delta_k[b][j] x[b], g_sigma = 1/K sum_k eps_k sum_b
+// delta_k[b][j] x[b]; mu and sigma updated in place. Batch 1 only (the GEMM
+// path updates at B > 1), so with DRAW_NOISE each noise quad is drawn once;
+// the GPU plan gives each quad its own lane, so a lane draws K quads in
+// sequence, not K times its share of the row.
+override BLOCKS: u32 = 1u;
+
 @compute @workgroup_size(WG)
 fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lane: u32) {
-    let row = workgroup_index(wid, nwg);
+    let group = workgroup_index(wid, nwg);
+    let row = group / BLOCKS;
     if (row >= layer.runs * layer.n_out) { return; }
+    let block = group % BLOCKS;
     let r = row / layer.n_out;
     let j = row % layer.n_out;
     let run = runs[r];
     let quads = layer.n_in / 4u;
     let w = r * layer.stride / 4u + j * quads;
-    for (var q = lane; q < quads; q += WG) {
+    for (var q = block * WG + lane; q < quads; q += BLOCKS * WG) {
         var gm = vec4<f32>(0.0);
         var gs = vec4<f32>(0.0);
         for (var b = 0u; b < st.batch; b++) {
@@ -185,7 +198,7 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                 let rk = r * st.samples + k;
                 let d = delta[(rk * st.batch + b) * layer.n_out + j];
                 dm += d;
-                ds += eps[rk * layer.stride / 4u + j * quads + q] * d;
+                ds += noise_quad(r, k, j * quads + q, false) * d;
             }
             gm += x * dm;
             gs += x * ds;
@@ -205,7 +218,7 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         sigma[w + q] = s_new;
         if (!ok) { flag(r); }
     }
-    if (lane == 0u && layer.has_bias == 1u) {
+    if (block == 0u && lane == 0u && layer.has_bias == 1u) {
         let e = layer.n_out * layer.n_in + j;
         let wb = r * layer.stride + e;
         var gm = 0.0;
@@ -214,9 +227,8 @@ fn update_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             for (var k = 0u; k < st.samples; k++) {
                 let rk = r * st.samples + k;
                 let d = delta[(rk * st.batch + b) * layer.n_out + j];
-                let nb = rk * layer.stride + e;
                 gm += d;
-                gs += eps[nb / 4u][nb % 4u] * d;
+                gs += noise_quad(r, k, e / 4u, false)[e % 4u] * d;
             }
         }
         let ms = rule(run, mu[wb / 4u][wb % 4u], sigma[wb / 4u][wb % 4u], gm, gs, st.samples, wb);

@@ -33,6 +33,12 @@ pub fn noise(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     cost(0.0, F32 * s.rk() * arch.params(l) as f64)
 }
 
+/// `c` of a kernel that draws layer l's noise instead of reading it (no
+/// FLOPs counted for Philox, as in `noise`): its eps bytes are gone.
+pub fn drawing_noise(c: Cost, s: Shapes, arch: &Architecture, l: usize) -> Cost {
+    cost(c.flops, c.bytes - noise(s, arch, l).bytes)
+}
+
 /// The permuted, standardised input: reads u8 pixels, writes f32.
 pub fn gather_input(s: Shapes, arch: &Architecture) -> Cost {
     let x = (s.runs * s.batch * arch.n_in(0)) as f64;

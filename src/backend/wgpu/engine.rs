@@ -466,20 +466,10 @@ impl Engine {
         let mut done = 0;
         while done < count {
             let n = (count - done).min(per_submit);
-            let step = |s: usize| self.step + (done + s) as u64;
             let steps: Vec<StepUniform> = (0..n)
-                .map(|s| StepUniform {
-                    step: step(s) as u32,
-                    pos: ((first_batch + done + s) * self.cfg.batch) as u32,
-                    batch: self.cfg.batch as u32,
-                    samples: self.cfg.train_samples as u32,
-                    domain: DOMAIN_TRAIN,
-                    order_stride: g.split.len as u32,
-                    x_scale: g.split.x_scale,
-                    x_shift: g.split.x_shift,
-                    examples: g.split.len as u32,
-                    x_half: (g.gathers_ahead && step(s) % 2 == 1) as u32,
-                    _pad: [0; 2],
+                .map(|s| {
+                    let step = self.step + (done + s) as u64;
+                    self.train_uniform(g, step, first_batch + done + s)
                 })
                 .collect();
             self.uniforms.write(&self.ctx, &steps);
@@ -515,6 +505,23 @@ impl Engine {
             .collect())
     }
 
+    /// The uniform of training step `step` on batch `batch` of the epoch.
+    fn train_uniform(&self, g: &TrainGraph, step: u64, batch: usize) -> StepUniform {
+        StepUniform {
+            step: step as u32,
+            pos: (batch * self.cfg.batch) as u32,
+            batch: self.cfg.batch as u32,
+            samples: self.cfg.train_samples as u32,
+            domain: DOMAIN_TRAIN,
+            order_stride: g.split.len as u32,
+            x_scale: g.split.x_scale,
+            x_shift: g.split.x_shift,
+            examples: g.split.len as u32,
+            x_half: (g.gathers_ahead && step % 2 == 1) as u32,
+            _pad: [0; 2],
+        }
+    }
+
     /// Poison the step's intermediates (tests: an unwritten element shows as NaN).
     #[doc(hidden)]
     pub fn poison_intermediates(&self) -> Result<(), Error> {
@@ -530,6 +537,13 @@ impl Engine {
     pub fn intermediates(&self) -> Result<Intermediates, Error> {
         let g = self.train_graph()?;
         let k = self.cfg.train_samples;
+        if self.draws_input_noise() && !self.keeps_input_noise() && self.step > 0 {
+            // The first layer's kernels drew the last step's noise twice
+            // and stored it nowhere: the noise launch draws it once more.
+            self.uniforms
+                .write(&self.ctx, &[self.train_uniform(g, self.step - 1, 0)]);
+            self.submit("noise", [(&self.noise[0], 0)])?;
+        }
         let read = |bufs: &[GpuBuffer<f32>]| -> Result<Vec<Vec<f32>>, GpuError> {
             bufs.iter().map(|b| b.read(&self.ctx)).collect()
         };

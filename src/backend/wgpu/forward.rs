@@ -7,11 +7,12 @@ use super::dispatch::Dispatch;
 use super::{Engine, GpuBuffer, Shader};
 
 /// What the first layer's forward does besides its forward: in batch-1
-/// training it may draw the layer's noise, and it gathers the next step's
-/// input into the other half of x0.
+/// training it draws the layer's noise (and may keep it for the update),
+/// and it gathers the next step's input into the other half of x0.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct InputExtras {
     pub draw_noise: bool,
+    pub keep_noise: bool,
     pub prefetch: bool,
 }
 

@@ -9,12 +9,19 @@ use super::train::TrainGraph;
 use super::{Engine, GpuBuffer, Plan, Shader, WORKGROUP};
 
 impl Engine {
-    /// Batch 1 on a CPU adapter: the first layer's forward draws that
-    /// layer's noise (each noise row has one invocation) instead of a noise
-    /// launch. On a GPU the noise launch has a lane per quad (98,000 at
-    /// 784-50-10, K = 10), the forward one workgroup per output.
+    /// Batch 1: the first layer's forward draws that layer's noise (each
+    /// noise row has one invocation) instead of a noise launch.
     pub(super) fn draws_input_noise(&self) -> bool {
-        self.fused_batch_one() && self.ctx.plan == Plan::CpuAdapter
+        self.fused_batch_one()
+    }
+
+    /// Batch 1 on a CPU adapter: the forward stores the noise it draws for
+    /// the update. On a GPU the update draws it again: two Philox draws per
+    /// weight and sample cost less there than writing and reading its 8
+    /// bytes (104 -> 24 bytes per weight and step at K = 10,
+    /// docs/performance.md).
+    pub(super) fn keeps_input_noise(&self) -> bool {
+        self.draws_input_noise() && self.ctx.plan == Plan::CpuAdapter
     }
 
     /// The input gather into `x0` (from `images` through `order` and `perm`).
@@ -54,6 +61,9 @@ impl Engine {
         extras: InputExtras,
     ) -> Dispatch {
         let mut cost = cost::forward(shapes, &self.arch, 0);
+        if extras.draw_noise && !extras.keep_noise {
+            cost = cost::drawing_noise(cost, shapes, &self.arch, 0);
+        }
         if extras.prefetch {
             cost = cost + cost::gather_input(shapes, &self.arch);
         }
@@ -70,6 +80,7 @@ impl Engine {
             entry,
             vec![
                 ("DRAW_NOISE", extras.draw_noise as u32),
+                ("KEEP_NOISE", extras.keep_noise as u32),
                 ("PREFETCH", extras.prefetch as u32),
             ],
             &[
@@ -91,12 +102,22 @@ impl Engine {
 }
 
 impl TrainGraph {
-    /// The first layer's fused update (the fast kernels), one workgroup per
-    /// output of each run.
+    /// The first layer's fused update (the fast kernels at batch 1): on a
+    /// CPU adapter one workgroup per output of each run, reading the noise
+    /// the forward kept; on a GPU a lane per quad of the row, drawing the
+    /// noise again.
     pub(super) fn update_input_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
-        e.dispatch(
+        let draws = !e.keeps_input_noise();
+        let mut cost = cost::update(shapes, &e.arch, 0);
+        let mut blocks = 1;
+        if draws {
+            cost = cost::drawing_noise(cost, shapes, &e.arch, 0);
+            blocks = (e.arch.n_in(0) / 4).div_ceil(WORKGROUP as usize);
+        }
+        e.tuned_dispatch(
             Shader::InputLayer,
             "update_input",
+            vec![("DRAW_NOISE", draws as u32), ("BLOCKS", blocks as u32)],
             &[
                 ("layer", e.layers[0].as_entire_binding()),
                 ("runs", e.run_buf.buffer.as_entire_binding()),
@@ -108,8 +129,8 @@ impl TrainGraph {
                 ("bad", self.bad.buffer.as_entire_binding()),
                 ("penalty", e.penalty[0].buffer.as_entire_binding()),
             ],
-            shapes.runs * e.arch.n_out(0) * WORKGROUP as usize,
-            cost::update(shapes, &e.arch, 0),
+            shapes.runs * e.arch.n_out(0) * blocks * WORKGROUP as usize,
+            cost,
         )
     }
 }

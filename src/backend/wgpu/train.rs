@@ -11,10 +11,11 @@ use crate::Error;
 /// forward, backward and per-parameter update for every layer, and a
 /// separate loss kernel. `Fast` is latency-bound at batch 1 (few launches)
 /// and a GEMM path at batch > 1 (train_gemm.rs), each in the context's
-/// `Plan`: on CPU adapters the first layer's forward draws its noise and
-/// the GEMM reads directly; on GPUs the noise is one wide launch, the first
-/// layer's rows are summed by workgroups and the GEMM tiles through
-/// workgroup memory.
+/// `Plan`: at batch 1 the first layer's forward draws its noise, on CPU
+/// adapters keeping it for the update, on GPUs (its rows summed by
+/// workgroups) leaving the update to draw it again; at batch > 1 the GEMM
+/// reads directly on CPU adapters and tiles through workgroup memory on
+/// GPUs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TrainKernels {
     V0,
@@ -137,6 +138,7 @@ impl TrainGraph {
         let last = e.arch.layers() - 1;
         let extras = InputExtras {
             draw_noise: e.draws_input_noise(),
+            keep_noise: e.keeps_input_noise(),
             prefetch: self.gathers_ahead,
         };
         let mut out =
