@@ -37,9 +37,13 @@ override WG: u32 = 64u;
 // 1: batch 1, one workgroup per run: draws the layer's noise and updates
 // mu and sigma of the layer (common/param_update.wgsl).
 override BATCH_ONE: u32 = 0u;
-// 1 (with BATCH_ONE, the GPU plan): the run's samples spread over the
-// lanes phase by phase (`wide_errors`) instead of a lane per sample.
+// 1 (the GPU plan): at batch 1 the run's samples spread over the lanes
+// phase by phase (`wide_errors`) instead of a lane per sample; at B > 1 a
+// workgroup per (run, sample, example) row (`row_errors`) instead of an
+// invocation.
 override WIDE: u32 = 0u;
+
+var<workgroup> partial: array<f32, WG>;
 
 fn noise_at(p: Param, k: u32) -> f32 {
     let n = (p.r * st.samples + k) * layer.stride + p.e;
@@ -123,10 +127,57 @@ fn wide_errors(r: u32, lane: u32) {
     }
 }
 
+// The sum of `partial` over the workgroup (WG a power of two) by a tree,
+// valid in lane 0 only (the last writer of partial[0]: no lane reads a slot
+// that the next tree may be writing).
+fn lane0_sum(lane: u32) -> f32 {
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        workgroupBarrier();
+        if (lane < s) { partial[lane] += partial[lane + s]; }
+    }
+    var total = 0.0;
+    if (lane == 0u) { total = partial[0]; }
+    return total;
+}
+
+// The GPU plan at B > 1, llm.c's fused classifier: one workgroup per
+// (run, sample, example) row `id`. Each logit is a dot product over the
+// lanes and a tree; lane 0 adds the bias, then forms the loss and dC/dz;
+// the error to the input is spread over the lanes by input. (Loop bounds
+// come from `layer_shape`, read-only storage, so the barriers in the loop
+// are in uniform control flow; `layer` is private.)
+fn row_errors(id: u32, lane: u32) {
+    let rk = id / st.batch;
+    let r = rk / st.samples;
+    let k = rk % st.samples;
+    let x = id * layer.n_in;
+    for (var j = 0u; j < layer_shape.n_out; j++) {
+        var z = 0.0;
+        for (var i = lane; i < layer.n_in; i += WG) {
+            z += weight(r, k, j * layer.n_in + i) * act_in[x + i];
+        }
+        partial[lane] = z;
+        z = lane0_sum(lane);
+        if (lane == 0u) {
+            if (layer.has_bias == 1u) { z += weight(r, k, layer.n_out * layer.n_in + j); }
+            logits[id * layer.n_out + j] = z;
+        }
+    }
+    if (lane == 0u) { sample_loss(id, r); }
+    // dC/dz, written by lane 0, is read by every lane.
+    storageBarrier();
+    for (var i = lane; i < layer.n_in; i += WG) { error_in(id, r, k, i); }
+}
+
 @compute @workgroup_size(WG)
 fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     layer = layer_shape;
+    if (BATCH_ONE == 0u && WIDE == 1u) {
+        let id = wid.x + wid.y * nwg.x;
+        if (id < layer_shape.runs * st.samples * st.batch) { row_errors(id, lane); }
+        return;
+    }
     if (BATCH_ONE == 0u) {
         let id = linear_id(gid, nwg, WG);
         if (id < layer.runs * st.samples * st.batch) { sample_errors(id); }

@@ -312,6 +312,10 @@ fn batched_step_with_aligned_widths_matches_reference() {
     check_step(arch, runs(Optimizer::Bgd), 6, 3);
     let arch = Architecture::new(PIXELS, &[16, 8], 10, true).unwrap();
     check_step(arch, runs(Optimizer::Mesu), 5, 2);
+    // A last hidden layer wider than a workgroup: the GPU plan's output
+    // layer (a workgroup per example) strides its lanes over the inputs.
+    let arch = Architecture::new(PIXELS, &[72], 10, true).unwrap();
+    check_step(arch, runs(Optimizer::Mesu), 3, 2);
 }
 
 #[test]

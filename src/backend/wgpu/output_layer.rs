@@ -10,28 +10,30 @@ use super::{Engine, Plan, Shader, WORKGROUP};
 impl TrainGraph {
     /// The fused output layer; at batch 1 it draws its layer's noise and,
     /// one workgroup per run, updates the layer (in the GPU plan with each
-    /// phase of the errors spread over the lanes).
+    /// phase of the errors spread over the lanes); at B > 1 in the GPU plan
+    /// a workgroup per (run, sample, example), an invocation otherwise.
     pub(super) fn output_layer_dispatch(&self, e: &Engine, shapes: Shapes) -> Dispatch {
         let last = e.arch.layers() - 1;
         let batch_one = e.fused_batch_one();
+        let wide = e.ctx.plan == Plan::Gpu;
+        let rows = shapes.runs * shapes.samples * shapes.batch;
         let (threads, cost) = if batch_one {
             (
                 shapes.runs * WORKGROUP as usize,
                 cost::output_layer(shapes, &e.arch) + cost::update(shapes, &e.arch, last),
             )
-        } else {
+        } else if wide {
             (
-                shapes.runs * shapes.samples * shapes.batch,
+                rows * WORKGROUP as usize,
                 cost::output_layer(shapes, &e.arch),
             )
+        } else {
+            (rows, cost::output_layer(shapes, &e.arch))
         };
         e.tuned_dispatch(
             Shader::OutputLayer,
             "output_layer",
-            vec![
-                ("BATCH_ONE", batch_one as u32),
-                ("WIDE", (batch_one && e.ctx.plan == Plan::Gpu) as u32),
-            ],
+            vec![("BATCH_ONE", batch_one as u32), ("WIDE", wide as u32)],
             &[
                 ("layer_shape", e.layers[last].as_entire_binding()),
                 ("runs", e.run_buf.buffer.as_entire_binding()),
