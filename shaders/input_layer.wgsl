@@ -54,16 +54,6 @@ fn gather_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     x0[x0_row(r, b) + q] = pixel_quad(example_index(r, b), r, q, layer.n_in);
 }
 
-// Sum of `partial` over the workgroup (WG a power of two), in lane 0.
-fn reduce(lane: u32) -> f32 {
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        workgroupBarrier();
-        if (lane < s) { partial[lane] += partial[lane + s]; }
-    }
-    workgroupBarrier();
-    return partial[0];
-}
-
 // Noise quad `g` of the layer for sample k of run r: drawn (DRAW_NOISE),
 // and stored when `owner` and KEEP_NOISE, or read.
 fn noise_quad(r: u32, k: u32, g: u32, owner: bool) -> vec4<f32> {
@@ -125,10 +115,12 @@ fn forward_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 
 // The GPU plan: one workgroup per output (r, k, b, j), its lanes over the
 // row's quads (each drawing its noise at batch 1), summed by a tree in
-// workgroup memory. Lane 0 adds the bias and stores.
+// workgroup memory (or by subgroups, common/sum_*.wgsl). Lane 0 adds the
+// bias and stores.
 @compute @workgroup_size(WG)
 fn forward_input_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_index) lane: u32) {
+                      at: Lanes) {
+    let lane = at.lane;
     let row = workgroup_index(wid, nwg);
     if (PREFETCH == 1u) { prefetch_input(row * WG + lane, nwg.x * nwg.y * WG); }
     if (row >= layer.runs * st.samples * st.batch * layer.n_out) { return; }
@@ -144,8 +136,7 @@ fn forward_input_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         let z = noise_quad(rk / st.samples, rk % st.samples, j * quads + q, true);
         acc += (mu[w + q] + sigma[w + q] * z) * x0[x + q];
     }
-    partial[lane] = acc.x + acc.y + acc.z + acc.w;
-    let z = reduce(lane);
+    let z = lane0_sum(at, acc.x + acc.y + acc.z + acc.w);
     if (lane == 0u) { finish_input(rk / st.samples, rk % st.samples, b, j, vec4<f32>(z, 0.0, 0.0, 0.0)); }
 }
 

@@ -127,26 +127,15 @@ fn wide_errors(r: u32, lane: u32) {
     }
 }
 
-// The sum of `partial` over the workgroup (WG a power of two) by a tree,
-// valid in lane 0 only (the last writer of partial[0]: no lane reads a slot
-// that the next tree may be writing).
-fn lane0_sum(lane: u32) -> f32 {
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        workgroupBarrier();
-        if (lane < s) { partial[lane] += partial[lane + s]; }
-    }
-    var total = 0.0;
-    if (lane == 0u) { total = partial[0]; }
-    return total;
-}
-
 // The GPU plan at B > 1, llm.c's fused classifier: one workgroup per
 // (run, sample, example) row `id`. Each logit is a dot product over the
-// lanes and a tree; lane 0 adds the bias, then forms the loss and dC/dz;
-// the error to the input is spread over the lanes by input. (Loop bounds
+// lanes and a workgroup sum (common/sum_*.wgsl); lane 0 adds the bias,
+// then forms the loss and dC/dz; the error to the input is spread over the
+// lanes by input. (Loop bounds
 // come from `layer_shape`, read-only storage, so the barriers in the loop
 // are in uniform control flow; `layer` is private.)
-fn row_errors(id: u32, lane: u32) {
+fn row_errors(id: u32, at: Lanes) {
+    let lane = at.lane;
     let rk = id / st.batch;
     let r = rk / st.samples;
     let k = rk % st.samples;
@@ -156,8 +145,7 @@ fn row_errors(id: u32, lane: u32) {
         for (var i = lane; i < layer.n_in; i += WG) {
             z += weight(r, k, j * layer.n_in + i) * act_in[x + i];
         }
-        partial[lane] = z;
-        z = lane0_sum(lane);
+        z = lane0_sum(at, z);
         if (lane == 0u) {
             if (layer.has_bias == 1u) { z += weight(r, k, layer.n_out * layer.n_in + j); }
             logits[id * layer.n_out + j] = z;
@@ -171,11 +159,12 @@ fn row_errors(id: u32, lane: u32) {
 
 @compute @workgroup_size(WG)
 fn output_layer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+                @builtin(workgroup_id) wid: vec3<u32>, at: Lanes) {
+    let lane = at.lane;
     layer = layer_shape;
     if (BATCH_ONE == 0u && WIDE == 1u) {
         let id = wid.x + wid.y * nwg.x;
-        if (id < layer_shape.runs * st.samples * st.batch) { row_errors(id, lane); }
+        if (id < layer_shape.runs * st.samples * st.batch) { row_errors(id, at); }
         return;
     }
     if (BATCH_ONE == 0u) {

@@ -7,7 +7,7 @@ mod common;
 use common::{
     calibration_error, f64s, random_split, reference_noise, reference_predictions, rel_err, to_f64,
 };
-use mesu::backend::wgpu::{Engine, Kernels, Plan, TrainKernels};
+use mesu::backend::wgpu::{Engine, Kernels, Plan, TrainKernels, subgroup_sums};
 use mesu::data::PIXELS;
 use mesu::model::{Architecture, EngineConfig, Params};
 use mesu::optim::{Hyper, Optimizer, RunSpec};
@@ -61,12 +61,20 @@ fn check_step_from(
     sigmas: Sigmas,
 ) {
     for kernels in [
-        (TrainKernels::Fast, Plan::CpuAdapter),
-        (TrainKernels::Fast, Plan::Gpu),
-        (TrainKernels::V0, Plan::CpuAdapter),
+        (TrainKernels::Fast, Plan::CpuAdapter, Sums::AsDevice),
+        (TrainKernels::Fast, Plan::Gpu, Sums::AsDevice),
+        (TrainKernels::V0, Plan::CpuAdapter, Sums::AsDevice),
     ] {
         check_step_with(arch.clone(), runs.clone(), batch, samples, kernels, sigmas);
     }
+}
+
+/// The GPU plan's workgroup sums: through subgroup operations where the
+/// adapter has them (lavapipe does), or by the tree in workgroup memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sums {
+    AsDevice,
+    Tree,
 }
 
 fn check_step_with(
@@ -74,11 +82,19 @@ fn check_step_with(
     runs: Vec<RunSpec>,
     batch: usize,
     samples: usize,
-    (kernels, plan): (TrainKernels, Plan),
+    (kernels, plan, sums): (TrainKernels, Plan, Sums),
     sigmas: Sigmas,
 ) {
     let Some(mut ctx) = common::gpu() else { return };
     ctx.plan = plan;
+    if sums == Sums::Tree {
+        ctx.features.remove(wgpu::Features::SUBGROUP);
+    }
+    let sums = if subgroup_sums(&ctx) {
+        "subgroups"
+    } else {
+        "tree"
+    };
     let mut rng = StdRng::seed_from_u64(99);
     let split = random_split(4 * batch + 1, 5);
     let (mean, std) = split.pixel_mean_std();
@@ -224,7 +240,7 @@ fn check_step_with(
     ];
     for (name, w) in names.iter().zip(worst) {
         println!(
-            "{} ({kernels:?}, {plan:?}) {name}: max relative error {w:.2e}",
+            "{} ({kernels:?}, {plan:?}, {sums}) {name}: max relative error {w:.2e}",
             arch.describe()
         );
         assert!(w < TOL, "{name}: relative error {w:.2e} exceeds {TOL:.0e}");
@@ -316,6 +332,34 @@ fn batched_step_with_aligned_widths_matches_reference() {
     // layer (a workgroup per example) strides its lanes over the inputs.
     let arch = Architecture::new(PIXELS, &[72], 10, true).unwrap();
     check_step(arch, runs(Optimizer::Mesu), 3, 2);
+}
+
+/// The GPU plan's two workgroup sums with the tree in workgroup memory
+/// (the checks above take subgroups where the adapter has them): the first
+/// layer's rows at batch 1, the output layer's rows at B > 1 with more
+/// inputs than lanes.
+#[test]
+fn gpu_plan_sums_by_tree_match_reference() {
+    let Some(ctx) = common::gpu() else { return };
+    let gpu = mesu::backend::wgpu::GpuContext {
+        plan: Plan::Gpu,
+        ..ctx
+    };
+    if !subgroup_sums(&gpu) {
+        eprintln!(
+            "no subgroups on {}: the subgroup sums are not tested",
+            gpu.describe()
+        );
+    }
+    let kernels = (TrainKernels::Fast, Plan::Gpu, Sums::Tree);
+    let runs = vec![RunSpec {
+        seed: 5,
+        hyper: Hyper::default(),
+    }];
+    let arch = Architecture::new(PIXELS, &[21], 10, true).unwrap();
+    check_step_with(arch, runs.clone(), 1, 3, kernels, Sigmas::Positive);
+    let arch = Architecture::new(PIXELS, &[72], 10, true).unwrap();
+    check_step_with(arch, runs, 3, 2, kernels, Sigmas::Positive);
 }
 
 #[test]

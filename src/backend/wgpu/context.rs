@@ -188,11 +188,13 @@ impl GpuContext {
         super::shader::check_stage_limits(&limits, &info.name)?;
         let plan = Plan::choose(info.device_type)?;
         // Timestamps are for --profile, 64-bit integers for Philox's product
-        // (shader::native_int64); take them when offered, never require them.
+        // (shader::native_int64), subgroups for workgroup sums
+        // (shader::subgroup_sums); take them when offered, never require them.
         let features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
-                | wgpu::Features::SHADER_INT64);
+                | wgpu::Features::SHADER_INT64
+                | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("mesu"),
             required_features: features,

@@ -50,7 +50,7 @@ pub use peak::{dispatch_overhead_us, peak_gflops};
 pub use profile::Profiler;
 pub use shader::{
     Kernel, Overrides, PipelineCache, Shader, StageBindings, check_stage_limits, grid,
-    native_int64, stage_bindings,
+    native_int64, stage_bindings, subgroup_sums,
 };
 pub use split::DeviceSplit;
 pub use train::TrainKernels;

@@ -30,6 +30,8 @@ const LAYER_INPUT: &str = include_str!("../../../shaders/common/layer_input.wgsl
 const SOFTMAX: &str = include_str!("../../../shaders/common/softmax.wgsl");
 const RULE: &str = include_str!("../../../shaders/common/rule.wgsl");
 const PARAM_UPDATE: &str = include_str!("../../../shaders/common/param_update.wgsl");
+const SUM_TREE: &str = include_str!("../../../shaders/common/sum_tree.wgsl");
+const SUM_SUBGROUP: &str = include_str!("../../../shaders/common/sum_subgroup.wgsl");
 
 /// Which files each family is built from: the snippets it includes after
 /// common/structs.wgsl (Philox, Box-Muller, the uniform structs), then its
@@ -87,16 +89,43 @@ const FAMILIES: &[(Shader, &[&str], &str)] = &[
     ),
 ];
 
+/// How a context builds the modules: Philox's 32x32 -> 64-bit product from
+/// a native 64-bit multiply or from 16-bit halves, and workgroup sums
+/// through subgroup operations or by a tree in workgroup memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub int64: bool,
+    pub subgroups: bool,
+}
+
+impl Variant {
+    pub fn of(ctx: &GpuContext) -> Self {
+        Self {
+            int64: native_int64(ctx),
+            subgroups: subgroup_sums(ctx),
+        }
+    }
+}
+
 impl Shader {
-    /// The module source: common/structs.wgsl, Philox's 64-bit product
-    /// (native with `int64`), the family's snippets, then its kernel file.
-    pub fn source(self, int64: bool) -> String {
+    /// The module source: common/structs.wgsl, Philox's 64-bit product, the
+    /// workgroup sums (families that sum over a workgroup), the family's
+    /// snippets, then its kernel file.
+    pub fn source(self, variant: Variant) -> String {
         let (_, pieces, body) = FAMILIES
             .iter()
             .find(|(s, _, _)| *s == self)
             .expect("every family is in FAMILIES");
-        let mulhilo = if int64 { MULHILO64 } else { MULHILO32 };
-        format!("{STRUCTS}\n{mulhilo}\n{}\n{body}", pieces.join("\n"))
+        let mulhilo = if variant.int64 { MULHILO64 } else { MULHILO32 };
+        let sums = match (self, variant.subgroups) {
+            (Shader::InputLayer | Shader::OutputLayer, true) => SUM_SUBGROUP,
+            (Shader::InputLayer | Shader::OutputLayer, false) => SUM_TREE,
+            _ => "",
+        };
+        format!(
+            "{STRUCTS}\n{mulhilo}\n{sums}\n{}\n{body}",
+            pieces.join("\n")
+        )
     }
 }
 
@@ -105,6 +134,13 @@ impl Shader {
 /// lavapipe it was no faster, docs/performance.md step 1).
 pub fn native_int64(ctx: &GpuContext) -> bool {
     ctx.plan == Plan::Gpu && ctx.features.contains(wgpu::Features::SHADER_INT64)
+}
+
+/// Whether the GPU plan's workgroup sums use subgroup operations: where the
+/// device has them (the tree in workgroup memory otherwise, and always on
+/// CPU adapters, whose kernels do not sum over a workgroup).
+pub fn subgroup_sums(ctx: &GpuContext) -> bool {
+    ctx.plan == Plan::Gpu && ctx.features.contains(wgpu::Features::SUBGROUP)
 }
 
 /// One resource variable of a kernel's module: its WGSL name, group and
@@ -132,7 +168,7 @@ struct Reflection {
 
 impl Reflection {
     fn new(shader: Shader) -> Self {
-        let module = naga::front::wgsl::parse_str(&shader.source(false))
+        let module = naga::front::wgsl::parse_str(&shader.source(Variant::default()))
             .unwrap_or_else(|e| panic!("{shader:?}: WGSL does not parse: {e}"));
         let info = naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
@@ -321,8 +357,8 @@ pub type Overrides = Vec<(&'static str, u32)>;
 /// Builds each (shader, entry point, workgroup size, overrides) once.
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: HashMap<(Shader, bool), (wgpu::ShaderModule, Reflection)>,
-    kernels: HashMap<(Shader, bool, &'static str, u32, Overrides), Arc<Kernel>>,
+    modules: HashMap<(Shader, Variant), (wgpu::ShaderModule, Reflection)>,
+    kernels: HashMap<(Shader, Variant, &'static str, u32, Overrides), Arc<Kernel>>,
     /// Group 1 of the kernels that read the step uniform (`StepUniforms`).
     step_layout: Option<wgpu::BindGroupLayout>,
 }
@@ -388,20 +424,20 @@ impl PipelineCache {
         workgroup: u32,
         overrides: Overrides,
     ) -> Arc<Kernel> {
-        let int64 = native_int64(ctx);
-        let key = (shader, int64, entry, workgroup, overrides);
+        let variant = Variant::of(ctx);
+        let key = (shader, variant, entry, workgroup, overrides);
         if let Some(k) = self.kernels.get(&key) {
             return k.clone();
         }
         let constants: Vec<(&str, f64)> = std::iter::once(("WG", workgroup as f64))
             .chain(key.4.iter().map(|&(name, v)| (name, v as f64)))
             .collect();
-        let (module, reflection) = self.modules.entry((shader, int64)).or_insert_with(|| {
+        let (module, reflection) = self.modules.entry((shader, variant)).or_insert_with(|| {
             let module = ctx
                 .device
                 .create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(entry),
-                    source: wgpu::ShaderSource::Wgsl(shader.source(int64).into()),
+                    source: wgpu::ShaderSource::Wgsl(shader.source(variant).into()),
                 });
             (module, Reflection::new(shader))
         });
