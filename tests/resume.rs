@@ -118,6 +118,31 @@ fn resumes_to_the_same_bits(name: &str, extra: &[&str]) -> Checkpoint {
         "{stdout}"
     );
     assert_same_run(&whole, &parts);
+    // The first part's command is kept beside the resume's, with where the
+    // resume took over.
+    let config: serde_json::Value = serde_json::from_slice(&read(&parts, "config.json")).unwrap();
+    let command = |provenance: &serde_json::Value| -> Vec<String> {
+        serde_json::from_value(provenance["command_line"].clone()).unwrap()
+    };
+    let earlier = config["earlier_parts"].as_array().expect("earlier_parts");
+    assert_eq!(earlier.len(), 1, "{config:#}");
+    assert_eq!(command(&earlier[0]["provenance"])[1..], run(extra, p)[..]);
+    // RUN's --threads 1 is the first part's; --resume takes the machine's.
+    let adapter = earlier[0]["adapter"].as_str().unwrap();
+    assert!(adapter.ends_with(" 1 thread)"), "{adapter}");
+    assert_eq!(command(&config["provenance"])[1..], ["--resume", p]);
+    assert_eq!(
+        config["provenance"]["resumed_from"]["tasks_done"],
+        stopped.position.task
+    );
+    assert_eq!(
+        config["provenance"]["resumed_from"]["steps"],
+        stopped.position.steps
+    );
+    let whole_config: serde_json::Value =
+        serde_json::from_slice(&read(&whole, "config.json")).unwrap();
+    assert!(whole_config.get("earlier_parts").is_none());
+    assert!(whole_config["provenance"].get("resumed_from").is_none());
     // A finished run is left alone.
     let again = mesu(&run(extra, p));
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));

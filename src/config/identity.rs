@@ -83,6 +83,26 @@ pub struct Provenance {
     pub git_commit: Option<String>,
     pub command_line: Vec<String>,
     pub started: String,
+    /// Where this part of the run took over from a checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<ResumePoint>,
+}
+
+/// A checkpoint's place in the stream: tasks finished and training steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResumePoint {
+    pub tasks_done: usize,
+    pub steps: u64,
+}
+
+/// An earlier part of a run that stopped and was resumed: its build,
+/// command and machine (threads included), as its config.json had them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlierPart {
+    pub provenance: Provenance,
+    pub adapter: String,
 }
 
 impl Provenance {
@@ -96,6 +116,7 @@ impl Provenance {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect(),
             started: utc_now(UtcFormat::Iso),
+            resumed_from: None,
         }
     }
 }
@@ -163,6 +184,9 @@ pub struct RunConfig {
     #[serde(default)]
     pub test_images_per_task: usize,
     pub identity: RunIdentity,
+    /// The parts before this one, oldest first, when the run was resumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_parts: Vec<EarlierPart>,
 }
 
 impl RunConfig {
@@ -197,7 +221,21 @@ impl RunConfig {
             train_images_per_task: data.train.len(),
             test_images_per_task: data.test.len(),
             identity: RunIdentity::new(run, shared),
+            earlier_parts: Vec::new(),
         }
+    }
+
+    /// This part, resumed at `at` from a folder whose config.json was
+    /// `earlier`: the earlier parts' build, command and machine are kept,
+    /// not overwritten by this one's.
+    pub fn resumed(mut self, earlier: RunConfig, at: ResumePoint) -> Self {
+        self.earlier_parts = earlier.earlier_parts;
+        self.earlier_parts.push(EarlierPart {
+            provenance: earlier.provenance,
+            adapter: earlier.adapter,
+        });
+        self.provenance.resumed_from = Some(at);
+        self
     }
 
     /// As config.json holds it (keys sorted).

@@ -16,7 +16,7 @@ mod validate;
 
 pub use dataset::load_data;
 pub use defs::{SETTINGS, Setting, SettingValue, parse_count};
-pub use identity::{RunConfig, RunIdentity};
+pub use identity::{EarlierPart, ResumePoint, RunConfig, RunIdentity};
 pub use naming::{UtcFormat, hidden_name, parse_hidden, utc_now};
 pub use repeat::{Flag, repeat_flags};
 pub use settings::{MAX_TASKS, Ood, RunSettings, Shape, Shared};

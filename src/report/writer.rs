@@ -9,11 +9,14 @@ use super::rows::RowsFile;
 use super::{Checkpoint, RunFiles, Stored, Summary, write_atomic, write_run};
 use crate::Error;
 use crate::backend::{Device, profile_csv};
+use crate::config::{ResumePoint, RunConfig};
 use crate::data::Dataset;
 use crate::optim::RunSpec;
 use crate::stream::{
-    GroupOutcome, GroupState, Observer, Resume, StreamConfig, StreamRun, stream_group,
+    GroupOutcome, GroupState, Observer, Position, Resume, StreamConfig, StreamRun, stream_group,
 };
+use serde_json::Value;
+use std::path::Path;
 
 /// Train the stream on `data` for every run of `runs` at once, writing each
 /// run's results folder after every task and telling `progress` how it goes.
@@ -49,6 +52,8 @@ pub struct ResultsWriter<'a> {
     runs: &'a [StreamRun],
     /// Per run, its rows file (from `started` on).
     rows: Vec<RowsFile>,
+    /// Per run, its config.json as this part writes it (from `started` on).
+    configs: Vec<Value>,
 }
 
 impl<'a> ResultsWriter<'a> {
@@ -56,6 +61,7 @@ impl<'a> ResultsWriter<'a> {
         ResultsWriter {
             runs,
             rows: Vec::new(),
+            configs: Vec::new(),
         }
     }
 
@@ -84,7 +90,7 @@ impl<'a> ResultsWriter<'a> {
     ) -> Result<(), Error> {
         let record = &state.runs[run];
         let files = RunFiles {
-            config: &self.runs[run].config,
+            config: &self.configs[run],
             record,
             tasks_done,
             summary,
@@ -99,8 +105,11 @@ impl Observer for ResultsWriter<'_> {
     /// `--resume` knows; the rows file as the start's checkpoint has it.
     fn started(&mut self, state: &GroupState) -> Result<(), Error> {
         self.rows.clear();
+        self.configs.clear();
         for (run, spec) in self.runs.iter().enumerate() {
-            let config = serde_json::to_string_pretty(&spec.config).map_err(|source| {
+            self.configs
+                .push(part_config(&spec.config, &spec.out, state.position));
+            let config = serde_json::to_string_pretty(&self.configs[run]).map_err(|source| {
                 super::ReportError::Json {
                     file: "config.json",
                     source,
@@ -158,5 +167,27 @@ impl Observer for ResultsWriter<'_> {
         self.files(state, run, task, &summary)?;
         write_atomic(out, "diverged.txt", &format!("{msg}\n"))?;
         Ok(())
+    }
+}
+
+/// The config.json of a part of a run that starts at `at`: past the
+/// stream's start, the folder's config.json records the earlier parts,
+/// which are kept under "earlier_parts" (a folder without a readable one
+/// started over: nothing to keep).
+fn part_config(config: &Value, dir: &Path, at: Position) -> Value {
+    let earlier = || -> Option<RunConfig> {
+        let text = super::read_no_follow(&dir.join("config.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    };
+    let now = || serde_json::from_value::<RunConfig>(config.clone()).ok();
+    match (at == Position::default(), earlier(), now()) {
+        (false, Some(earlier), Some(now)) => {
+            let at = ResumePoint {
+                tasks_done: at.task,
+                steps: at.steps,
+            };
+            now.resumed(earlier, at).to_json()
+        }
+        _ => config.clone(),
     }
 }
