@@ -28,7 +28,8 @@
 override WG: u32 = 64u;
 override ROW4: u32 = 1u; // vec4 per row of w
 // 1: n_out is a multiple of 4, so rows of the errors can be read as vec4 (a
-// constant, so the branch compiles away; IN4 likewise for the inputs).
+// constant, so the branch compiles away; common/gemm_tile.wgsl's IN4 likewise
+// for the inputs).
 override OUT4: u32 = 0u;
 
 // dC/dz of outputs j0..j0+3 of example b of sample rk: zero past n_out, or
