@@ -109,7 +109,15 @@ fn wide_training(
     fast.train_steps(1 + 3 * engines[0].2, 2).unwrap();
     for row in fast.profile().unwrap_or_default() {
         let kernel = row.name.trim_start_matches("train/");
-        if !["gemm_direct", "gemm", "backward_gemm", "update_gemm"].contains(&kernel) {
+        let gemms = [
+            "gemm_direct",
+            "gemm_tile",
+            "backward_gemm",
+            "backward_tile",
+            "update_gemm",
+            "update_tile",
+        ];
+        if !gemms.contains(&kernel) {
             continue;
         }
         let share = row.gflops / peak;

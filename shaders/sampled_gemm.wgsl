@@ -1,9 +1,11 @@
-// Fast evaluation: the K weight samples are materialised once per evaluation
-// as w[r][k][row][c] (vec4 over outputs, rows = inputs then the bias), the
-// first layer runs over the nonzero pixels of tiles of images, the others as
-// a tiled GEMM. Layouts and costs: docs/perf-notes-eval.md. Training at
-// batch > 1 uses sample_weights and the GEMMs too, for every layer below the
-// output (its first layer reads the gathered input, shared by the samples).
+// Fast evaluation: the first layer runs over the nonzero pixels of tiles of
+// images, its K weight samples materialised once per evaluation as
+// w[r][k][row][c] (vec4 over outputs, rows = inputs then the bias); the
+// others as a GEMM: `gemm_direct` over weights materialised the same way on
+// CPU adapters, the 2D-tiled `gemm_tile` sampling its weights as it stages
+// them in the GPU plan. Layouts and costs: docs/perf-notes-eval.md.
+// Training at batch > 1 runs the same GEMMs for every layer below the
+// output (the first reads the gathered input, shared by the samples).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> mu: array<f32>;
@@ -26,8 +28,6 @@
 
 override WG: u32 = 64u;
 override ROW4: u32 = 1u; // vec4 per row of w: the outputs, padded with zeros
-override GN: u32 = 1u;   // GEMM: invocations along columns in a workgroup
-override TK: u32 = 8u;   // GEMM: inputs per workgroup-memory stage
 // 1: the first layer's rows are stored at the original pixel (evaluation
 // reads raw images); 0: in input order (training gathers its input).
 override PERMUTE_INPUT: u32 = 1u;
@@ -124,11 +124,6 @@ fn store4(rk: u32, b: u32, c: u32, z: vec4<f32>) {
     }
 }
 
-// acc += the outer product of the outputs w and the inputs x of 4 images.
-fn outer_add(acc: mat4x4<f32>, w: vec4<f32>, x: vec4<f32>) -> mat4x4<f32> {
-    return acc + mat4x4<f32>(w * x.x, w * x.y, w * x.z, w * x.w);
-}
-
 fn store_block(rk: u32, first_b: u32, c: u32, z: mat4x4<f32>) {
     let o = offset[rk * ROW4 + c];
     for (var m = 0u; m < 4u; m++) {
@@ -179,58 +174,38 @@ fn a_row(rk: u32, b: u32) -> u32 {
     return input_row(rk / st.samples, rk % st.samples, b);
 }
 
-// Hidden layers: act_out[rk] = act(act_in[rk] (B x n_in) * w[rk] (n_in x n) + bias),
-// batched over rk. A workgroup of (WG / GN) x GN invocations computes a
-// (WG / GN * 4) x GN vec4 tile, staging TK inputs of both operands in
-// workgroup memory; each invocation keeps 4 rows x 1 vec4 in registers.
-const A_CAP: u32 = 1024u;
-const B_CAP: u32 = 512u;
-var<workgroup> a_tile: array<f32, A_CAP>;        // [bm][TK]
-var<workgroup> b_tile: array<vec4<f32>, B_CAP>;  // [TK][GN]
-
+// The GPU plan's forward of a layer, in training (every layer below the
+// output; the first reads the gathered input) and for evaluation's hidden
+// layers: act_out[rk] = act(act_in[rk] (B x n_in) * W_rk (n_in x n_out) + bias)
+// in 64 x 64 tiles (common/gemm_tile.wgsl), the weights sampled as the B
+// tile is staged (common/weight_quad.wgsl), so none are stored.
 @compute @workgroup_size(WG)
-fn gemm(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-    let bm = WG / GN * 4u;
-    let col_tiles = (ROW4 + GN - 1u) / GN;
-    let row_tiles = (st.batch + bm - 1u) / bm;
-    let group = wid.x + wid.y * nwg.x;
-    let ct = group % col_tiles;
-    let rt = (group / col_tiles) % row_tiles;
-    let rk = group / (col_tiles * row_tiles);
+fn gemm_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = tile_origin(wid, nwg, st.batch, layer.n_out);
+    let rk = o.x;
     if (rk >= layer.runs * st.samples) { return; }
-    let lr = lid / GN * 4u;
-    let c = ct * GN + lid % GN;
-    let w_base = rk * w_rows() * ROW4;
-    var acc = mat4x4<f32>(); // column m: row lr + m
+    let r = rk / st.samples;
+    // What this invocation stages: example b's and output j's quad of inputs.
+    let b = o.y + lid / 4u;
+    let j = o.z + lid / 4u;
+    var acc = mat4x4<f32>();
     for (var k0 = 0u; k0 < layer.n_in; k0 += TK) {
-        for (var q = lid; q < bm * TK; q += WG) {
-            let m = rt * bm + q / TK;
-            let k = k0 + q % TK;
-            var a = 0.0;
-            if (m < st.batch && k < layer.n_in) { a = act_in[a_row(rk, m) + k]; }
-            a_tile[q] = a;
-        }
-        for (var q = lid; q < TK * GN; q += WG) {
-            let k = k0 + q / GN;
-            let col = ct * GN + q % GN;
-            var b = vec4<f32>(0.0);
-            if (k < layer.n_in && col < ROW4) { b = w[w_base + k * ROW4 + col]; }
-            b_tile[q] = b;
-        }
+        let i = k0 + lid % 4u * 4u;
+        var x = vec4<f32>(0.0);
+        if (b < st.batch && i < layer.n_in) { x = input_quad(r, rk % st.samples, b, i); }
+        put_across(A_TILE, lid, x);
+        put_across(B_TILE, lid, row_weights(r, rk, j, i));
         workgroupBarrier();
-        for (var kk = 0u; kk < TK; kk++) {
-            let x = vec4<f32>(a_tile[lr * TK + kk], a_tile[(lr + 1u) * TK + kk],
-                              a_tile[(lr + 2u) * TK + kk], a_tile[(lr + 3u) * TK + kk]);
-            acc = outer_add(acc, b_tile[kk * GN + lid % GN], x);
-        }
+        acc = tile_product(acc, lid);
         workgroupBarrier();
     }
+    let c = o.z / 4u + lid % TQ; // the invocation's vec4 of outputs
     var bias = vec4<f32>(0.0);
-    if (layer.has_bias == 1u && c < ROW4) { bias = w[w_base + layer.n_in * ROW4 + c]; }
+    if (layer.has_bias == 1u) { bias = weights4(r, rk, layer.n_out * layer.n_in + c * 4u); }
     for (var m = 0u; m < 4u; m++) {
-        let b = rt * bm + lr + m;
-        if (b < st.batch && c < ROW4) { store4(rk, b, c, acc[m] + bias); }
+        let row = o.y + lid / TQ * 4u + m;
+        if (row < st.batch) { store4(rk, row, c, acc[m] + bias); }
     }
 }
 

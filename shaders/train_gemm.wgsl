@@ -1,17 +1,18 @@
-// Training at batch > 1 as GEMMs over each sample's materialised weights
-// w[r][k][row][c] (sampled_gemm.wgsl's sample_weights: vec4 over outputs, rows =
-// inputs then the bias): the error through a hidden layer, and the fused
-// update with the weight gradient of each sample as a GEMM over the batch.
-// Each invocation owns 8 x 8 outputs as 2 x 2 mat4x4 blocks; operands are
-// read as vec4 where the widths are multiples of 4 (the vec4 views alias the
-// scalar bindings).
+// Training at batch > 1 as GEMMs: the error through a hidden layer, and the
+// fused update with the weight gradient of each sample as a GEMM over the
+// batch. On CPU adapters over each sample's materialised weights
+// w[r][k][row][c] (sampled_gemm.wgsl's sample_weights: vec4 over outputs,
+// rows = inputs then the bias), each invocation owning 8 x 8 outputs as
+// 2 x 2 mat4x4 blocks read directly; in the GPU plan 2D-tiled through
+// workgroup memory (common/gemm_tile.wgsl), the backward sampling its
+// weights as it stages them. Operands are read as vec4 where the widths are
+// multiples of 4 (the vec4 views alias the scalar bindings).
 
 @group(0) @binding(0) var<uniform> layer: Layer;
 @group(0) @binding(1) var<storage, read> runs: array<Run>;
 @group(0) @binding(2) var<storage, read_write> mu: array<f32>;
 @group(0) @binding(3) var<storage, read_write> sigma: array<f32>;
-@group(0) @binding(4) var<storage, read> eps: array<f32>;            // [R][K][stride]
-@group(0) @binding(5) var<storage, read> eps4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> eps4: array<vec4<f32>>;     // [R][K][stride]
 @group(0) @binding(6) var<storage, read> w: array<vec4<f32>>;        // [R][K][rows][ROW4]
 @group(0) @binding(7) var<storage, read> delta: array<f32>;          // [R][K][B][n_out]
 @group(0) @binding(8) var<storage, read> delta4: array<vec4<f32>>;
@@ -20,13 +21,15 @@
 @group(0) @binding(11) var<storage, read_write> delta_in: array<f32>; // [R][K][B][n_in]
 @group(0) @binding(12) var<storage, read_write> bad: array<atomic<u32>>; // [R][L] first bad step
 @group(0) @binding(13) var<storage, read_write> penalty: array<vec4<f32>>; // [R][stride], see rule
+@group(0) @binding(14) var<storage, read> mu4: array<vec4<f32>>;     // mu, sigma as vec4 (read only)
+@group(0) @binding(15) var<storage, read> sigma4: array<vec4<f32>>;
 @group(1) @binding(0) var<uniform> st: Step;
 
 override WG: u32 = 64u;
 override ROW4: u32 = 1u; // vec4 per row of w
-// 1: n_in (IN4) or n_out (OUT4) is a multiple of 4, so rows of the input or
-// of the errors can be read as vec4 (constants, so the branch compiles away).
-override IN4: u32 = 0u;
+// 1: n_out is a multiple of 4, so rows of the errors can be read as vec4 (a
+// constant, so the branch compiles away; common/gemm_tile.wgsl's IN4 likewise
+// for the inputs).
 override OUT4: u32 = 0u;
 
 // dC/dz of outputs j0..j0+3 of example b of sample rk: zero past n_out, or
@@ -41,20 +44,6 @@ fn delta_quad(rk: u32, b: u32, j0: u32) -> vec4<f32> {
     return d;
 }
 
-// Inputs i0..i0+3 of example b of sample k of run r: 1 at the bias column
-// (i = n_in), zero past it.
-fn input_quad(r: u32, k: u32, b: u32, i0: u32) -> vec4<f32> {
-    let at = input_row(r, k, b) + i0;
-    if (IN4 == 1u && i0 < layer.n_in) { return act_in4[at / 4u]; }
-    var x = vec4<f32>(0.0);
-    for (var q = 0u; q < 4u; q++) {
-        let i = i0 + q;
-        if (i < layer.n_in) { x[q] = act_in[at + q]; }
-        if (i == layer.n_in && layer.has_bias == 1u) { x[q] = 1.0; }
-    }
-    return x;
-}
-
 // Index of weight (j, i) in a run's parameters; i = n_in is j's bias.
 fn param_index(j: u32, i: u32) -> u32 {
     if (i == layer.n_in) { return layer.n_out * layer.n_in + j; }
@@ -63,18 +52,22 @@ fn param_index(j: u32, i: u32) -> u32 {
 
 // Noise of sample rk at outputs j (column m) and inputs i0..i0+3.
 fn noise_block(rk: u32, j: vec4<u32>, i0: u32) -> mat4x4<f32> {
-    let base = rk * layer.stride;
     var e = mat4x4<f32>();
     if (IN4 == 1u && i0 < layer.n_in) {
-        for (var m = 0u; m < 4u; m++) { e[m] = eps4[(base + j[m] * layer.n_in + i0) / 4u]; }
+        for (var m = 0u; m < 4u; m++) { e[m] = eps_quad(rk, (j[m] * layer.n_in + i0) / 4u); }
         return e;
     }
     let i = quad(i0, layer.n_in + layer.has_bias);
     for (var m = 0u; m < 4u; m++) {
-        e[m] = vec4<f32>(eps[base + param_index(j[m], i.x)], eps[base + param_index(j[m], i.y)],
-                         eps[base + param_index(j[m], i.z)], eps[base + param_index(j[m], i.w)]);
+        e[m] = vec4<f32>(eps_at(rk, param_index(j[m], i.x)), eps_at(rk, param_index(j[m], i.y)),
+                         eps_at(rk, param_index(j[m], i.z)), eps_at(rk, param_index(j[m], i.w)));
     }
     return e;
+}
+
+// The noise of parameter e of sample rk.
+fn eps_at(rk: u32, e: u32) -> f32 {
+    return eps_quad(rk, e / 4u)[e % 4u];
 }
 
 // dC/d(input) of a hidden layer l >= 1 through the sampled weights:
@@ -203,4 +196,70 @@ fn apply_block(run: Run, r: u32, j0: u32, i0: u32, gm: mat4x4<f32>, gs: mat4x4<f
         }
     }
     return ok;
+}
+
+// The GPU plan's backward_gemm: delta_in[rk] = [x > 0] delta[rk] (B x n_out)
+// * W_rk^T (n_out x n_in) in 64 x 64 tiles of (examples, inputs), the
+// weights of output j sampled as the B tile is staged (row j of W^T is a run
+// of the parameters: common/weight_quad.wgsl).
+@compute @workgroup_size(WG)
+fn backward_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = tile_origin(wid, nwg, st.batch, layer.n_in);
+    let rk = o.x;
+    if (rk >= layer.runs * st.samples) { return; }
+    let r = rk / st.samples;
+    let b = o.y + lid / 4u;            // stages example b's errors, transposed
+    let i0 = o.z + lid % TQ * 4u;      // and the weights of inputs i0..i0+3
+    var acc = mat4x4<f32>();
+    for (var k0 = 0u; k0 < layer.n_out; k0 += TK) {
+        let j0 = k0 + lid % 4u * 4u;
+        var d = vec4<f32>(0.0);
+        if (b < st.batch && j0 < layer.n_out) { d = delta_quad(rk, b, j0); }
+        put_across(A_TILE, lid, d);
+        stage[B_TILE + lid] = row_weights(r, rk, k0 + lid / TQ, i0);
+        workgroupBarrier();
+        acc = tile_product(acc, lid);
+        workgroupBarrier();
+    }
+    store_errors(rk, o.y + lid / TQ * 4u, i0, acc);
+}
+
+// The GPU plan's update_gemm: per run a 64 x 64 tile of (outputs, inputs and
+// the bias); per sample k the gradient G_k over the batch in passes of TK
+// examples (both tiles staged as they lie: errors and inputs are rows over
+// the tile's outputs and inputs), then the sums and the rule as update_gemm.
+@compute @workgroup_size(WG)
+fn update_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = tile_origin(wid, nwg, layer.n_out, layer.n_in + layer.has_bias);
+    let r = o.x;
+    if (r >= layer.runs) { return; }
+    let jq = o.y + lid % TQ * 4u;      // stages the errors of outputs jq..jq+3
+    let i0 = o.z + lid % TQ * 4u;      // and inputs i0..i0+3, of example lid / TQ
+    let j0 = o.y + lid / TQ * 4u;      // owns outputs j0..j0+3 at inputs i0..i0+3
+    let js = quad(j0, layer.n_out);
+    var gm = mat4x4<f32>();
+    var gs = mat4x4<f32>();
+    for (var k = 0u; k < st.samples; k++) {
+        let rk = r * st.samples + k;
+        var g = mat4x4<f32>();
+        for (var b0 = 0u; b0 < st.batch; b0 += TK) {
+            let b = b0 + lid / TQ;
+            var d = vec4<f32>(0.0);
+            var x = vec4<f32>(0.0);
+            if (b < st.batch && jq < layer.n_out) { d = delta_quad(rk, b, jq); }
+            if (b < st.batch && i0 < layer.n_in + layer.has_bias) { x = input_quad(r, k, b, i0); }
+            stage[A_TILE + lid] = d;
+            stage[B_TILE + lid] = x;
+            workgroupBarrier();
+            g = tile_product(g, lid);
+            workgroupBarrier();
+        }
+        gm += g;
+        gs += noisy(noise_block(rk, js, i0), g);
+    }
+    if (!apply_block(runs[r], r, j0, i0, gm, gs)) {
+        atomicMin(&bad[r * layer.n_layers + layer.index], st.step);
+    }
 }

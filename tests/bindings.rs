@@ -38,7 +38,10 @@ fn every_kernel_binds_at_most_16_storage_buffers() {
         "output_layer",
         "forward_input",
         "update_input",
-        "gemm",
+        "gemm_tile",
+        "gemm_direct",
+        "backward_tile",
+        "update_tile",
         "update_gemm",
     ] {
         assert!(all.iter().any(|b| b.entry == entry), "{entry} missing");

@@ -186,6 +186,21 @@ fn fast_matches_reference_dense_input_no_bias() {
     });
 }
 
+/// The GPU plan's tiled hidden-layer GEMM past one 64 x 64 tile: chunks of
+/// 72 images (a last one of 28), 13 inputs to 70 outputs, then 70 inputs.
+#[test]
+fn fast_matches_reference_past_one_tile() {
+    check(Case {
+        hidden: &[13, 70],
+        bias: false,
+        runs: 2,
+        samples: 3,
+        chunk: 72,
+        images: 100,
+        zeros: 0.81,
+    });
+}
+
 #[test]
 fn fast_matches_reference_without_hidden_layer() {
     check(Case {

@@ -362,6 +362,30 @@ fn gpu_plan_sums_by_tree_match_reference() {
     check_step_with(arch, runs, 3, 2, kernels, Sigmas::Positive);
 }
 
+/// The GPU plan's 64 x 64 tiles (forward, backward and update sampling
+/// their weights in the loaders) at ragged edges: 70 examples (a second
+/// tile of rows), a layer of 70 outputs (a second tile of columns, and 70
+/// inputs to the next: passes of 16 with a partial last one), widths that
+/// are not multiples of 4 (70, 50, 13: quads of parameters straddling
+/// rows), with and without the bias.
+#[test]
+fn tiled_gemms_at_ragged_edges_match_reference() {
+    let runs: Vec<_> = [31, 32]
+        .map(|seed| RunSpec {
+            seed,
+            hyper: Hyper {
+                lr_mu: 0.1,
+                lr_sigma: 0.1,
+                ..Hyper::default()
+            },
+        })
+        .into();
+    let arch = Architecture::new(PIXELS, &[70, 50], 10, false).unwrap();
+    check_step(arch, runs.clone(), 70, 2);
+    let arch = Architecture::new(PIXELS, &[13, 70], 10, true).unwrap();
+    check_step(arch, runs, 40, 3);
+}
+
 #[test]
 fn baselines_step_matches_reference_deep_with_bias() {
     let arch = Architecture::new(PIXELS, &[19, 13], 10, true).unwrap();

@@ -47,7 +47,9 @@ pub fn gather_input(s: Shapes, arch: &Architecture) -> Cost {
 
 /// Sampled weights (2 FLOPs each per sample) and the dot products; reads
 /// mu, sigma, the noise and the input (u8 pixels for the first layer),
-/// writes the activations.
+/// writes the activations. Also the GPU plan's `gemm_tile`, which samples
+/// the weights in its tile loader (each tile of 64 rows samples them again:
+/// L2 traffic, not compulsory).
 pub fn forward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
@@ -81,7 +83,8 @@ pub fn loss_grad(s: Shapes, arch: &Architecture) -> Cost {
     cost(5.0 * logits, 2.0 * F32 * logits)
 }
 
-/// dC/dx of layer l's input through the sampled weights.
+/// dC/dx of layer l's input through the sampled weights: the generic
+/// backward, and the GPU plan's `backward_tile` sampling them in its loader.
 pub fn backward(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
@@ -99,7 +102,8 @@ fn weight_samples(s: Shapes, arch: &Architecture, l: usize) -> f64 {
 }
 
 /// dC/dx of layer l's input through its materialised weight samples (the
-/// GEMM path): reads the samples, the errors and the input, writes dC/dx.
+/// GEMM path on CPU adapters, `backward_gemm`): reads the samples, the
+/// errors and the input, writes dC/dx.
 pub fn backward_gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
     cost(
@@ -111,6 +115,7 @@ pub fn backward_gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
 /// Gradients of mu and sigma (a multiply-add per weight, sample and
 /// example, then 3 FLOPs per weight and sample for the sums over samples)
 /// and the rule (about 15 FLOPs per weight); mu and sigma read and written.
+/// Every update kernel (`update_hidden`, `update_gemm`, `update_tile`).
 pub fn update(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
@@ -120,8 +125,9 @@ pub fn update(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     )
 }
 
-/// The GEMM over materialised weight samples (the GEMM path's forward):
-/// reads the samples and the input, writes the activations.
+/// The GEMM over materialised weight samples (`gemm_direct`, the GEMM
+/// path's forward on CPU adapters): reads the samples and the input, writes
+/// the activations.
 pub fn gemm(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let (n_in, n_out) = (arch.n_in(l) as f64, arch.n_out(l) as f64);
     let input = if l == 0 {
@@ -146,8 +152,9 @@ pub fn predict(s: Shapes, arch: &Architecture) -> Cost {
     )
 }
 
-/// Evaluation: each sample's weights materialised once (2 FLOPs per
-/// parameter), written as vec4 rows over outputs.
+/// Each sample's weights materialised once (2 FLOPs per parameter), written
+/// as vec4 rows over outputs: evaluation's first layer, and every layer on
+/// CPU adapters (training at batch > 1 too).
 pub fn sample_weights(s: Shapes, arch: &Architecture, l: usize) -> Cost {
     let p = arch.params(l) as f64;
     cost(

@@ -8,7 +8,7 @@ use super::uniforms::{LayerUniform, RunUniform, StepUniform};
 use super::{
     Cost, GpuBuffer, GpuContext, GpuError, Overrides, PipelineCache, Profiler, Shader, StepUniforms,
 };
-use super::{DeviceSplit, WORKGROUP};
+use super::{DeviceSplit, TILE_WORKGROUP, WORKGROUP};
 use crate::Error;
 use crate::backend::{ProfileRow, policy};
 use crate::model::{
@@ -301,10 +301,45 @@ impl Engine {
         threads: usize,
         cost: Cost,
     ) -> Dispatch {
+        self.launch(
+            shader,
+            entry,
+            (WORKGROUP, overrides),
+            entries,
+            threads,
+            cost,
+        )
+    }
+
+    /// A launch of a 2D-tiled GEMM (shaders/common/gemm_tile.wgsl): one
+    /// workgroup of TILE_WORKGROUP invocations per output tile.
+    pub(super) fn tile_dispatch(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        overrides: Overrides,
+        entries: &[(&str, wgpu::BindingResource<'_>)],
+        tiles: usize,
+        cost: Cost,
+    ) -> Dispatch {
+        let threads = tiles * TILE_WORKGROUP as usize;
+        let sized = (TILE_WORKGROUP, overrides);
+        self.launch(shader, entry, sized, entries, threads, cost)
+    }
+
+    fn launch(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        (workgroup, overrides): (u32, Overrides),
+        entries: &[(&str, wgpu::BindingResource<'_>)],
+        threads: usize,
+        cost: Cost,
+    ) -> Dispatch {
         let kernel = self
             .cache
             .borrow_mut()
-            .tuned_kernel(&self.ctx, shader, entry, WORKGROUP, overrides);
+            .tuned_kernel(&self.ctx, shader, entry, workgroup, overrides);
         Dispatch {
             group0: kernel.bind(&self.ctx, entries),
             kernel,

@@ -12,8 +12,9 @@ use crate::model::{DOMAIN_EVAL, EvalResult, EvalSet, Score};
 
 /// Kernels of evaluation: the training forward kernels over the permuted
 /// pixels (`V0`, kept as the baseline), or shaders/sampled_gemm.wgsl (`Fast`: its
-/// hidden-layer GEMM tiled through workgroup memory in the GPU plan, reading
-/// directly in the CPU-adapter plan).
+/// hidden-layer GEMM tiled through workgroup memory in the GPU plan, sampling
+/// its weights as it stages them, and reading weights materialised once per
+/// evaluation directly in the CPU-adapter plan).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EvalKernels {
     V0,

@@ -1,6 +1,8 @@
-//! The fast evaluation kernels (shaders/sampled_gemm.wgsl): each sample's weights are
-//! materialised once per evaluation, the first layer runs over the nonzero
-//! pixels of image tiles, the other layers as a tiled GEMM.
+//! The fast evaluation kernels (shaders/sampled_gemm.wgsl): the first layer
+//! runs over the nonzero pixels of image tiles with each sample's weights
+//! materialised once per evaluation, the other layers as a GEMM (over
+//! weights materialised the same way on CPU adapters, sampling them in its
+//! tile loader in the GPU plan).
 
 use super::Engine;
 use super::dispatch::Dispatch;
@@ -11,7 +13,7 @@ use crate::Error;
 
 /// Buffers and dispatches of the fast path for one evaluation split.
 pub struct FastEval {
-    /// After the noise, once per evaluation: weights, row sums.
+    /// After the noise, once per evaluation: materialised weights, row sums.
     pub prologue: Vec<Dispatch>,
     /// Per chunk: every layer's forward.
     pub per_chunk: Vec<Dispatch>,
@@ -44,6 +46,17 @@ impl FastEval {
         let first4 = row4(arch.n_out(0), true);
         let offset = GpuBuffer::zeroed(&e.ctx, "first-layer offsets", rk * first4 * 4)?;
         for l in 0..arch.layers() {
+            let shapes = e.shapes(e.cfg.test_samples, chunk);
+            if l > 0 && tiled_gemm {
+                per_chunk.push(sampled_gemm::gemm_tile(
+                    e,
+                    l,
+                    &acts[l - 1],
+                    &acts[l],
+                    shapes,
+                ));
+                continue;
+            }
             let cols = row4(arch.n_out(l), l == 0);
             let w = sampled_gemm::weight_buffer(e, l, cols, e.cfg.test_samples)?;
             prologue.push(sampled_gemm::sample_weights(
@@ -66,14 +79,13 @@ impl FastEval {
                     chunk,
                 ));
             } else {
-                per_chunk.push(sampled_gemm::gemm(
+                per_chunk.push(sampled_gemm::gemm_direct(
                     e,
                     l,
                     (cols, &w),
                     &acts[l - 1],
                     &acts[l],
-                    e.shapes(e.cfg.test_samples, chunk),
-                    tiled_gemm,
+                    shapes,
                 ));
             }
             weights.push(w);

@@ -63,7 +63,10 @@ pub fn run_memory(
         if penalised {
             buffers.push(4 * p * F32);
         }
-        // The production kernels train by GEMMs at batch > 1.
+        // The production kernels train by GEMMs at batch > 1, over weight
+        // samples on CPU adapters (the GPU plan, and its evaluation of the
+        // hidden layers, store none; the shapes alone do not say the plan,
+        // so both are counted).
         if cfg.batch > 1 && l + 1 < arch.layers() {
             buffers.push(k * rows * n_out.next_multiple_of(4) * F32); // training weight samples
         }

@@ -67,5 +67,9 @@ impl From<GpuError> for crate::Error {
     }
 }
 
-/// Workgroup size of every kernel (a WGSL `override`).
+/// Workgroup size of every kernel (a WGSL `override`) but the tiled GEMMs.
 pub const WORKGROUP: u32 = 64;
+
+/// Workgroup size of the 2D-tiled GEMMs (shaders/common/gemm_tile.wgsl):
+/// 16 x 16 invocations of 4 x 4 outputs, a 64 x 64 tile.
+pub const TILE_WORKGROUP: u32 = 256;

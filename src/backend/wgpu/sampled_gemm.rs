@@ -1,21 +1,30 @@
 //! Launches of shaders/sampled_gemm.wgsl, shared by evaluation and batched
 //! training: each sample's weights materialised as vec4 rows over outputs,
-//! the GEMM of a layer over those weights, and the first layer of
-//! evaluation over the nonzero pixels of image tiles.
+//! the GEMM of a layer (over those weights on CPU adapters, sampling them
+//! in its tile loader in the GPU plan), and the first layer of evaluation
+//! over the nonzero pixels of image tiles.
 
+use super::Engine;
 use super::cost::{self, Shapes};
 use super::dispatch::Dispatch;
-use super::{Engine, WORKGROUP};
 use super::{GpuBuffer, Overrides, Plan, Shader};
 
-/// GEMM: most invocations along columns, the rows and vec4 columns each
-/// invocation owns (tiled, direct), and the workgroup-memory capacities
-/// (A_CAP floats, B_CAP vec4) of shaders/sampled_gemm.wgsl.
-const GEMM_MAX_GN: usize = 8;
-const GEMM_ROWS: usize = 4;
+/// `gemm_direct`: the rows and vec4 columns each invocation owns.
 const DIRECT_BLOCK: (usize, usize) = (8, 2);
-const A_CAP: usize = 1024;
-const B_CAP: usize = 512;
+
+/// Rows and columns of an output tile of the tiled GEMMs
+/// (shaders/common/gemm_tile.wgsl).
+const TILE: usize = 64;
+
+/// Output tiles of a rows x cols product, per batched matrix.
+pub fn tiles(rows: usize, cols: usize) -> usize {
+    rows.div_ceil(TILE) * cols.div_ceil(TILE)
+}
+
+/// Whether layer l's inputs come in whole vec4 (IN4 of the tiled GEMMs).
+pub fn in4(e: &Engine, l: usize) -> (&'static str, u32) {
+    ("IN4", e.arch.n_in(l).is_multiple_of(4) as u32)
+}
 
 /// Images per tile of the first layer (fixed by `forward_sparse`): every
 /// weight vec4 it loads serves this many images.
@@ -81,63 +90,69 @@ pub fn sample_weights(
     )
 }
 
-/// act_out = act(act_in w + bias) of layer l (`cols` vec4 outputs) for
-/// `shapes.batch` rows per sample: tiled through workgroup memory in
-/// workgroups of (WG / GN) x GN invocations of GEMM_ROWS rows x 1 vec4, or
-/// reading directly in blocks of DIRECT_BLOCK (for CPU adapters: measured
-/// on lavapipe, 76 -> 16 ms per 2000-image chunk at 50 -> 10).
-pub fn gemm(
+/// act_out = act(act_in w + bias) of layer l (`cols` vec4 outputs) over its
+/// materialised weights `w`, for `shapes.batch` rows per sample, reading
+/// directly in blocks of DIRECT_BLOCK (for CPU adapters: measured on
+/// lavapipe, 76 -> 16 ms per 2000-image chunk at 50 -> 10).
+pub fn gemm_direct(
     e: &Engine,
     l: usize,
     (cols, w): (usize, &GpuBuffer<f32>),
     act_in: &GpuBuffer<f32>,
     act_out: &GpuBuffer<f32>,
     shapes: Shapes,
-    tiled: bool,
 ) -> Dispatch {
-    let wg = WORKGROUP as usize;
     let rk = shapes.runs * shapes.samples;
-    let bindings = [
-        ("layer", e.layers[l].as_entire_binding()),
-        ("w", w.buffer.as_entire_binding()),
-        ("act_in", act_in.buffer.as_entire_binding()),
-        ("act_out", act_out.buffer.as_entire_binding()),
-    ];
-    let cost = cost::gemm(shapes, &e.arch, l);
-    if !tiled {
-        // The direct kernel also reads its input as vec4 (binding 13).
-        let mut bindings = bindings.to_vec();
-        bindings.push(("act_in4", act_in.buffer.as_entire_binding()));
-        let threads = rk * shapes.batch.div_ceil(DIRECT_BLOCK.0) * cols.div_ceil(DIRECT_BLOCK.1);
-        let overrides = row_overrides(cols);
-        return e.tuned_dispatch(
-            Shader::SampledGemm,
-            "gemm_direct",
-            overrides,
-            &bindings,
-            threads,
-            cost,
-        );
-    }
-    // A power of two, so that it divides the workgroup.
-    let gn = 1 << cols.min(GEMM_MAX_GN).ilog2();
-    let bm = wg / gn * GEMM_ROWS;
-    let tk = 16.min(A_CAP / bm).min(B_CAP / gn).max(1);
-    let groups = rk * shapes.batch.div_ceil(bm) * cols.div_ceil(gn);
-    let mut overrides = row_overrides(cols);
-    overrides.extend([("GN", gn as u32), ("TK", tk as u32)]);
+    let threads = rk * shapes.batch.div_ceil(DIRECT_BLOCK.0) * cols.div_ceil(DIRECT_BLOCK.1);
     e.tuned_dispatch(
         Shader::SampledGemm,
-        "gemm",
-        overrides,
-        &bindings,
-        groups * wg,
-        cost,
+        "gemm_direct",
+        row_overrides(cols),
+        &[
+            ("layer", e.layers[l].as_entire_binding()),
+            ("w", w.buffer.as_entire_binding()),
+            ("act_in", act_in.buffer.as_entire_binding()),
+            ("act_in4", act_in.buffer.as_entire_binding()),
+            ("act_out", act_out.buffer.as_entire_binding()),
+        ],
+        threads,
+        cost::gemm(shapes, &e.arch, l),
     )
 }
 
-/// Whether the GEMM should tile through workgroup memory: in the GPU plan,
-/// not on CPU adapters (where a workgroup-memory load costs a storage load).
+/// The same product in the GPU plan, the weights w = mu + sigma eps_k
+/// sampled as each 64 x 64 tile stages them (none stored): one workgroup
+/// per (run, sample, tile of rows and outputs).
+pub fn gemm_tile(
+    e: &Engine,
+    l: usize,
+    act_in: &GpuBuffer<f32>,
+    act_out: &GpuBuffer<f32>,
+    shapes: Shapes,
+) -> Dispatch {
+    let rk = shapes.runs * shapes.samples;
+    e.tile_dispatch(
+        Shader::SampledGemm,
+        "gemm_tile",
+        vec![in4(e, l)],
+        &[
+            ("layer", e.layers[l].as_entire_binding()),
+            ("mu4", e.mu[l].buffer.as_entire_binding()),
+            ("sigma4", e.sigma[l].buffer.as_entire_binding()),
+            ("eps4", e.eps[l].buffer.as_entire_binding()),
+            ("act_in", act_in.buffer.as_entire_binding()),
+            ("act_in4", act_in.buffer.as_entire_binding()),
+            ("act_out", act_out.buffer.as_entire_binding()),
+        ],
+        rk * tiles(shapes.batch, e.arch.n_out(l)),
+        cost::forward(shapes, &e.arch, l),
+    )
+}
+
+/// Whether the GEMMs tile through workgroup memory and sample their weights
+/// in the tile loaders: in the GPU plan, not on CPU adapters (where a
+/// workgroup-memory load costs a storage load, and the weights sampled
+/// once per step are read by fewer loads).
 pub fn tiles_by_default(e: &Engine) -> bool {
     e.ctx.plan == Plan::Gpu
 }

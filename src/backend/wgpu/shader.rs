@@ -32,6 +32,9 @@ const RULE: &str = include_str!("../../../shaders/common/rule.wgsl");
 const PARAM_UPDATE: &str = include_str!("../../../shaders/common/param_update.wgsl");
 const SUM_TREE: &str = include_str!("../../../shaders/common/sum_tree.wgsl");
 const SUM_SUBGROUP: &str = include_str!("../../../shaders/common/sum_subgroup.wgsl");
+const EPS_QUAD: &str = include_str!("../../../shaders/common/eps_quad.wgsl");
+const WEIGHT_QUAD: &str = include_str!("../../../shaders/common/weight_quad.wgsl");
+const GEMM_TILE: &str = include_str!("../../../shaders/common/gemm_tile.wgsl");
 
 /// Which files each family is built from: the snippets it includes after
 /// common/structs.wgsl (Philox, Box-Muller, the uniform structs), then its
@@ -74,12 +77,12 @@ const FAMILIES: &[(Shader, &[&str], &str)] = &[
     ),
     (
         Shader::SampledGemm,
-        &[LAYER_INPUT],
+        &[LAYER_INPUT, EPS_QUAD, WEIGHT_QUAD, GEMM_TILE],
         include_str!("../../../shaders/sampled_gemm.wgsl"),
     ),
     (
         Shader::TrainGemm,
-        &[RULE, LAYER_INPUT],
+        &[RULE, LAYER_INPUT, EPS_QUAD, WEIGHT_QUAD, GEMM_TILE],
         include_str!("../../../shaders/train_gemm.wgsl"),
     ),
     (

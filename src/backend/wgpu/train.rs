@@ -2,7 +2,7 @@ use super::GpuBuffer;
 use super::cost::Shapes;
 use super::dispatch::Dispatch;
 use super::forward::InputExtras;
-use super::sampled_gemm::{row4, weight_buffer};
+use super::sampled_gemm::{row4, tiles_by_default, weight_buffer};
 use super::{DeviceSplit, Engine};
 use crate::Error;
 
@@ -13,9 +13,10 @@ use crate::Error;
 /// and a GEMM path at batch > 1 (train_gemm.rs), each in the context's
 /// `Plan`: at batch 1 the first layer's forward draws its noise, on CPU
 /// adapters keeping it for the update, on GPUs (its rows summed by
-/// workgroups) leaving the update to draw it again; at batch > 1 the GEMM
-/// reads directly on CPU adapters and tiles through workgroup memory on
-/// GPUs.
+/// workgroups) leaving the update to draw it again; at batch > 1 the GEMMs
+/// read weights sampled once per step directly on CPU adapters, and on GPUs
+/// tile through workgroup memory, sampling their weights as they stage
+/// them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TrainKernels {
     V0,
@@ -36,7 +37,8 @@ pub struct TrainGraph {
     pub deltas: Vec<GpuBuffer<f32>>,
     pub loss: GpuBuffer<f32>,
     pub bad: GpuBuffer<u32>,
-    /// The GEMM path's weight samples of each layer below the output.
+    /// The GEMM path's weight samples of each layer below the output (CPU
+    /// adapters only).
     pub weights: Vec<GpuBuffer<f32>>,
     pub dispatches: Vec<Dispatch>,
     /// Batch 1: each step's output layer gathers the next step's input into
@@ -65,7 +67,8 @@ impl TrainGraph {
             acts.push(GpuBuffer::zeroed(&e.ctx, "activations", n)?);
             deltas.push(GpuBuffer::zeroed(&e.ctx, "errors", n)?);
         }
-        let weights = if e.trains_by_gemm() {
+        // The GPU plan's GEMMs sample their weights as they stage them.
+        let weights = if e.trains_by_gemm() && !tiles_by_default(e) {
             (0..layers - 1)
                 .map(|l| weight_buffer(e, l, row4(e.arch.n_out(l), false), k))
                 .collect::<Result<_, _>>()?
