@@ -50,7 +50,8 @@ for phase in "${phases[@]}"; do
         ;;
     group)
         run group cargo bench --bench group -- 32
-        cp target/bench-group.csv "$out/"
+        run group-512 cargo bench --bench group -- 32 512
+        cp target/bench-group-32-50.csv target/bench-group-32-512.csv "$out/"
         ;;
     torch)
         # The same step in PyTorch on CUDA (benches/baselines/), when torch is there.
