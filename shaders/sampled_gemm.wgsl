@@ -179,6 +179,12 @@ fn a_row(rk: u32, b: u32) -> u32 {
 // layers: act_out[rk] = act(act_in[rk] (B x n_in) * W_rk (n_in x n_out) + bias)
 // in 64 x 64 tiles (common/gemm_tile.wgsl), the weights sampled as the B
 // tile is staged (common/weight_quad.wgsl), so none are stored.
+// Inputs i..i+3 of example b of sample rk, zero past the batch or the row.
+fn staged_input(rk: u32, b: u32, i: u32) -> vec4<f32> {
+    if (b < st.batch && i < layer.n_in) { return input_quad(rk / st.samples, rk % st.samples, b, i); }
+    return vec4<f32>(0.0);
+}
+
 @compute @workgroup_size(WG)
 fn gemm_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -190,13 +196,19 @@ fn gemm_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) w
     let b = o.y + lid / 4u;
     let j = o.z + lid / 4u;
     var acc = mat4x4<f32>();
+    // A pass's quads are loaded into registers during the previous pass's
+    // products, so a workgroup alone on its SM does not wait for them.
+    let i = lid % 4u * 4u;
+    var x = staged_input(rk, b, i);
+    var w = row_weights(r, rk, j, i);
     for (var k0 = 0u; k0 < layer.n_in; k0 += TK) {
-        let i = k0 + lid % 4u * 4u;
-        var x = vec4<f32>(0.0);
-        if (b < st.batch && i < layer.n_in) { x = input_quad(r, rk % st.samples, b, i); }
         put_across(A_TILE, lid, x);
-        put_across(B_TILE, lid, row_weights(r, rk, j, i));
+        put_across(B_TILE, lid, w);
         workgroupBarrier();
+        if (k0 + TK < layer.n_in) {
+            x = staged_input(rk, b, k0 + TK + i);
+            w = row_weights(r, rk, j, k0 + TK + i);
+        }
         acc = tile_product(acc, lid);
         workgroupBarrier();
     }

@@ -202,6 +202,20 @@ fn apply_block(run: Run, r: u32, j0: u32, i0: u32, gm: mat4x4<f32>, gs: mat4x4<f
 // * W_rk^T (n_out x n_in) in 64 x 64 tiles of (examples, inputs), the
 // weights of output j sampled as the B tile is staged (row j of W^T is a run
 // of the parameters: common/weight_quad.wgsl).
+// dC/dz of outputs j0..j0+3 of example b of sample rk, zero past the batch
+// or the layer.
+fn staged_errors(rk: u32, b: u32, j0: u32) -> vec4<f32> {
+    if (b < st.batch && j0 < layer.n_out) { return delta_quad(rk, b, j0); }
+    return vec4<f32>(0.0);
+}
+
+// Inputs i0..i0+3 of example b of sample k of run r (the bias column
+// included), zero past the batch or the row.
+fn staged_inputs(r: u32, k: u32, b: u32, i0: u32) -> vec4<f32> {
+    if (b < st.batch && i0 < layer.n_in + layer.has_bias) { return input_quad(r, k, b, i0); }
+    return vec4<f32>(0.0);
+}
+
 @compute @workgroup_size(WG)
 fn backward_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -212,13 +226,18 @@ fn backward_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_i
     let b = o.y + lid / 4u;            // stages example b's errors, transposed
     let i0 = o.z + lid % TQ * 4u;      // and the weights of inputs i0..i0+3
     var acc = mat4x4<f32>();
+    // A pass's quads are loaded into registers during the previous pass's
+    // products (as gemm_tile).
+    var d = staged_errors(rk, b, lid % 4u * 4u);
+    var w = row_weights(r, rk, lid / TQ, i0);
     for (var k0 = 0u; k0 < layer.n_out; k0 += TK) {
-        let j0 = k0 + lid % 4u * 4u;
-        var d = vec4<f32>(0.0);
-        if (b < st.batch && j0 < layer.n_out) { d = delta_quad(rk, b, j0); }
         put_across(A_TILE, lid, d);
-        stage[B_TILE + lid] = row_weights(r, rk, k0 + lid / TQ, i0);
+        stage[B_TILE + lid] = w;
         workgroupBarrier();
+        if (k0 + TK < layer.n_out) {
+            d = staged_errors(rk, b, k0 + TK + lid % 4u * 4u);
+            w = row_weights(r, rk, k0 + TK + lid / TQ, i0);
+        }
         acc = tile_product(acc, lid);
         workgroupBarrier();
     }
@@ -241,23 +260,29 @@ fn update_tile(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id)
     let js = quad(j0, layer.n_out);
     var gm = mat4x4<f32>();
     var gs = mat4x4<f32>();
-    for (var k = 0u; k < st.samples; k++) {
-        let rk = r * st.samples + k;
-        var g = mat4x4<f32>();
-        for (var b0 = 0u; b0 < st.batch; b0 += TK) {
-            let b = b0 + lid / TQ;
-            var d = vec4<f32>(0.0);
-            var x = vec4<f32>(0.0);
-            if (b < st.batch && jq < layer.n_out) { d = delta_quad(rk, b, jq); }
-            if (b < st.batch && i0 < layer.n_in + layer.has_bias) { x = input_quad(r, k, b, i0); }
-            stage[A_TILE + lid] = d;
-            stage[B_TILE + lid] = x;
-            workgroupBarrier();
-            g = tile_product(g, lid);
-            workgroupBarrier();
+    var g = mat4x4<f32>();
+    // Pass p is sample p / passes, examples p % passes * TK..; its quads
+    // are loaded into registers during pass p - 1's products (as gemm_tile).
+    let passes = (st.batch + TK - 1u) / TK;
+    var d = staged_errors(r * st.samples, lid / TQ, jq);
+    var x = staged_inputs(r, 0u, lid / TQ, i0);
+    for (var p = 0u; p < st.samples * passes; p++) {
+        stage[A_TILE + lid] = d;
+        stage[B_TILE + lid] = x;
+        workgroupBarrier();
+        let next = p + 1u;
+        if (next < st.samples * passes) {
+            let b = next % passes * TK + lid / TQ;
+            d = staged_errors(r * st.samples + next / passes, b, jq);
+            x = staged_inputs(r, next / passes, b, i0);
         }
-        gm += g;
-        gs += noisy(noise_block(rk, js, i0), g);
+        g = tile_product(g, lid);
+        workgroupBarrier();
+        if (next % passes == 0u) {
+            gm += g;
+            gs += noisy(noise_block(r * st.samples + p / passes, js, i0), g);
+            g = mat4x4<f32>();
+        }
     }
     if (!apply_block(runs[r], r, j0, i0, gm, gs)) {
         atomicMin(&bad[r * layer.n_layers + layer.index], st.step);
