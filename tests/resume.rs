@@ -196,13 +196,30 @@ fn an_interrupted_sweep_group_resumes_to_the_same_bits() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stderr) = interrupted(&args, "task 2/3: ");
     assert_eq!(code, Some(130), "{stderr}");
+    // A copy of one run's folder at this stop, put back after a second stop
+    // in task 3: its checkpoint then stands behind the other run's, as a
+    // kill between two runs' checkpoints leaves them.
+    let names: Vec<_> = std::fs::read_dir(parts.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let behind = parts.join("runs").join(&names[1]);
+    let kept = out_dir("sweep-kept");
+    copy_dir(&behind, &kept);
+    let (code, stderr) = interrupted(&args, "task 3/3: ");
+    assert_eq!(code, Some(130), "{stderr}");
+    std::fs::remove_dir_all(&behind).unwrap();
+    copy_dir(&kept, &behind);
     let out = mesu(&args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("resuming its runs from task 2"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("checkpoints stand at 2 places"), "{stdout}");
+    assert!(stdout.contains("resuming its runs from task 2"), "{stdout}");
+    assert!(stdout.contains("resuming its runs from task 3"), "{stdout}");
     for run in std::fs::read_dir(whole.join("runs")).unwrap() {
         let name = run.unwrap().file_name();
         assert_same_run(
@@ -212,6 +229,7 @@ fn an_interrupted_sweep_group_resumes_to_the_same_bits() {
     }
     std::fs::remove_dir_all(&whole).unwrap();
     std::fs::remove_dir_all(&parts).unwrap();
+    std::fs::remove_dir_all(&kept).unwrap();
 }
 
 #[test]

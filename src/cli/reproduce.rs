@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use mesu::backend::{Device, DeviceChoice};
-use mesu::config::{RunSettings, validate_shared};
+use mesu::config::validate_shared;
 use mesu::optim::Optimizer;
-use mesu::report::Checkpoint;
 use mesu::reproduce::{Experiment, paper_stream, write_tables};
-use mesu::sweep::{Group, describe_plan, lock_writes, plan_groups, selected_groups};
+use mesu::sweep::{describe_plan, lock_writes, plan_groups, selected_groups};
 
 use super::sweep::{MAX_SEEDS, PlanArgs, emit_jobs, hold_folder};
 use super::sweep_run::Sweeper;
@@ -83,33 +82,6 @@ impl ReproduceArgs {
     }
 }
 
-/// A group's runs split by where their checkpoints stand, so that a run
-/// ahead of the others (say MESU seed 0 run alone first) resumes instead
-/// of starting afresh with them.
-fn by_progress(group: &Group, runs: &[RunSettings], out: &Path) -> Vec<Group> {
-    let mut parts: Vec<(Option<mesu::stream::Position>, Group)> = Vec::new();
-    let per_run = group.bytes / group.runs.len().max(1) as u64;
-    for &i in &group.runs {
-        let dir = out.join("runs").join(runs[i].name());
-        let at = Checkpoint::read(&dir).ok().flatten().map(|c| c.position);
-        match parts.iter_mut().find(|(p, _)| *p == at) {
-            Some((_, part)) => {
-                part.runs.push(i);
-                part.bytes += per_run;
-            }
-            None => parts.push((
-                at,
-                Group {
-                    shape: group.shape.clone(),
-                    runs: vec![i],
-                    bytes: per_run,
-                },
-            )),
-        }
-    }
-    parts.into_iter().map(|(_, g)| g).collect()
-}
-
 /// Writes the tables and prints the markdown.
 fn report(dir: &Path, experiment: Experiment) -> mesu::Result<()> {
     let text = {
@@ -173,12 +145,10 @@ pub fn run(args: &ReproduceArgs, choice: DeviceChoice) -> mesu::Result<()> {
     let total = selected.iter().map(|&g| groups[g].runs.len()).sum();
     let mut sweeper = Sweeper::new(&runs, &shared, &out, total, device, args.force, lock)?;
     let mut result = Ok(());
-    'groups: for &g in &selected {
-        for part in by_progress(&groups[g], &runs, &out) {
-            result = sweeper.run_group(g, &part);
-            if result.is_err() {
-                break 'groups;
-            }
+    for &g in &selected {
+        result = sweeper.run_group(g, &groups[g]);
+        if result.is_err() {
+            break;
         }
     }
     // The table of what is done, even after a stop.

@@ -3,7 +3,7 @@
 //! buffers), keep the summary current, and report what failed.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,8 +12,8 @@ use mesu::backend::Device;
 use mesu::config::{RunIdentity, RunSettings, Shared, load_data};
 use mesu::data::Dataset;
 use mesu::launch::{stream_config, stream_run};
-use mesu::report::{FolderLock, Prior, RunFolder, run_group};
-use mesu::stream::{Resume, RunState};
+use mesu::report::{Checkpoint, FolderLock, Prior, RunFolder, run_group};
+use mesu::stream::{Position, Resume, RunState};
 use mesu::sweep::{Group, aggregate, collect, is_complete, write_summary};
 
 use super::progress::StreamProgress;
@@ -93,7 +93,7 @@ impl<'a> Sweeper<'a> {
         self.failures.push(msg);
     }
 
-    fn run_dir(&self, i: usize) -> std::path::PathBuf {
+    fn run_dir(&self, i: usize) -> PathBuf {
         self.out.join("runs").join(self.runs[i].name())
     }
 
@@ -159,8 +159,21 @@ impl<'a> Sweeper<'a> {
             group.shape.describe()
         ));
         let cfg = stream_config(&group.shape, self.shared)?;
-        // The group, or halves of it while one of its buffers is too big to bind.
-        let mut batches = vec![todo];
+        // The group, or halves of it while one of its buffers is too big to
+        // bind; first split by where the runs' checkpoints stand (a stop
+        // between two runs' checkpoints, or a run resumed alone), since a
+        // batch resumes from one position and each run keeps its own.
+        let mut batches = if self.force {
+            vec![todo]
+        } else {
+            by_position(&todo, |i| self.run_dir(i))
+        };
+        if batches.len() > 1 {
+            self.say(&format!(
+                "group {g}: its runs' checkpoints stand at {} places; each goes on from its own",
+                batches.len()
+            ));
+        }
         while let Some(batch) = batches.pop() {
             let members: Vec<_> = batch
                 .iter()
@@ -288,4 +301,18 @@ pub fn print_summary(dir: &Path) -> mesu::Result<()> {
     }
     println!("summary: {}", dir.join("summary.csv").display());
     Ok(())
+}
+
+/// `runs` split by where their checkpoints stand (no readable checkpoint:
+/// one part of its own), in the order first met.
+fn by_position(runs: &[usize], dir: impl Fn(usize) -> PathBuf) -> Vec<Vec<usize>> {
+    let mut parts: Vec<(Option<Position>, Vec<usize>)> = Vec::new();
+    for &i in runs {
+        let at = Checkpoint::read(&dir(i)).ok().flatten().map(|c| c.position);
+        match parts.iter_mut().find(|(p, _)| *p == at) {
+            Some((_, part)) => part.push(i),
+            None => parts.push((at, vec![i])),
+        }
+    }
+    parts.into_iter().map(|(_, part)| part).collect()
 }
