@@ -158,9 +158,47 @@ fn the_gl_backend_trains_and_evaluates_like_vulkan() {
 /// A MESU_PLAN that names no plan is refused with a message, not a panic.
 #[test]
 fn an_unknown_plan_is_refused_with_a_message() {
-    let out_dir = std::env::temp_dir().join(format!("mesu-plan-{}", std::process::id()));
+    refused_by_env("MESU_PLAN", "fast", "MESU_PLAN is \"fast\"");
+    refused_by_env("MESU_SUBGROUPS", "maybe", "MESU_SUBGROUPS is \"maybe\"");
+}
+
+/// With subgroups set aside the GPU plan's workgroup sums take the tree:
+/// a run trains (tests/kernels.rs checks the tree's numbers).
+#[test]
+fn subgroups_can_be_set_aside() {
+    let out_dir = std::env::temp_dir().join(format!("mesu-nosubgroups-{}", std::process::id()));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .env("MESU_PLAN", "fast")
+        .env("MESU_SUBGROUPS", "off")
+        .env("MESU_PLAN", "gpu")
+        .args([
+            "--backend",
+            "vulkan",
+            "--tasks",
+            "1",
+            "--train-limit",
+            "40",
+            "--test-limit",
+            "40",
+            "--ood",
+            "none",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("no GPU adapter") && std::env::var_os("MESU_REQUIRE_GPU").is_none() {
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    std::fs::remove_dir_all(&out_dir).unwrap();
+}
+
+/// `mesu` with `var=value` is refused before anything is written.
+fn refused_by_env(var: &str, value: &str, says: &str) {
+    let out_dir = std::env::temp_dir().join(format!("mesu-env-{var}-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .env(var, value)
         .args([
             "--backend",
             "vulkan",
@@ -178,7 +216,7 @@ fn an_unknown_plan_is_refused_with_a_message() {
         return;
     }
     assert!(!out.status.success());
-    assert!(stderr.contains("MESU_PLAN is \"fast\""), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out_dir.exists(), "nothing written");
 }

@@ -49,6 +49,11 @@ pub enum GpuError {
     },
     #[error("MESU_PLAN is {0:?}; it takes `gpu` or `cpu` (unset: chosen by the adapter's type)")]
     Plan(String),
+    #[error(
+        "MESU_SUBGROUPS is {0:?}; it takes `off` (workgroup sums by a tree in workgroup memory) \
+         or `on` (unset: subgroup operations where the device has them)"
+    )]
+    Subgroups(String),
     #[error("GPU error: {0}")]
     Runtime(String),
 }
@@ -152,6 +157,16 @@ impl Plan {
     }
 }
 
+/// Subgroup operations, unless `MESU_SUBGROUPS=off` (a driver whose
+/// subgroups misbehave can be set aside without another adapter).
+fn subgroups_wanted() -> Result<wgpu::Features, GpuError> {
+    match std::env::var("MESU_SUBGROUPS").as_deref() {
+        Ok("off") => Ok(wgpu::Features::empty()),
+        Ok("on") | Err(_) => Ok(wgpu::Features::SUBGROUP),
+        Ok(other) => Err(GpuError::Subgroups(other.to_string())),
+    }
+}
+
 /// The device, its queue and what it can do (clones share the device).
 #[derive(Clone)]
 pub struct GpuContext {
@@ -194,7 +209,7 @@ impl GpuContext {
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
                 | wgpu::Features::SHADER_INT64
-                | wgpu::Features::SUBGROUP);
+                | subgroups_wanted()?);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("mesu"),
             required_features: features,
