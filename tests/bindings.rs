@@ -167,25 +167,12 @@ fn an_unknown_plan_is_refused_with_a_message() {
 #[test]
 fn subgroups_can_be_set_aside() {
     let out_dir = std::env::temp_dir().join(format!("mesu-nosubgroups-{}", std::process::id()));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .env("MESU_SUBGROUPS", "off")
-        .env("MESU_PLAN", "gpu")
-        .args([
-            "--backend",
-            "vulkan",
-            "--tasks",
-            "1",
-            "--train-limit",
-            "40",
-            "--test-limit",
-            "40",
-            "--ood",
-            "none",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let flags = ["--train-limit", "40", "--test-limit", "40", "--ood", "none"];
+    let out = one_task(
+        &[("MESU_SUBGROUPS", "off"), ("MESU_PLAN", "gpu")],
+        &flags,
+        &out_dir,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("no GPU adapter") && std::env::var_os("MESU_REQUIRE_GPU").is_none() {
         return;
@@ -194,23 +181,22 @@ fn subgroups_can_be_set_aside() {
     std::fs::remove_dir_all(&out_dir).unwrap();
 }
 
+/// `mesu --backend vulkan --tasks 1` with `flags` into `out`, under `env`.
+fn one_task(env: &[(&str, &str)], flags: &[&str], out: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
+        .envs(env.iter().copied())
+        .args(["--backend", "vulkan", "--tasks", "1"])
+        .args(flags)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 /// `mesu` with `var=value` is refused before anything is written.
 fn refused_by_env(var: &str, value: &str, says: &str) {
     let out_dir = std::env::temp_dir().join(format!("mesu-env-{var}-{}", std::process::id()));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mesu"))
-        .env(var, value)
-        .args([
-            "--backend",
-            "vulkan",
-            "--tasks",
-            "1",
-            "--train-limit",
-            "8",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .output()
-        .unwrap();
+    let out = one_task(&[(var, value)], &["--train-limit", "8"], &out_dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("no GPU adapter") {
         return;
