@@ -28,20 +28,13 @@ fn mesu_cmd<S: AsRef<OsStr>>(args: &[S]) -> Command {
 
 /// Runs mesu; fails the test if it takes longer than `limit`.
 fn mesu_within<S: AsRef<OsStr>>(args: &[S], limit: Duration) -> Output {
-    let mut child = mesu_cmd(args)
+    let child = mesu_cmd(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run mesu");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            child.kill().ok();
-            panic!("mesu did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
+    common::wait_bounded(child, limit)
+        .unwrap_or_else(|| panic!("mesu did not finish within {limit:?}"))
 }
 
 fn mesu<S: AsRef<OsStr>>(args: &[S]) -> Output {

@@ -9,6 +9,8 @@
 //! bit for bit. `MESU_PROBE_FULL=1` runs every case of every table (the
 //! default runs a rotating third of them, every flag and value still seen).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -133,7 +135,7 @@ fn walk(dir: &Path, seen: &mut BTreeMap<PathBuf, Vec<u8>>) {
 
 /// Runs mesu in `cwd`; kills it after `limit`.
 fn run_bounded(args: &[OsString], cwd: &Path, limit: Duration) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mesu"))
+    let child = Command::new(env!("CARGO_BIN_EXE_mesu"))
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())
@@ -141,16 +143,9 @@ fn run_bounded(args: &[OsString], cwd: &Path, limit: Duration) -> Outcome {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run mesu");
-    let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            child.kill().ok();
-            child.wait().ok();
-            return Outcome::Running;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().expect("output");
+    let Some(out) = common::wait_bounded(child, limit) else {
+        return Outcome::Running;
+    };
     Outcome::Exited {
         code: out.status.code(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
